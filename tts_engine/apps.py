@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class TTSEngineConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "tts_engine"
+    verbose_name = "TTS engines"
