@@ -117,7 +117,7 @@ def run(host: str, port: int, synthesis_processes: int) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
-    base = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "ebookvoice.settings.base")}
+    base = {"DJANGO_SETTINGS_MODULE": "ebookvoice.settings.base", **os.environ}
     with _broker(base) as environ:
         _manage("migrate", "--noinput", environ=environ)
         _manage("ensure_demo_user", environ=environ)
@@ -126,11 +126,10 @@ def run(host: str, port: int, synthesis_processes: int) -> int:
             for name, command in _commands(host, port, synthesis_processes).items()
         ]
         print(
-            "\n  eBookVoice is running at  http://{}:{}/\n"
-            "  demo login:               {} / {}\n"
-            "  {} synthesis process(es), 1 light worker, beat.  Ctrl-C stops everything.\n".format(
-                host, port, DEMO_EMAIL, DEMO_PASSWORD, synthesis_processes
-            ),
+            f"\n  eBookVoice is running at  http://{host}:{port}/\n"
+            f"  demo login:               {DEMO_EMAIL} / {DEMO_PASSWORD}\n"
+            f"  {synthesis_processes} synthesis process(es), 1 light worker, beat.\n"
+            "  Ctrl-C stops everything.\n",
             flush=True,
         )
         status = 0

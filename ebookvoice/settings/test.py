@@ -16,7 +16,7 @@ if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
         "which starts PostgreSQL and Redis when those are not set."
     )
 
-from .base import *  # noqa: E402, F403
+from .base import *  # noqa: F403
 
 # Hashing cost buys nothing in tests and dominates sign-in heavy ones.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -27,7 +27,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 TEST_RUN_ID = os.environ.setdefault("EBOOKVOICE_TEST_RUN_ID", os.urandom(4).hex())
 DATABASES["default"]["TEST"] = {"NAME": f"test_ebookvoice_{TEST_RUN_ID}"}  # noqa: F405
 CACHES["default"]["KEY_PREFIX"] = f"ebv-test-{TEST_RUN_ID}"  # noqa: F405
-CELERY_BROKER_TRANSPORT_OPTIONS = {  # noqa: F405
+CELERY_BROKER_TRANSPORT_OPTIONS = {
     **CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
     "global_keyprefix": f"ebv-test-{TEST_RUN_ID}:",
 }

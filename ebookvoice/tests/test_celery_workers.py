@@ -10,9 +10,7 @@ pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.mark.parametrize("queue", [LIGHT_QUEUE, SYNTHESIS_QUEUE])
-def test_a_real_worker_process_takes_work_from_each_queue_and_reaches_the_test_database(
-    celery_worker, queue
-):
+def test_a_real_worker_process_takes_work_from_each_queue_and_reaches_the_test_database(celery_worker, queue):
     answer = ping.apply_async(queue=queue).get(timeout=30)
     assert answer["database_vendor"] == "postgresql"
     assert answer["database_name"] == connection.settings_dict["NAME"]

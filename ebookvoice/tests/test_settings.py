@@ -95,7 +95,11 @@ def test_database_url_selects_postgresql(tmp_path):
     environ = clean_environ(tmp_path, **BASE, DATABASE_URL="postgres://u:p@db.example:5432/books")
     database = settings_json(environ, "settings.DATABASES['default']")
     assert database["ENGINE"] == "django.db.backends.postgresql"
-    assert (database["HOST"], database["NAME"], database["CONN_HEALTH_CHECKS"]) == ("db.example", "books", True)
+    assert (database["HOST"], database["NAME"], database["CONN_HEALTH_CHECKS"]) == (
+        "db.example",
+        "books",
+        True,
+    )
 
 
 def test_r2_variables_select_a_private_s3_storage_on_the_account_endpoint(tmp_path):

@@ -1,0 +1,86 @@
+"""The one-command local stack, run for real: Redis, migrations, web, beat and both workers."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from celery import Celery
+
+from accounts.demo import DEMO_EMAIL, DEMO_PASSWORD
+from ebookvoice.paths import BASE_DIR
+from ebookvoice.tests.settings_probe import clean_environ
+
+START_TIMEOUT_S = 90
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def devstack(tmp_path):
+    port = free_port()
+    environ = clean_environ(tmp_path, PATH=f"{BASE_DIR / '.venv' / 'bin'}:/usr/bin:/bin")
+    log = (tmp_path / "devstack.log").open("w+")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ebookvoice.devstack", "--port", str(port), "--synthesis-processes", "2"],
+        cwd=BASE_DIR,
+        env=environ,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            log.seek(0)
+            pytest.fail(f"devstack did not come up:\n{log.read()}")
+        time.sleep(0.5)
+    yield process, port, tmp_path, log
+    if process.poll() is None:
+        process.kill()
+
+
+def test_devstack_serves_the_site_runs_both_workers_and_stops_cleanly_on_ctrl_c(devstack):
+    process, port, var_dir, log = devstack
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+        assert b"Your ebooks, read aloud." in response.read()
+
+    broker = f"redis+socket://{var_dir / 'run' / 'redis.sock'}"
+    client = Celery(broker=broker, backend=broker)
+    for queue in ("light", "synthesis"):
+        answer = client.send_task("ebookvoice.ping", queue=queue).get(timeout=60)
+        assert answer["database_name"] == str(var_dir / "db.sqlite3")
+
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 0
+    log.seek(0)
+    output = log.read()
+    assert f"http://127.0.0.1:{port}/" in output
+    assert f"{DEMO_EMAIL} / {DEMO_PASSWORD}" in output
+    assert output.rstrip().endswith("devstack: stopped.")
+    leftovers = subprocess.run(["pgrep", "-f", str(var_dir)], capture_output=True, text=True)
+    assert leftovers.stdout == ""
+
+
+def test_devstack_stops_everything_when_one_part_dies(devstack):
+    process, port, _, log = devstack
+    web = subprocess.run(["pgrep", "-f", f"gunicorn.*{port}"], capture_output=True, text=True)
+    master = min(int(pid) for pid in web.stdout.split())
+    subprocess.run(["kill", "-KILL", str(master)], check=True)
+    assert process.wait(timeout=60) == 1
+    log.seek(0)
+    assert "devstack: web exited with -9" in log.read()
