@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -80,7 +81,7 @@ def test_devstack_stops_everything_when_one_part_dies(devstack):
     process, port, _, log = devstack
     web = subprocess.run(["pgrep", "-f", f"gunicorn.*{port}"], capture_output=True, text=True)
     master = min(int(pid) for pid in web.stdout.split())
-    subprocess.run(["kill", "-KILL", str(master)], check=True)
+    os.kill(master, signal.SIGKILL)
     assert process.wait(timeout=60) == 1
     log.seek(0)
     assert "devstack: web exited with -9" in log.read()
