@@ -1,0 +1,103 @@
+"""Pick a reader by what the bytes are, not by what the file is called."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from .errors import ErrorCode, IngestError
+from .safety import MiB
+from .types import IngestedBook
+
+logger = logging.getLogger(__name__)
+
+# Larger than any real ebook upload; the web tier should refuse sooner.
+MAX_FILE_BYTES = 300 * MiB
+HEAD_BYTES = 8192
+
+# Files people upload by mistake, named so the message can say what they sent.
+_KNOWN_BINARIES = (
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\xd0\xcf\x11\xe0", "an old Microsoft Office document"),
+    (b"Rar!", "a RAR archive"),
+    (b"7z\xbc\xaf", "a 7-Zip archive"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"ID3", "an MP3 audio file"),
+)
+_HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body")
+
+
+def ingest_file(path: Path, *, filename: str | None = None) -> IngestedBook:
+    """Read the ebook at `path`. `filename` is the name the user gave it, used for the
+    title when the book has none, and in messages."""
+    name = filename or path.name
+    try:
+        book = _ingest(path, name)
+    except IngestError:
+        raise
+    except Exception as exc:  # the boundary: no input may end in a traceback for the user
+        logger.warning("ingestion crashed on %s", name, exc_info=True)
+        raise IngestError(
+            ErrorCode.UNREADABLE,
+            "Something in this file stopped us from reading it. It may be damaged; please try "
+            "another copy, or another format of the book.",
+        ) from exc
+    if not book.title:
+        book = _with_title(book, Path(name).stem.replace("_", " ").strip() or "Untitled")
+    return book
+
+
+def _ingest(path: Path, name: str) -> IngestedBook:
+    size = path.stat().st_size
+    if size == 0:
+        raise IngestError(ErrorCode.EMPTY_FILE, "This file is empty (0 bytes). Please upload it again.")
+    if size > MAX_FILE_BYTES:
+        raise IngestError(
+            ErrorCode.TOO_LARGE,
+            f"This file is {size / MiB:,.0f} MB; we accept books up to {MAX_FILE_BYTES // MiB} MB.",
+        )
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    if head.startswith(b"PK"):
+        from .epub import read_epub
+
+        return read_epub(path, head)
+    if b"%PDF-" in head[:1024]:
+        from .pdf import read_pdf
+
+        return read_pdf(path, name)
+    for magic, kind in _KNOWN_BINARIES:
+        if head.startswith(magic):
+            raise _unsupported(f"This file is {kind}, not an ebook.")
+    if b"BOOKMOBI" in head[60:68]:
+        raise _unsupported("This is a Kindle (MOBI/AZW) book, which we can't read.")
+    if _looks_like_html(head, name):
+        from .html import read_html
+
+        return read_html(path, name)
+    from .text import read_text
+
+    return read_text(path, name)
+
+
+def _looks_like_html(head: bytes, name: str) -> bool:
+    sample = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    sample = sample.replace(b"\x00", b"")  # UTF-16 markup reads fine once its NULs go
+    if any(marker in sample[:1024] for marker in _HTML_MARKERS):
+        return True
+    return name.lower().endswith((".html", ".htm", ".xhtml")) and sample.startswith(b"<")
+
+
+def _unsupported(what: str) -> IngestError:
+    return IngestError(
+        ErrorCode.UNSUPPORTED_FORMAT,
+        f"{what} We can read EPUB, PDF, plain text (TXT) and HTML books.",
+    )
+
+
+def _with_title(book: IngestedBook, title: str) -> IngestedBook:
+    from dataclasses import replace
+
+    return replace(book, title=title)

@@ -1,0 +1,190 @@
+"""EPUB 2 and 3: pre-pass, package, navigation, content, chapters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .blocks import DocumentText, extract_blocks
+from .chapters import Entry, Unit, build_chapters
+from .errors import ErrorCode, IngestError, shown
+from .navigation import Navigation, TocNode, add_guide, read_nav, read_ncx
+from .package import ManifestItem, Package, locate_package, read_package
+from .safety import CheckedArchive, MiB, check_archive, open_zip
+from .types import BookFormat, IngestedBook
+from .xmlsafe import parse_document, parse_xml
+
+EPUB_MIMETYPE = "application/epub+zip"
+# One content document, uncompressed. Parse trees cost ~10x the bytes; this keeps a
+# single document well inside the memory budget. Real chapters are a few hundred KB.
+MAX_DOCUMENT_BYTES = 16 * MiB
+MAX_COVER_BYTES = 10 * MiB
+_MARKUP_TYPES = ("application/xhtml+xml", "text/html", "application/xml", "text/xml")
+
+
+def read_epub(path: Path, head: bytes) -> IngestedBook:
+    with open_zip(path, head) as zf:
+        archive = check_archive(zf)
+        warnings = _mimetype_warnings(archive)
+        package = read_package(archive, locate_package(archive))
+        warnings += _missing_item_warnings(package)
+        navigation = _navigation(package, archive, warnings)
+        units = _read_units(package, archive, navigation, warnings)
+        if not any(unit.doc.blocks for unit in units):
+            raise _no_text(package)
+        chapters = build_chapters(units, _entries(navigation.toc, units, package))
+        cover, cover_type = _cover(package, archive, warnings)
+        warnings += archive.warnings + _clamp_warnings(archive)
+    return IngestedBook(
+        title=package.title,
+        authors=package.authors,
+        language=package.language or "und",
+        chapters=chapters,
+        format=BookFormat.EPUB,
+        cover=cover,
+        cover_media_type=cover_type,
+        warnings=list(dict.fromkeys(warnings)),
+    )
+
+
+def _mimetype_warnings(archive: CheckedArchive) -> list[str]:
+    if "mimetype" not in archive.entries:
+        return [
+            "This EPUB has no “mimetype” file, which every EPUB should have. The rest of the book "
+            "is readable, so we read it anyway."
+        ]
+    value = archive.read("mimetype", 1024).decode("ascii", errors="replace").strip()
+    if value != EPUB_MIMETYPE:
+        return [
+            f"This EPUB's “mimetype” file says “{shown(value, 60)}” instead of “{EPUB_MIMETYPE}”. "
+            "The rest of the book is readable, so we read it anyway."
+        ]
+    return []
+
+
+def _missing_item_warnings(package: Package) -> list[str]:
+    missing = [item.href for item in package.items.values() if item.member is None and "://" not in item.href]
+    if not missing:
+        return []
+    names = ", ".join(shown(name, 60) for name in missing[:3]) + (", …" if len(missing) > 3 else "")
+    return [
+        f"{len(missing)} file(s) listed in the book's manifest are not in the EPUB ({names}). They are "
+        "not part of the reading order, so the text is complete without them."
+    ]
+
+
+def _clamp_warnings(archive: CheckedArchive) -> list[str]:
+    if not archive.clamped:
+        return []
+    example = shown(sorted(archive.clamped)[0], 60)
+    return [
+        f"Some links in this book climb above its top folder (for example “{example}”). As the EPUB "
+        "standard requires, we read them from inside the book; nothing outside it was opened."
+    ]
+
+
+def _read_markup(
+    archive: CheckedArchive, member: str, targets: set[str], warnings: list[str]
+) -> DocumentText:
+    """The blocks of one content document; none when it is empty or not markup."""
+    data = archive.read(member, MAX_DOCUMENT_BYTES)
+    parsed = parse_document(data, member)
+    if parsed is None:
+        if data.strip():
+            warnings.append(f"{shown(member)} could not be read as a document; it was skipped.")
+        return DocumentText()
+    if parsed.recovered:
+        warnings.append(
+            f"{shown(member)} is not well-formed XML; we recovered its text with a forgiving HTML parser."
+        )
+    return extract_blocks(parsed.root, targets)
+
+
+def _navigation(package: Package, archive: CheckedArchive, warnings: list[str]) -> Navigation:
+    navigation = Navigation()
+    if package.nav and package.nav.member:
+        data = archive.read(package.nav.member, MAX_DOCUMENT_BYTES)
+        parsed = parse_document(data, package.nav.member)
+        if parsed is not None:
+            navigation = read_nav(parsed.root, package.nav.member, archive)
+    if not navigation.toc and package.ncx and package.ncx.member:
+        data = archive.read(package.ncx.member, MAX_DOCUMENT_BYTES)
+        root = parse_xml(data, package.ncx.member, recover=True)
+        if root is not None:
+            navigation.toc = read_ncx(root, package.ncx.member, archive)
+    if not navigation.toc and (package.nav or package.ncx):
+        warnings.append("The book's table of contents could not be used, so chapters follow its files.")
+    add_guide(navigation, package.guide, package.path, archive)
+    return navigation
+
+
+def _read_units(
+    package: Package, archive: CheckedArchive, navigation: Navigation, warnings: list[str]
+) -> list[Unit]:
+    targets: dict[str, set[str]] = {}
+    for node in _walk(navigation.toc):
+        if node.fragment:
+            targets.setdefault(node.path, set()).add(node.fragment)
+    units = []
+    for item, linear in package.spine:
+        doc = DocumentText()
+        if item.member and _is_markup(item):
+            doc = _read_markup(archive, item.member, targets.get(item.member, set()), warnings)
+        member = item.member or ""
+        units.append(Unit(doc, linear, navigation.landmarks.get(member, set()), member))
+    return units
+
+
+def _is_markup(item: ManifestItem) -> bool:
+    media_type = item.media_type.lower()
+    return media_type in _MARKUP_TYPES or (item.member or "").lower().endswith((".xhtml", ".html", ".htm"))
+
+
+def _walk(nodes: list[TocNode]) -> list[TocNode]:
+    found = []
+    for node in nodes:
+        found.append(node)
+        found.extend(_walk(node.children))
+    return found
+
+
+def _entries(nodes: list[TocNode], units: list[Unit], package: Package) -> list[Entry]:
+    """TOC nodes placed in the text. Entries pointing outside the reading order are
+    dropped, but their children still count."""
+    index: dict[str, int] = {}
+    for position, unit in enumerate(units):
+        index.setdefault(unit.name, position)
+    entries = []
+    for node in nodes:
+        children = _entries(node.children, units, package)
+        found = index.get(node.path)
+        if found is None:
+            entries.extend(children)
+            continue
+        doc = units[found].doc
+        block = doc.anchors.get(node.fragment, 0) if node.fragment else 0
+        types = doc.anchor_types.get(node.fragment, set()) if node.fragment else set()
+        entries.append(Entry(node.title, found, block, set(types), children))
+    return entries
+
+
+def _no_text(package: Package) -> IngestError:
+    if len(package.spine) == 1:
+        name = shown(package.spine[0][0].member or package.spine[0][0].href)
+        detail = f"its only content document, {name}, is empty or has no text"
+    else:
+        detail = f"none of its {len(package.spine)} content documents contains any text"
+    return IngestError(
+        ErrorCode.NO_TEXT,
+        f"This book has nothing to read aloud: {detail}.",
+    )
+
+
+def _cover(package: Package, archive: CheckedArchive, warnings: list[str]) -> tuple[bytes | None, str | None]:
+    item = package.cover
+    if item is None or item.member is None:
+        return None, None
+    try:
+        return archive.read(item.member, MAX_COVER_BYTES), item.media_type
+    except IngestError:
+        warnings.append("The cover image is too large to use, so the book has no cover.")
+        return None, None
