@@ -24,9 +24,7 @@ def xhtml(body: str, *, title: str = "", body_attrs: str = "") -> str:
 
 def paragraphs(count: int, words: int = 12, prefix: str = "Word") -> str:
     """`count` <p> elements of `words` distinct-ish words each."""
-    return "".join(
-        "<p>" + " ".join(f"{prefix}{n}x{w}" for w in range(words)) + ".</p>" for n in range(count)
-    )
+    return "".join("<p>" + " ".join(f"{prefix}{n}x{w}" for w in range(words)) + ".</p>" for n in range(count))
 
 
 @dataclass
@@ -52,7 +50,9 @@ class EpubSpec:
             linear = f' linear="{self.linear[href]}"' if href in self.linear else ""
             refs.append(f'<itemref idref="d{index}"{linear}/>')
         if self.nav is not None:
-            items.append('<item id="nav" href="nav.xhtml" media-type="application/xhtml+xml" properties="nav"/>')
+            items.append(
+                '<item id="nav" href="nav.xhtml" media-type="application/xhtml+xml" properties="nav"/>'
+            )
         toc_attr = ""
         if self.ncx is not None:
             items.append('<item id="ncx" href="toc.ncx" media-type="application/x-dtbncx+xml"/>')
@@ -138,7 +138,7 @@ def make_pdf(
     """A text PDF made with fpdf2: optional running header, page-number footer, outline."""
     from fpdf import FPDF
 
-    class Book(FPDF):  # type: ignore[misc]
+    class Book(FPDF):
         def header(self) -> None:
             if header:
                 self.set_font("helvetica", size=9)
