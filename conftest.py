@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +26,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    media_root = os.environ.get("EBOOKVOICE_TEST_MEDIA_ROOT", "")
+    if "ebv-test-media-" in media_root:
+        shutil.rmtree(media_root, ignore_errors=True)
     # In CI every dependency is installed, so a skip means a test silently
     # stopped testing; only tests that need a GPU may skip there.
     if os.environ.get(STRICT_SKIPS_ENV) == "1" and _forbidden_skips:

@@ -11,6 +11,7 @@ import secrets
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import environ
 import imageio_ffmpeg
@@ -149,7 +150,12 @@ CACHES = {
 CELERY_BROKER_URL = _celery_url(env.str("CELERY_BROKER_URL", default=REDIS_URL))
 CELERY_RESULT_BACKEND = _celery_url(env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL))
 CELERY_RESULT_EXPIRES = 3600
+# Everything is light work (ingestion, assembly, email) unless routed to synthesis.
 CELERY_TASK_DEFAULT_QUEUE = "light"
+CELERY_TASK_ROUTES = {
+    "tts_engine.*": {"queue": "synthesis"},
+    "audiobooks.synthesize_*": {"queue": "synthesis"},
+}
 # Long synthesis tasks: acknowledge after the work, give a lost worker's task
 # back to the queue, and take one message at a time so no process hoards work.
 CELERY_TASK_ACKS_LATE = True
@@ -190,6 +196,7 @@ STATIC_URL = "/static/"
 STATIC_ROOT: Path | None = None
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
+_default_storage: dict[str, Any]
 if USE_S3:
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",

@@ -7,6 +7,7 @@ packages when the variables are not set, so nothing needs to be preinstalled.
 from __future__ import annotations
 
 import os
+import tempfile
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -32,3 +33,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "global_keyprefix": f"ebv-test-{TEST_RUN_ID}:",
 }
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = CELERY_BROKER_TRANSPORT_OPTIONS
+
+# Files go to a folder of this run's own, shared with its worker processes.
+MEDIA_ROOT = Path(  # noqa: F405
+    os.environ.setdefault("EBOOKVOICE_TEST_MEDIA_ROOT", tempfile.mkdtemp(prefix="ebv-test-media-"))
+)
+if not USE_S3:  # noqa: F405
+    STORAGES["default"]["OPTIONS"]["location"] = str(MEDIA_ROOT)  # noqa: F405

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.files import File
+
+from accounts.models import User
+from audiobooks.models import Book
+from audiobooks.services import book_create_from_upload
+from ebookvoice.paths import BASE_DIR
+
+CORPUS = BASE_DIR.parent / "shared" / "corpus"
+
+
+def make_user(email: str = "owner@example.com") -> User:
+    return User.objects.create_user(email, "correct horse battery staple")
+
+
+def upload_file(owner: User, path: Path, *, filename: str | None = None) -> Book:
+    with path.open("rb") as handle:
+        return book_create_from_upload(owner=owner, upload=File(handle), filename=filename or path.name)
