@@ -1,0 +1,51 @@
+"""Settings for the speech engines, readable with or without Django.
+
+The engines run in Celery workers, in the benchmark and in tests that never set
+up Django, so every name is read lazily: from ``django.conf.settings`` when
+Django is configured, else from the environment, else from the default here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class TTSConfig:
+    device: str
+    voices_dir: Path | None
+    models_dir: Path | None
+
+
+def _raw(name: str) -> object | None:
+    try:
+        from django.conf import settings
+    except ImportError:  # pragma: no cover - Django is a base dependency
+        settings = None  # type: ignore[assignment]
+    if settings is not None and settings.configured:
+        return getattr(settings, name, None)
+    return os.environ.get(name) or None
+
+
+def _path(name: str) -> Path | None:
+    value = _raw(name)
+    return Path(str(value)).expanduser() if value else None
+
+
+def tts_config() -> TTSConfig:
+    """Read ``TTS_DEVICE``, ``TTS_VOICES_DIR`` and ``TTS_MODELS_DIR`` now.
+
+    Not cached, so tests can override settings; it costs a few attribute reads.
+    """
+    device = str(_raw("TTS_DEVICE") or "auto").lower()
+    if device not in DEVICES:
+        raise ValueError(f"TTS_DEVICE must be one of {', '.join(DEVICES)}, not {device!r}")
+    return TTSConfig(
+        device=device,
+        voices_dir=_path("TTS_VOICES_DIR"),
+        models_dir=_path("TTS_MODELS_DIR"),
+    )

@@ -1,0 +1,120 @@
+"""The one interface every speech engine implements.
+
+Shaped like healthchecks' ``Transport``: a small base class, and one error type
+that says whether trying again can help. Nothing here imports onnxruntime or
+torch; engine modules import those only when a model is loaded.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+PCM = npt.NDArray[np.int16]
+"""Mono signed 16-bit samples at the voice's sample rate."""
+
+SPEED_MIN = 0.5
+SPEED_MAX = 2.0
+
+
+class EngineError(Exception):
+    """A synthesis failure.
+
+    ``retryable`` is False when the same request can never succeed (an unknown
+    voice, a missing or broken model file, a device that is not there) and True
+    when another attempt may (the runtime ran out of memory, a GPU hiccup).
+    """
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+
+
+# "CC BY-NC 4.0", "CC-BY-NC-SA-4.0", "non-commercial", and Coqui's CPML (the
+# licence of XTTS), which forbids commercial use.
+_NON_COMMERCIAL = re.compile(r"(\bNC\b|-NC-|\bnon[- ]?commercial\b|\bCPML\b)", re.IGNORECASE)
+
+
+def is_non_commercial(licence: str) -> bool:
+    """True when a licence name says the voice may not be used commercially."""
+    return bool(_NON_COMMERCIAL.search(licence))
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One selectable voice: a model, or one speaker of a multi-speaker model."""
+
+    engine: str
+    id: str
+    name: str
+    language: str
+    quality: str
+    licence: str
+    sample_rate: int
+    speaker: str | None = None
+
+    @property
+    def key(self) -> str:
+        """``engine:id``, the string stored on a conversion and in cache keys."""
+        return f"{self.engine}:{self.id}"
+
+    @property
+    def non_commercial(self) -> bool:
+        return is_non_commercial(self.licence)
+
+
+class Engine(ABC):
+    """A text-to-speech back end.
+
+    One instance per process (see ``tts_engine.registry.get_engine``): models are
+    loaded on first use and kept, so a worker pays the load once.
+    """
+
+    name: ClassVar[str]
+    max_chunk_chars: ClassVar[int]
+    """The longest text ``synthesize`` accepts as one chunk."""
+
+    @abstractmethod
+    def voices(self) -> list[Voice]:
+        """The voices this engine can speak with, without loading any model."""
+
+    def voice(self, voice_id: str) -> Voice:
+        for voice in self.voices():
+            if voice.id == voice_id:
+                return voice
+        raise EngineError(f"{self.name} has no voice {voice_id!r}", retryable=False)
+
+    def sample_rate(self, voice_id: str) -> int:
+        return self.voice(voice_id).sample_rate
+
+    @staticmethod
+    def check_speed(speed: float) -> None:
+        if not SPEED_MIN <= speed <= SPEED_MAX:
+            raise EngineError(
+                f"speed must be between {SPEED_MIN} and {SPEED_MAX}, not {speed}", retryable=False
+            )
+
+    def check_chunk(self, chunk: str) -> None:
+        if len(chunk) > self.max_chunk_chars:
+            raise EngineError(
+                f"a chunk of {len(chunk)} characters exceeds {self.name}'s limit of {self.max_chunk_chars}",
+                retryable=False,
+            )
+
+    @abstractmethod
+    def synthesize(self, chunks: Iterable[str], *, voice_id: str, speed: float = 1.0) -> Iterator[PCM]:
+        """Speak each chunk, yielding exactly one PCM array per chunk, in order.
+
+        ``chunks`` is consumed lazily, so a caller can stream a whole chapter
+        through without building it in memory; each chunk must be at most
+        ``max_chunk_chars`` long and already normalised for speech. ``speed``
+        is 1.0 for the voice's natural pace, 2.0 for twice as fast.
+        Raises ``EngineError``.
+        """

@@ -1,0 +1,242 @@
+"""Speech controls, and rendering a chapter (or a Part of one) to a WAV file.
+
+Rendering streams: text is planned up front (a chapter's text is small), but
+audio goes to disk one chunk at a time, so a one-hour chapter needs no more
+memory than a sentence. Silence for pauses is generated, not synthesized.
+
+The result carries sentence timings (start and end in milliseconds of each
+spoken sentence in the file), from which captions are made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+import wave
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tts_engine.chunking import split_chunks, split_paragraphs, split_sentences
+from tts_engine.engines.base import SPEED_MAX, SPEED_MIN, Engine, EngineError
+from tts_engine.text import NORMALISER_VERSION, normalise
+
+MAX_PAUSE_MS = 10_000
+
+
+def validate_speed(speed: float) -> float:
+    """The speed as a float, or ValueError with a message fit for a form."""
+    speed = float(speed)
+    if not SPEED_MIN <= speed <= SPEED_MAX:
+        raise ValueError(f"Speed must be between {SPEED_MIN} and {SPEED_MAX}.")
+    return speed
+
+
+@dataclass(frozen=True)
+class Pauses:
+    """Silence in milliseconds after a sentence, a paragraph and the title.
+
+    The pause after a paragraph's last sentence replaces, not adds to, the
+    sentence pause.
+    """
+
+    sentence_ms: int = 300
+    paragraph_ms: int = 800
+    title_ms: int = 1500
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if not isinstance(value, int) or not 0 <= value <= MAX_PAUSE_MS:
+                raise ValueError(f"{name} must be a whole number of milliseconds from 0 to {MAX_PAUSE_MS}.")
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One sentence (or the title) as planned: written text, spoken chunks, pause."""
+
+    text: str
+    chunks: tuple[str, ...]
+    pause_ms: int
+    is_title: bool = False
+
+
+def _speakable(chunk: str) -> bool:
+    return any(char.isalnum() for char in chunk)
+
+
+def plan_speech(
+    text: str,
+    *,
+    language: str,
+    max_chars: int,
+    title: str | None = None,
+    pauses: Pauses | None = None,
+    ends_paragraph: bool = True,
+) -> list[Utterance]:
+    """Split, normalise and chunk ``text``; the title, if given, comes first.
+
+    Paragraphs are separated by blank lines. A paragraph with nothing to say (a
+    scene break such as ``* * *``) lengthens the pause before the next one.
+    When ``ends_paragraph`` is False (a Part cut mid-paragraph), the last
+    sentence is followed by a sentence pause instead of a paragraph pause.
+    """
+    pauses = pauses or Pauses()
+    plan: list[Utterance] = []
+    if title and title.strip():
+        chunks = tuple(
+            c for c in split_chunks(normalise(title, language, heading=True), max_chars) if _speakable(c)
+        )
+        if chunks:
+            plan.append(Utterance(title.strip(), chunks, pauses.title_ms, is_title=True))
+    for paragraph in split_paragraphs(text):
+        spoken: list[Utterance] = []
+        for sentence in split_sentences(paragraph, language):
+            chunks = tuple(c for c in split_chunks(normalise(sentence, language), max_chars) if _speakable(c))
+            if chunks:
+                spoken.append(Utterance(sentence, chunks, pauses.sentence_ms))
+        if spoken:
+            last = spoken[-1]
+            spoken[-1] = Utterance(last.text, last.chunks, pauses.paragraph_ms)
+            plan.extend(spoken)
+        elif plan and not plan[-1].is_title:
+            last = plan[-1]
+            plan[-1] = Utterance(last.text, last.chunks, last.pause_ms + pauses.paragraph_ms)
+    if plan and not ends_paragraph and not plan[-1].is_title:
+        last = plan[-1]
+        plan[-1] = Utterance(last.text, last.chunks, pauses.sentence_ms)
+    return plan
+
+
+@dataclass(frozen=True)
+class SentenceTiming:
+    start_ms: int
+    end_ms: int
+    text: str
+    is_title: bool = False
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    path: Path
+    sample_rate: int
+    num_samples: int
+    sentences: list[SentenceTiming]
+
+    @property
+    def duration_ms(self) -> int:
+        return round(self.num_samples * 1000 / self.sample_rate)
+
+
+def render_key(
+    *,
+    voice_key: str,
+    speed: float,
+    text: str,
+    title: str | None = None,
+    pauses: Pauses | None = None,
+    language: str = "en",
+    ends_paragraph: bool = True,
+) -> str:
+    """A sha256 over everything that changes the rendered audio, for the render cache."""
+    payload = {
+        "voice": voice_key,
+        "speed": round(float(speed), 3),
+        "text": text,
+        "title": title or "",
+        "pauses": asdict(pauses or Pauses()),
+        "language": language,
+        "ends_paragraph": ends_paragraph,
+        "normaliser": NORMALISER_VERSION,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def render_to_wav(
+    path: str | os.PathLike[str],
+    *,
+    engine: Engine,
+    voice_id: str,
+    text: str,
+    title: str | None = None,
+    speed: float = 1.0,
+    pauses: Pauses | None = None,
+    language: str | None = None,
+    ends_paragraph: bool = True,
+) -> RenderResult:
+    """Speak ``title`` then ``text`` into a mono 16-bit WAV file at ``path``.
+
+    ``language`` is the text's language (it picks the normaliser and sentence
+    splitter) and defaults to the voice's. The file appears at ``path`` only
+    when complete: a killed worker leaves no half-written file for the render
+    cache to trust. Raises ``EngineError`` and ``ValueError`` (bad speed or pauses).
+    """
+    speed = validate_speed(speed)
+    voice = engine.voice(voice_id)
+    plan = plan_speech(
+        text,
+        language=language or voice.language,
+        max_chars=engine.max_chunk_chars,
+        title=title,
+        pauses=pauses,
+        ends_paragraph=ends_paragraph,
+    )
+    target = Path(path)
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
+    try:
+        with wave.open(str(partial), "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(voice.sample_rate)
+            sentences, num_samples = _stream(
+                wav, plan=plan, engine=engine, voice_id=voice_id, speed=speed, rate=voice.sample_rate
+            )
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return RenderResult(
+        path=target, sample_rate=voice.sample_rate, num_samples=num_samples, sentences=sentences
+    )
+
+
+def _stream(
+    wav: wave.Wave_write, *, plan: list[Utterance], engine: Engine, voice_id: str, speed: float, rate: int
+) -> tuple[list[SentenceTiming], int]:
+    def chunks() -> Iterator[str]:
+        for utterance in plan:
+            yield from utterance.chunks
+
+    audio = engine.synthesize(chunks(), voice_id=voice_id, speed=speed)
+    silences: dict[int, bytes] = {}
+    timings: list[SentenceTiming] = []
+    samples = 0
+    for utterance in plan:
+        start = samples
+        for _ in utterance.chunks:
+            pcm = next(audio, None)
+            if pcm is None:
+                raise EngineError(
+                    f"{engine.name} returned fewer audio chunks than it was given", retryable=False
+                )
+            wav.writeframes(np.ascontiguousarray(pcm, dtype=np.int16).tobytes())
+            samples += len(pcm)
+        timings.append(_timing(start, samples, rate, utterance))
+        gap = round(utterance.pause_ms * rate / 1000)
+        if gap:
+            if gap not in silences:
+                silences[gap] = bytes(2 * gap)
+            wav.writeframes(silences[gap])
+            samples += gap
+    return timings, samples
+
+
+def _timing(start: int, end: int, rate: int, utterance: Utterance) -> SentenceTiming:
+    return SentenceTiming(
+        start_ms=round(start * 1000 / rate),
+        end_ms=round(end * 1000 / rate),
+        text=utterance.text,
+        is_title=utterance.is_title,
+    )

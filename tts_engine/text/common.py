@@ -1,0 +1,64 @@
+"""Language-neutral clean-up, so punctuation never trips an engine.
+
+Piper's phonemizer (espeak-ng) runs words together across an ellipsis or a
+spaced double hyphen, reads ``*`` as "asterisk", and says nothing for a pair of
+brackets. Everything here turns such marks into plain commas and full stops,
+which every engine renders as a short pause.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), None)
+_SPACES = re.compile(r"[\s\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_DOUBLE_QUOTES = re.compile(r"[\"“”„‟«»〝〞＂]")
+_SINGLE_QUOTES = re.compile(r"[‘’‚‛′`´]")
+# A quote mark that is not an apostrophe inside a word (don't, dog's).
+_STRAY_APOSTROPHE = re.compile(r"(?<![^\W\d_])'|'(?![^\W\d_])")
+_ELLIPSIS = re.compile(r"(?:…|\.\s?\.\s?\.)(?:\s?\.)*")
+_DASH = re.compile(r"\s*(?:[—―]|--+|\s[–-]\s)\s*")
+_FOOTNOTE = re.compile(r"\[\s*(?:\d+|[a-z]|[*†‡§]+)\s*\]")
+_OPEN = re.compile(r"\s*[(\[{]\s*")
+_CLOSE = re.compile(r"\s*[)\]}]")
+_DROP = re.compile(r"[*_|^<>\\~#]")
+_SPACE_BEFORE_MARK = re.compile(r"\s+([,.;:!?])")
+_COMMA_RUN = re.compile(r"(?:\s*,)+")
+_MARK_AFTER_COMMA = re.compile(r",\s*([.;:!?])")
+_MARK_RUN = re.compile(r"([.;:!?])[.;:!?,]+")
+_LEADING_MARKS = re.compile(r"^[\s,.;:]+")
+
+
+def clean(text: str) -> str:
+    """Normalise Unicode, quotes, dashes, ellipses, brackets and spacing."""
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+    text = _DOUBLE_QUOTES.sub(" ", text)
+    text = _SINGLE_QUOTES.sub("'", text)
+    text = _STRAY_APOSTROPHE.sub(" ", text)
+    text = _ELLIPSIS.sub(", ", text)
+    text = _DASH.sub(", ", text)
+    text = text.replace("–", "-")  # an unspaced en dash joins words like a hyphen
+    text = _FOOTNOTE.sub("", text)
+    text = _OPEN.sub(", ", text)
+    text = _CLOSE.sub(",", text)
+    return text
+
+
+def tidy(text: str) -> str:
+    """Collapse what ``clean`` and the language passes left behind."""
+    text = _DROP.sub(" ", text)
+    text = _SPACES.sub(" ", text)
+    text = _SPACE_BEFORE_MARK.sub(r"\1", text)
+    text = _COMMA_RUN.sub(",", text)
+    text = _MARK_AFTER_COMMA.sub(r"\1", text)
+    text = _MARK_RUN.sub(r"\1", text)
+    text = _LEADING_MARKS.sub("", text)
+    text = re.sub(r",(?=\S)", ", ", text).strip()
+    # A sentence that ended on an ellipsis or a dash ends on a comma now.
+    return text[:-1] + "." if text.endswith(",") else text
+
+
+def normalise(text: str, *, heading: bool = False) -> str:
+    """The fallback for languages without a normaliser of their own."""
+    return tidy(clean(text))
