@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from html.entities import html5
 
 from lxml import etree
 
@@ -183,8 +184,9 @@ def _has_note_class(element: etree._Element) -> bool:
 
 def extract_blocks(root: etree._Element, targets: set[str] | None = None) -> DocumentText:
     """The paragraphs of a document, with the block index where each target id starts."""
-    # iterwalk does not visit comments or processing instructions, so their tails would be
-    # lost; stripping them first merges that text back into its parent.
+    _expand_html_entities(root)
+    # iterwalk does not visit comments, processing instructions or entity references, so
+    # their tails would be lost; stripping them merges that text back into its parent.
     etree.strip_tags(root, etree.Comment, etree.ProcessingInstruction, etree.Entity)
     body = _find_body(root)
     walker = _Walker(targets or set())
@@ -198,6 +200,18 @@ def extract_blocks(root: etree._Element, targets: set[str] | None = None) -> Doc
     walker.doc.types = document_types(body)
     walker.doc.title = _document_title(root)
     return walker.doc
+
+
+def _expand_html_entities(root: etree._Element) -> None:
+    """Replace references like `&nbsp;` with their characters.
+
+    An XHTML 1.1 book names its DTD, which we never load, so libxml2 leaves such
+    references unresolved instead of failing. They can only be HTML's own named
+    characters: a document that declares entities was refused before parsing.
+    """
+    for reference in root.iter(etree.Entity):
+        character = html5.get(f"{reference.name};", "")
+        reference.tail = character + (reference.tail or "")
 
 
 def _find_body(root: etree._Element) -> etree._Element:

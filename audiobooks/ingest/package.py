@@ -209,6 +209,12 @@ def _meta(book: Any, namespace: str, name: str | None) -> list[tuple[str | None,
     return values
 
 
+def _opf_metas(book: Any) -> list[tuple[str | None, dict[str, str]]]:
+    # ebooklib 0.20 files every OPF <meta> under the name "meta" (it compares tags
+    # against the namespace without braces); None is where it meant to put them.
+    return _meta(book, "OPF", "meta") + _meta(book, "OPF", None)
+
+
 def _first(values: list[tuple[str | None, dict[str, str]]]) -> str:
     for text, _attrs in values:
         if text and text.strip():
@@ -219,7 +225,7 @@ def _first(values: list[tuple[str | None, dict[str, str]]]) -> str:
 def _authors(book: Any) -> list[str]:
     """Creators whose role is author, or unstated (EPUB 2 attribute or EPUB 3 refinement)."""
     roles: dict[str, str] = {}
-    for text, attrs in _meta(book, "OPF", None):
+    for text, attrs in _opf_metas(book):
         if attrs.get("property") == "role" and attrs.get("refines", "").startswith("#") and text:
             roles.setdefault(attrs["refines"][1:], text.strip())
     authors = []
@@ -249,7 +255,9 @@ def _spine(book: Any, items: dict[str, ManifestItem]) -> list[tuple[ManifestItem
 
 
 def _epub2_cover(book: Any, items: dict[str, ManifestItem]) -> ManifestItem | None:
-    for _text, attrs in _meta(book, "OPF", "cover"):
+    for _text, attrs in _opf_metas(book):
+        if attrs.get("name") != "cover":
+            continue
         item = items.get(attrs.get("content", ""))
         if item and item.media_type.startswith("image/"):
             return item

@@ -101,15 +101,17 @@ def zip_bytes(files: Mapping[str, bytes | str], *, mimetype: bytes | None = b"ap
     return buffer.getvalue()
 
 
-def nav_list(entries: Sequence[tuple[str, str] | tuple[str, str, Sequence[tuple[str, str]]]]) -> str:
-    """A nav TOC from (title, href[, children]) tuples."""
+NavRow = tuple[str, str] | tuple[str, str, Sequence["NavRow"]]
 
-    def items(rows: Sequence[tuple[str, ...] | tuple[str, str, Sequence[tuple[str, str]]]]) -> str:
+
+def nav_list(entries: Sequence[NavRow]) -> str:
+    """A nav TOC from (title, href[, children]) tuples, nested as deep as needed."""
+
+    def items(rows: Sequence[NavRow]) -> str:
         out = []
         for row in rows:
-            title, href = row[0], row[1]
-            children = f"<ol>{items(row[2])}</ol>" if len(row) > 2 and row[2] else ""  # type: ignore[arg-type]
-            out.append(f'<li><a href="{href}">{title}</a>{children}</li>')
+            children = f"<ol>{items(row[2])}</ol>" if len(row) == 3 and row[2] else ""
+            out.append(f'<li><a href="{row[1]}">{row[0]}</a>{children}</li>')
         return "".join(out)
 
     return f'<nav epub:type="toc"><ol>{items(entries)}</ol></nav>'
