@@ -151,20 +151,22 @@ def _seeds(layout: _Layout, entries: list[Entry]) -> list[_Seed]:
         for entry in entries
     ]
     covered = {entry.unit for entry in _walk(entries)}
-    first = min(seed.start for seed in seeds)
     previous_was_split_out = False
     for index, unit in enumerate(layout.units):
-        start = layout.offsets[index]
         if index in covered or not unit.doc.blocks:
             previous_was_split_out = False
             continue
         # An uncovered document joins the chapter before it, except when it is front or
         # back matter, out of the reading order, or follows such a split-out document.
         split_out = not unit.linear or bool(_doc_types(unit) & MATTER_LABELS.keys())
-        if split_out or previous_was_split_out or start < first:
+        if split_out or previous_was_split_out:
             seeds.append(_unit_seed(layout, index))
-            first = min(first, start)
         previous_was_split_out = split_out
+    if layout.blocks and min(seed.start for seed in seeds) > 0:
+        # Text before the first entry (a preface no entry names, or the opening of the
+        # document the first entry points into) is a chapter of its own, never lost.
+        first = next(index for index, unit in enumerate(layout.units) if unit.doc.blocks)
+        seeds.append(_unit_seed(layout, first))
     return seeds
 
 

@@ -191,6 +191,10 @@ def _edges(lines: list[str]) -> list[str]:
 
 
 def _furniture_key(line: str) -> str:
+    """Running heads vary only in their page number, so digits are masked; chapter
+    headings ("Chapter 7") keep theirs, or every chapter opening would look alike."""
+    if heading_rank(line) is not None:
+        return line.casefold().strip()
     return _DIGITS.sub("#", line.casefold()).strip()
 
 

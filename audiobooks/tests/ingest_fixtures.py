@@ -126,7 +126,8 @@ def write_text(directory: Path, name: str, data: bytes) -> Path:
 @dataclass
 class PdfPage:
     lines: Sequence[str]
-    bookmark: str | None = None  # an outline entry pointing at this page
+    bookmark: str | None = None  # an outline entry pointing into this page...
+    bookmark_line: int = 0  # ...at this line
 
 
 def make_pdf(
@@ -136,8 +137,10 @@ def make_pdf(
     page_numbers: bool = False,
     title: str | None = None,
     author: str | None = None,
+    user_password: str | None = None,
 ) -> bytes:
-    """A text PDF made with fpdf2: optional running header, page-number footer, outline."""
+    """A text PDF made with fpdf2: optional running header, page-number footer, outline,
+    and encryption (an empty user password locks editing only)."""
     from fpdf import FPDF
 
     class Book(FPDF):
@@ -158,12 +161,14 @@ def make_pdf(
         pdf.set_title(title)
     if author:
         pdf.set_author(author)
+    if user_password is not None:
+        pdf.set_encryption(owner_password="owner", user_password=user_password)
     for page in pages:
         pdf.add_page()
         pdf.set_font("helvetica", size=11)
-        if page.bookmark:
-            pdf.start_section(page.bookmark)
-        for line in page.lines:
+        for index, line in enumerate(page.lines):
+            if page.bookmark and index == page.bookmark_line:
+                pdf.start_section(page.bookmark)
             pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
 
