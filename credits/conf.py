@@ -1,0 +1,72 @@
+"""The credits app's settings, each with its default.
+
+Every value is read from ``django.conf.settings`` at call time, not at import,
+so ``override_settings`` in tests and a changed setting after a deploy both
+take effect without restarting anything that imported this module.
+
+=====================================  ===================================================
+setting                                default
+=====================================  ===================================================
+``CREDITS_CHARS_PER_CREDIT``           ``50_000``: one credit buys up to this many characters
+``CREDITS_SIGNUP_GRANT``               ``3``: free credits once per verified email address
+``CREDITS_STORAGE_QUOTA_BYTES``        ``{"free": 2 GB, "premium": 50 GB}`` (decimal units)
+``CREDITS_MAX_UPLOAD_BYTES``           ``200 MB``: the largest single upload
+``CREDITS_ORIGINALS_RETENTION_DAYS``   ``30``: how long uploaded originals are kept
+``CREDITS_RATE_LIMITS``                ``{"upload": "10/h", "conversion": "5/h", "text_preview": "60/h"}``
+=====================================  ===================================================
+
+The two dictionaries may name only the entries they change; the rest keep
+their defaults.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+KB = 1000
+MB = 1000 * KB
+GB = 1000 * MB
+
+DEFAULT_CHARS_PER_CREDIT = 50_000
+DEFAULT_SIGNUP_GRANT = 3
+DEFAULT_STORAGE_QUOTA_BYTES: dict[str, int] = {"free": 2 * GB, "premium": 50 * GB}
+DEFAULT_MAX_UPLOAD_BYTES = 200 * MB
+DEFAULT_ORIGINALS_RETENTION_DAYS = 30
+DEFAULT_RATE_LIMITS: dict[str, str] = {"upload": "10/h", "conversion": "5/h", "text_preview": "60/h"}
+
+
+def _positive_int(name: str, default: int) -> int:
+    value = getattr(settings, name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ImproperlyConfigured(f"{name} must be a positive integer, not {value!r}.")
+    return value
+
+
+def chars_per_credit() -> int:
+    return _positive_int("CREDITS_CHARS_PER_CREDIT", DEFAULT_CHARS_PER_CREDIT)
+
+
+def signup_grant() -> int:
+    return _positive_int("CREDITS_SIGNUP_GRANT", DEFAULT_SIGNUP_GRANT)
+
+
+def max_upload_bytes() -> int:
+    return _positive_int("CREDITS_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)
+
+
+def originals_retention_days() -> int:
+    return _positive_int("CREDITS_ORIGINALS_RETENTION_DAYS", DEFAULT_ORIGINALS_RETENTION_DAYS)
+
+
+def storage_quota_bytes(plan: str) -> int:
+    quotas = {**DEFAULT_STORAGE_QUOTA_BYTES, **getattr(settings, "CREDITS_STORAGE_QUOTA_BYTES", {})}
+    try:
+        return quotas[plan]
+    except KeyError:
+        raise ImproperlyConfigured(f"CREDITS_STORAGE_QUOTA_BYTES has no quota for plan {plan!r}.") from None
+
+
+def rate_limits() -> dict[str, str]:
+    """Rates in django-ratelimit's spelling ("10/h"), by action."""
+    return {**DEFAULT_RATE_LIMITS, **getattr(settings, "CREDITS_RATE_LIMITS", {})}

@@ -1,0 +1,52 @@
+"""Personas for the credits tests: the owner of an account, a stranger, and a staff member."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from accounts.models import User
+
+
+@pytest.fixture
+def owner(db: None) -> User:
+    return User.objects.create_user("owner@example.com", "pw")
+
+
+@pytest.fixture
+def stranger(db: None) -> User:
+    return User.objects.create_user("stranger@example.com", "pw")
+
+
+@pytest.fixture
+def staff(db: None) -> User:
+    return User.objects.create_user("staff@example.com", "pw", is_staff=True, is_superuser=True)
+
+
+def run_at_once(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run each call in its own thread (its own database connection), all released together.
+
+    Returns each call's result, or the exception it raised, in order.
+    """
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(index: int, call: Callable[[], Any]) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[index] = call()
+        except Exception as exc:  # the test inspects it
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
