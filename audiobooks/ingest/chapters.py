@@ -162,12 +162,20 @@ def _seeds(layout: _Layout, entries: list[Entry]) -> list[_Seed]:
         if split_out or previous_was_split_out:
             seeds.append(_unit_seed(layout, index))
         previous_was_split_out = split_out
-    if layout.blocks and min(seed.start for seed in seeds) > 0:
+    first_start = min(seed.start for seed in seeds)
+    if first_start > 0:
         # Text before the first entry (a preface no entry names, or the opening of the
         # document the first entry points into) is a chapter of its own, never lost.
-        first = next(index for index, unit in enumerate(layout.units) if unit.doc.blocks)
-        seeds.append(_unit_seed(layout, first))
+        seeds.append(_front_seed(layout, first_start))
     return seeds
+
+
+def _front_seed(layout: _Layout, end: int) -> _Seed:
+    first = next(index for index, unit in enumerate(layout.units) if unit.doc.blocks)
+    unit = layout.units[first]
+    heading = next((b.text for b in layout.blocks[:end] if b.kind is BlockKind.HEADING), "")
+    title = heading.replace("\n", " ") or unit.doc.title or f"Section {first + 1}"
+    return _Seed(title, 0, _doc_types(unit), [], linear=unit.linear)
 
 
 def _unit_seeds(layout: _Layout) -> list[_Seed]:

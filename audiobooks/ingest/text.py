@@ -6,19 +6,16 @@ import codecs
 import re
 from pathlib import Path
 
-import charset_normalizer
-
 from .blocks import Block, BlockKind, DocumentText
 from .chapters import Entry, Unit, build_chapters
 from .cleaning import join_broken_words, vocabulary
+from .encoding import SNIFF_BYTES, guess_decode
 from .errors import ErrorCode, IngestError
 from .headings import find_marks, heading_rank, mark_headings, nest
 from .safety import MiB
 from .types import BookFormat, IngestedBook
 
 MAX_TEXT_BYTES = 64 * MiB
-# charset-normalizer reads a sample; a whole novel would only make it slower.
-SNIFF_BYTES = 512 * 1024
 # More control characters than this and it isn't text.
 MAX_CONTROL_SHARE = 0.01
 
@@ -85,17 +82,11 @@ def read_text(path: Path, name: str) -> IngestedBook:
 
 
 def decode_text(data: bytes) -> str:
-    """BOM, else strict UTF-8, else the best guess charset-normalizer makes."""
+    """BOM, else strict UTF-8, else the best guess (see encoding.py)."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return data.decode(encoding, errors="replace")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    best = charset_normalizer.from_bytes(data[:SNIFF_BYTES]).best()
-    encoding = best.encoding if best is not None else "cp1252"
-    return data.decode(encoding, errors="replace")
+    return guess_decode(data)
 
 
 def split_gutenberg(text: str) -> tuple[str, str, str]:

@@ -12,10 +12,10 @@ import codecs
 import re
 from dataclasses import dataclass
 
-import charset_normalizer
 import lxml.html
 from lxml import etree
 
+from .encoding import guess_decode
 from .errors import ErrorCode, IngestError, shown
 
 XHTML_NS = "http://www.w3.org/1999/xhtml"
@@ -176,14 +176,7 @@ def decode_markup(data: bytes) -> str:
             codec = _known_codec(match.group(1).decode("ascii"))
             if codec:
                 return data.decode(codec, errors="replace")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    best = charset_normalizer.from_bytes(data).best()
-    if best is not None:
-        return str(best)
-    return data.decode("cp1252", errors="replace")
+    return guess_decode(data)
 
 
 def _known_codec(label: str) -> str | None:
