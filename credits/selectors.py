@@ -130,6 +130,8 @@ def ledger_audit() -> LedgerAudit:
     be their total. Entries of deleted users (user null) have no balance to
     check. Entries are streamed, one user after another.
     """
+    if connection.in_atomic_block:  # the caller's transaction decides what is seen
+        return _ledger_audit()
     with transaction.atomic():
         if connection.vendor == "postgresql":
             # One snapshot for both queries, so a charge committed between
