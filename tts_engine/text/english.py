@@ -131,10 +131,16 @@ _NUMBERED = re.compile(r"\b(" + "|".join(_BEFORE_NUMBER) + r")\.\s?(?=\d)", re.I
 _AM_PM = re.compile(r"\b([ap])\.\s?m\.", re.I)
 
 
-def _keep_full_stop(match: re.Match[str], words: str) -> str:
+# Abbreviations that often end a sentence, so a capital after them starts one.
+_SENTENCE_FINAL = frozenset(
+    {"etc", "Inc", "Ltd", "Co", "Corp", "Bros", "Jr", "Sr", "Esq", "Ave", "Rd", "Blvd", "Ln"}
+)
+
+
+def _keep_full_stop(match: re.Match[str], words: str, *, final: bool = False) -> str:
     # An abbreviation's dot may also end the sentence: "He works for Acme Inc."
     rest = match.string[match.end() :]
-    return words + "." if not rest.strip() or re.match(r"\s+[A-Z]", rest) else words
+    return words + "." if not rest.strip() or (final and re.match(r"\s+[A-Z]", rest)) else words
 
 
 def _title(match: re.Match[str]) -> str:
@@ -145,7 +151,7 @@ def _dr_st(match: re.Match[str]) -> str:
     abbreviation = match.group(1)
     if re.match(r"\s+[A-Z]", match.string[match.end() :]):
         return "Doctor" if abbreviation == "Dr" else "Saint"
-    return _keep_full_stop(match, "Drive" if abbreviation == "Dr" else "Street")
+    return _keep_full_stop(match, "Drive" if abbreviation == "Dr" else "Street", final=True)
 
 
 def abbreviations(text: str) -> str:
@@ -153,7 +159,9 @@ def abbreviations(text: str) -> str:
     text = _NUMBERED.sub(lambda m: _BEFORE_NUMBER[m.group(1).lower()] + " ", text)
     text = _TITLE.sub(_title, text)
     text = _DR_ST.sub(_dr_st, text)
-    return _WORD.sub(lambda m: _keep_full_stop(m, _WORDS[m.group(1)]), text)
+    return _WORD.sub(
+        lambda m: _keep_full_stop(m, _WORDS[m.group(1)], final=m.group(1) in _SENTENCE_FINAL), text
+    )
 
 
 # ---------------------------------------------------------- Roman numerals
@@ -225,6 +233,8 @@ _DECADE = re.compile(r"(?<![\w'])(?:(1[1-9]|20)(\d0)|'?([1-9]0))s\b")
 _YEAR = re.compile(r"(?<![\w$£€¥₹.,#-])(1[1-9]\d\d|20\d\d)(?![\w%]|[.,]\d)")
 _NEGATIVE = re.compile(r"(?:(?<=\s)|^)[-−](?=\d)")
 _NUMBER = re.compile(rf"(?<![\w.])({_NUM})(?!\w)")
+_NUMBER_SIGN = re.compile(r"#\s?(?=\d)")
+_ABOUT = re.compile(r"~\s?(?=\d)")
 
 
 def _money(match: re.Match[str]) -> str:
@@ -281,6 +291,8 @@ def _decade(match: re.Match[str]) -> str:
 
 def numerics(text: str) -> str:
     steps: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+        (_NUMBER_SIGN, "number "),
+        (_ABOUT, "about "),
         (_MONEY, _money),
         (_PERCENT, lambda m: number(m.group(1)) + " percent"),
         (_TIME, _time),
@@ -303,8 +315,6 @@ def numerics(text: str) -> str:
 _SYMBOLS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\s*&\s*"), " and "),
     (re.compile(r"\s*@\s*"), " at "),
-    (re.compile(r"#\s?(?=\d)"), "number "),
-    (re.compile(r"~\s?(?=\d)"), "about "),
     (re.compile(r"\s*°\s?C\b"), " degrees Celsius"),
     (re.compile(r"\s*°\s?F\b"), " degrees Fahrenheit"),
     (re.compile(r"\s*°"), " degrees"),

@@ -1,0 +1,1 @@
+"""Speech engines, one module each; import them through tts_engine.registry."""

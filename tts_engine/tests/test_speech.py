@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import wave
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tts_engine.engines.base import PCM, Engine, EngineError, Voice
+from tts_engine.engines.piper import PiperEngine
+from tts_engine.registry import get_engine
+from tts_engine.speech import Pauses, plan_speech, render_key, render_to_wav, validate_speed
+
+JOE = "en_US-joe-medium"
+RATE = 22050
+
+
+class Recording(Engine):
+    """The real Piper engine, with a record of what it was given and returned."""
+
+    name = PiperEngine.name
+    max_chunk_chars = PiperEngine.max_chunk_chars
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.chunks: list[str] = []
+        self.lengths: list[int] = []
+
+    def voices(self) -> list[Voice]:
+        return self.engine.voices()
+
+    def synthesize(self, chunks: Iterable[str], *, voice_id: str, speed: float = 1.0) -> Iterator[PCM]:
+        def seen() -> Iterator[str]:
+            for chunk in chunks:
+                self.chunks.append(chunk)
+                yield chunk
+
+        for pcm in self.engine.synthesize(seen(), voice_id=voice_id, speed=speed):
+            self.lengths.append(len(pcm))
+            yield pcm
+
+
+@pytest.fixture
+def piper() -> Recording:
+    return Recording(get_engine("piper"))
+
+
+def _samples(path: Path) -> np.ndarray:
+    with wave.open(str(path)) as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, RATE)
+        return np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
+
+
+def _ms(samples: int) -> int:
+    return round(samples * 1000 / RATE)
+
+
+def test_a_chapter_renders_title_first_then_sentences_with_exact_pauses(tmp_path, piper):
+    pauses = Pauses(sentence_ms=250, paragraph_ms=700, title_ms=1200)
+    text = "Mr. Smith paid $5 for it. He was happy.\n\nThe next day, it rained."
+    result = render_to_wav(
+        tmp_path / "chapter.wav", engine=piper, voice_id=JOE, text=text, title="Chapter IV", pauses=pauses
+    )
+
+    assert piper.chunks == [
+        "Chapter four",
+        "Mister Smith paid five dollars for it.",
+        "He was happy.",
+        "The next day, it rained.",
+    ]
+    spoken = sum(piper.lengths)
+    silence = round(1.2 * RATE) + round(0.25 * RATE) + 2 * round(0.7 * RATE)
+    assert result.num_samples == spoken + silence
+    assert len(_samples(result.path)) == result.num_samples
+
+    title, first, second, third = result.sentences
+    assert (title.text, title.is_title, title.start_ms) == ("Chapter IV", True, 0)
+    assert first.text == "Mr. Smith paid $5 for it."
+    assert first.start_ms - title.end_ms == pytest.approx(1200, abs=1)
+    assert second.start_ms - first.end_ms == pytest.approx(250, abs=1)
+    assert third.start_ms - second.end_ms == pytest.approx(700, abs=1)
+    assert result.duration_ms - third.end_ms == pytest.approx(700, abs=1)
+    assert third.end_ms - third.start_ms == pytest.approx(_ms(piper.lengths[3]), abs=1)
+
+
+def test_pause_gaps_in_the_file_are_digital_silence(tmp_path, piper):
+    result = render_to_wav(
+        tmp_path / "a.wav", engine=piper, voice_id=JOE, text="One. Two.", pauses=Pauses(sentence_ms=500)
+    )
+    gap_start = piper.lengths[0]
+    samples = _samples(result.path)
+    assert not samples[gap_start : gap_start + round(0.5 * RATE)].any()
+    assert np.abs(samples[: piper.lengths[0]].astype(np.int32)).max() > 1000
+
+
+def test_zero_pauses_add_no_samples(tmp_path, piper):
+    result = render_to_wav(
+        tmp_path / "a.wav", engine=piper, voice_id=JOE, text="One. Two.\n\nThree.", title="Title",
+        pauses=Pauses(sentence_ms=0, paragraph_ms=0, title_ms=0),
+    )  # fmt: skip
+    assert result.num_samples == sum(piper.lengths)
+
+
+def test_speed_two_renders_a_shorter_file_than_speed_one(tmp_path):
+    engine = get_engine("piper")
+    text = "It was a bright cold day in April, and the clocks were striking thirteen."
+    normal = render_to_wav(tmp_path / "1.wav", engine=engine, voice_id=JOE, text=text, speed=1.0)
+    fast = render_to_wav(tmp_path / "2.wav", engine=engine, voice_id=JOE, text=text, speed=2.0)
+    assert fast.num_samples < 0.8 * normal.num_samples
+
+
+def test_a_part_that_ends_mid_paragraph_ends_with_a_sentence_pause():
+    plan = plan_speech("One. Two.", language="en", max_chars=400, pauses=Pauses(), ends_paragraph=False)
+    assert [u.pause_ms for u in plan] == [300, 300]
+
+
+def test_a_scene_break_lengthens_the_pause_and_says_nothing():
+    plan = plan_speech("One.\n\n* * *\n\nTwo.", language="en", max_chars=400, pauses=Pauses())
+    assert [(u.text, u.pause_ms) for u in plan] == [("One.", 1600), ("Two.", 800)]
+
+
+def test_a_long_sentence_is_planned_as_several_chunks_within_the_limit():
+    sentence = ("The rain fell on the roofs of the old town, " * 12).strip()
+    (utterance,) = plan_speech(sentence, language="en", max_chars=120)
+    assert len(utterance.chunks) > 1
+    assert all(len(chunk) <= 120 for chunk in utterance.chunks)
+
+
+def test_a_failed_render_leaves_no_file_behind(tmp_path):
+    class Failing(Recording):
+        def synthesize(self, chunks, *, voice_id, speed=1.0):
+            for pcm in super().synthesize(chunks, voice_id=voice_id, speed=speed):
+                yield pcm
+                raise EngineError("the GPU fell over", retryable=True)
+
+    with pytest.raises(EngineError):
+        render_to_wav(tmp_path / "a.wav", engine=Failing(get_engine("piper")), voice_id=JOE, text="One. Two.")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("speed", [0.4, 2.5, float("nan")])
+def test_a_speed_outside_half_to_double_is_refused(speed):
+    with pytest.raises(ValueError, match=r"between 0\.5 and 2\.0"):
+        validate_speed(speed)
+
+
+@pytest.mark.parametrize("pauses", [{"sentence_ms": -1}, {"paragraph_ms": 10_001}, {"title_ms": 1.5}])
+def test_pauses_must_be_whole_milliseconds_up_to_ten_seconds(pauses):
+    with pytest.raises(ValueError, match="milliseconds"):
+        Pauses(**pauses)
+
+
+def test_the_render_key_changes_with_everything_that_changes_the_audio():
+    voice = "piper:" + JOE
+    key = render_key(voice_key=voice, speed=1.0, text="Hello.")
+    assert key == render_key(voice_key=voice, speed=1.0, text="Hello.")
+    variants = {
+        key,
+        render_key(voice_key=voice, speed=1.1, text="Hello."),
+        render_key(voice_key=voice, speed=1.0, text="Hello!"),
+        render_key(voice_key="piper:other", speed=1.0, text="Hello."),
+        render_key(voice_key=voice, speed=1.0, text="Hello.", title="Chapter One"),
+        render_key(voice_key=voice, speed=1.0, text="Hello.", pauses=Pauses(sentence_ms=301)),
+    }
+    assert len(variants) == 6
