@@ -62,7 +62,7 @@ def _mimetype_warnings(archive: CheckedArchive) -> list[str]:
 
 
 def _missing_item_warnings(package: Package) -> list[str]:
-    missing = [item.href for item in package.items.values() if item.member is None and "://" not in item.href]
+    missing = [item.path for item in package.items.values() if item.member is None and item.path]
     if not missing:
         return []
     names = ", ".join(shown(name, 60) for name in missing[:3]) + (", …" if len(missing) > 3 else "")

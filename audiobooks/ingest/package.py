@@ -31,8 +31,9 @@ MAX_PACKAGE_BYTES = 8 * MiB
 @dataclass(frozen=True)
 class ManifestItem:
     id: str
-    href: str  # as written (decoded), for messages
-    member: str | None  # archive member it resolves to; None when absent
+    href: str  # as written (decoded)
+    path: str  # where the href resolves inside the archive, clamped at the root
+    member: str | None  # the archive member at `path`; None when absent
     media_type: str
 
 
@@ -175,9 +176,9 @@ def _package(book: Any, archive: CheckedArchive, opf_path: str, root: etree._Ele
     nav = ncx = cover = None
     for raw in book.get_items():
         href = raw.file_name or ""
-        remote = "://" in href
-        member = None if remote else archive.find(archive.resolve_path(opf_dir, href))
-        item = ManifestItem(raw.id or "", href, member, raw.media_type or "")
+        path = "" if "://" in href else archive.resolve_path(opf_dir, href)
+        member = archive.find(path) if path else None
+        item = ManifestItem(raw.id or "", href, path, member, raw.media_type or "")
         items[item.id] = item
         if isinstance(raw, epub.EpubNav):
             nav = item
@@ -244,7 +245,7 @@ def _spine(book: Any, items: dict[str, ManifestItem]) -> list[tuple[ManifestItem
             continue
         item = items.get(idref)
         if item is None or item.member is None:
-            shown_name = shown(item.href if item else idref)
+            shown_name = shown((item.path or item.href) if item else idref)
             raise IngestError(
                 ErrorCode.MISSING_SPINE_DOCUMENT,
                 f"The book's reading order includes “{shown_name}”, but that file isn't in the EPUB, so "

@@ -1,0 +1,90 @@
+"""`manage.py inspect_book FILE [--json]`: what ingestion makes of an ebook, without storing it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from audiobooks.ingest import IngestedBook, IngestError, ingest_file
+
+# Exit status for a file ingestion refuses (argparse uses 2 for bad usage, too: both mean
+# "this input can't be used").
+BAD_INPUT = 2
+
+
+class Command(BaseCommand):
+    help = (
+        "Ingest an EPUB, PDF, TXT or HTML file and print its metadata and chapters (index from 0, "
+        "title, words, characters, included or excluded and why), without touching the database. "
+        "--json prints one JSON object. A file that can't be ingested prints one line to stderr "
+        "and exits with status 2."
+    )
+
+    # It reads one file and touches nothing else, so project checks would only slow it down.
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", type=Path, help="the ebook to inspect")
+        parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        path: Path = options["file"]
+        if not path.is_file():
+            raise CommandError(f"{path}: no such file", returncode=BAD_INPUT)
+        try:
+            book = ingest_file(path)
+        except IngestError as error:
+            raise CommandError(
+                f"{path.name}: {error.message} [{error.code.value}]", returncode=BAD_INPUT
+            ) from error
+        if options["json"]:
+            self.stdout.write(json.dumps(as_json(book), ensure_ascii=False, indent=2))
+        else:
+            self.stdout.write(as_text(book))
+
+
+def as_json(book: IngestedBook) -> dict[str, Any]:
+    return {
+        "title": book.title,
+        "authors": book.authors,
+        "language": book.language,
+        "words": book.words,
+        "warnings": book.warnings,
+        "chapters": [
+            {
+                "index": index,
+                "title": chapter.title,
+                "words": chapter.words,
+                "chars": chapter.chars,
+                "included": chapter.included,
+                "reason": chapter.reason,
+            }
+            for index, chapter in enumerate(book.chapters)
+        ],
+    }
+
+
+def as_text(book: IngestedBook) -> str:
+    lines = [
+        f"Title:    {book.title}",
+        f"Authors:  {', '.join(book.authors) or '(none)'}",
+        f"Language: {book.language}",
+        f"Format:   {book.format.value}",
+        *(f"Warning:  {warning}" for warning in book.warnings),
+        "",
+        f"{'#':>4}  {'Title':<48} {'Words':>8} {'Chars':>9}  Included",
+    ]
+    for index, chapter in enumerate(book.chapters):
+        title = chapter.title if len(chapter.title) <= 48 else chapter.title[:47] + "…"
+        included = "yes" if chapter.included else f"no: {chapter.reason}"
+        lines.append(f"{index:>4}  {title:<48} {chapter.words:>8,} {chapter.chars:>9,}  {included}")
+    selected = [chapter for chapter in book.chapters if chapter.included]
+    lines += [
+        "",
+        f"{len(book.chapters)} chapters, {len(selected)} included "
+        f"({sum(c.words for c in selected):,} of {book.words:,} words), {len(book.warnings)} warning(s).",
+    ]
+    return "\n".join(lines)
