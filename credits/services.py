@@ -97,8 +97,10 @@ def _ledger_append(
 
     Must run inside a transaction (every public service is atomic).
     """
-    credit_account_ensure(user=user)
-    account = CreditAccount.objects.select_for_update().get(user=user)
+    account = CreditAccount.objects.select_for_update().filter(user=user).first()
+    if account is None:
+        credit_account_ensure(user=user)
+        account = CreditAccount.objects.select_for_update().get(user=user)
 
     existing = CreditEntry.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
