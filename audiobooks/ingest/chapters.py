@@ -27,6 +27,7 @@ MAX_CHAPTER_CHARS = 100_000
 # opens the first child instead of becoming a chapter of its own.
 INTRO_MERGE_CHARS = 2_000
 TITLE_SEPARATOR = " — "
+MAX_TITLE_CHARS = 300
 
 # Structural semantics (EPUB 3 SSV, DPUB-ARIA, EPUB 2 guide types) that mark pages
 # people don't want read aloud, with the words we show for them.
@@ -265,7 +266,8 @@ def _finish(drafts: list[_Draft]) -> list[IngestedChapter]:
         spoken = [b.text for b in draft.blocks if b.kind is not BlockKind.NOTE]
         notes_only = not spoken
         text = join_paragraphs(spoken or [b.text for b in draft.blocks])
-        if not text:
+        words = count_words(text)
+        if not words:  # nothing to say: an image page, a row of asterisks
             continue
         label = matter_label(draft.types, draft.title)
         if label:
@@ -279,15 +281,24 @@ def _finish(drafts: list[_Draft]) -> list[IngestedChapter]:
             seen_body = True
         chapters.append(
             IngestedChapter(
-                title=draft.title,
+                title=_title(draft, len(chapters) + 1),
                 text=text,
-                words=count_words(text),
+                words=words,
                 chars=len(text),
                 included=not reason,
                 reason=reason,
             )
         )
     return chapters
+
+
+def _title(draft: _Draft, number: int) -> str:
+    """The draft's title, else its first heading, else its number; never absurdly long."""
+    title = " ".join(draft.title.split())
+    if not title:
+        heading = next((b.text for b in draft.blocks if b.kind is BlockKind.HEADING), "")
+        title = " ".join(heading.split()) or f"Section {number}"
+    return title if len(title) <= MAX_TITLE_CHARS else title[: MAX_TITLE_CHARS - 1] + "…"
 
 
 def matter_label(types: set[str], title: str) -> str | None:

@@ -149,17 +149,18 @@ def _drop_contents_lists(marks: list[Mark], blocks: list[Block]) -> list[Mark]:
     """Keep a heading only if prose follows it before the next heading of its rank or
     higher. A printed contents list is all headings and no prose, so it goes."""
     heading_blocks = {mark.block for mark in marks}
+    prose_before = [0]  # prose words in blocks[:i], headings not counted
+    for index, block in enumerate(blocks):
+        prose_before.append(prose_before[-1] + (0 if index in heading_blocks else count_words(block.text)))
+    # Walk backwards, remembering the nearest later heading of each rank.
+    nearest = {rank: len(blocks) for rank in (1, 2, 3)}
     kept = []
-    for position, mark in enumerate(marks):
-        end = next((m.block for m in marks[position + 1 :] if m.rank <= mark.rank), len(blocks))
-        words = sum(
-            count_words(block.text)
-            for index, block in enumerate(blocks[mark.block + 1 : end], start=mark.block + 1)
-            if index not in heading_blocks
-        )
-        if words >= MIN_CHAPTER_WORDS:
+    for mark in reversed(marks):
+        end = min(nearest[rank] for rank in nearest if rank <= mark.rank)
+        if prose_before[end] - prose_before[mark.block + 1] >= MIN_CHAPTER_WORDS:
             kept.append(mark)
-    return kept
+        nearest[mark.rank] = mark.block
+    return kept[::-1]
 
 
 def nest(marks: list[Mark], unit: int = 0) -> list[Entry]:

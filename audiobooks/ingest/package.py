@@ -26,6 +26,8 @@ CONTAINER_PATH = "META-INF/container.xml"
 PACKAGE_MEDIA_TYPE = "application/oebps-package+xml"
 OPF_NS = "http://www.idpf.org/2007/opf"
 MAX_PACKAGE_BYTES = 8 * MiB
+# A title or name longer than this is not metadata but an attack on whatever shows it.
+MAX_METADATA_CHARS = 1_000
 
 
 @dataclass(frozen=True)
@@ -219,7 +221,7 @@ def _opf_metas(book: Any) -> list[tuple[str | None, dict[str, str]]]:
 def _first(values: list[tuple[str | None, dict[str, str]]]) -> str:
     for text, _attrs in values:
         if text and text.strip():
-            return " ".join(text.split())
+            return " ".join(text.split())[:MAX_METADATA_CHARS]
     return ""
 
 
@@ -232,7 +234,7 @@ def _authors(book: Any) -> list[str]:
     authors = []
     for text, attrs in _meta(book, "DC", "creator"):
         role = attrs.get(f"{{{OPF_NS}}}role") or roles.get(attrs.get("id", ""), "aut")
-        name = " ".join((text or "").split())
+        name = " ".join((text or "").split())[:MAX_METADATA_CHARS]
         if name and role == "aut" and name not in authors:
             authors.append(name)
     return authors

@@ -62,8 +62,8 @@ def read_pdf(path: Path, name: str) -> IngestedBook:
         raise IngestError(
             ErrorCode.TOO_LARGE, f"This PDF is larger than {MAX_PDF_BYTES // MiB} MB; we can't read it."
         )
-    reader = _open(path, name)
-    pages, unreadable = _page_lines(reader)
+    reader, count = _open(path, name)
+    pages, unreadable = _page_lines(reader, count)
     with_text = sum(1 for lines in pages if any(any(ch.isalnum() for ch in line) for line in lines))
     if not with_text:
         raise IngestError(
@@ -94,28 +94,34 @@ def read_pdf(path: Path, name: str) -> IngestedBook:
     )
 
 
-def _open(path: Path, name: str) -> PdfReader:
+def _open(path: Path, name: str) -> tuple[PdfReader, int]:
+    """The reader and its page count; refuses damaged, locked and oversized files."""
     try:
         reader = PdfReader(path, strict=False)
-        encrypted = reader.is_encrypted
+        if reader.is_encrypted:
+            _decrypt(reader)
+        count = len(reader.pages)
+    except IngestError:
+        raise
     except Exception as exc:  # pypdf raises many types on damaged files
         logger.info("pypdf could not open %s", name, exc_info=True)
-        if name.lower().endswith(".pdf"):
-            message = "This PDF is damaged or incomplete, so it can't be read."
-        else:
-            message = (
-                f"This file is named “{shown(name)}”, but its contents start like a PDF, and that PDF is "
-                "damaged or incomplete, so it can't be read."
-            )
-        raise IngestError(ErrorCode.CORRUPT_PDF, message) from exc
-    if encrypted:
-        _decrypt(reader)
-    if len(reader.pages) > MAX_PAGES:
+        raise _corrupt(name) from exc
+    if count > MAX_PAGES:
         raise IngestError(
             ErrorCode.TOO_LARGE,
-            f"This PDF has {len(reader.pages):,} pages; we read books up to {MAX_PAGES:,}.",
+            f"This PDF has {count:,} pages; we read books up to {MAX_PAGES:,}.",
         )
-    return reader
+    return reader, count
+
+
+def _corrupt(name: str) -> IngestError:
+    if name.lower().endswith(".pdf"):
+        return IngestError(ErrorCode.CORRUPT_PDF, "This PDF is damaged or incomplete, so it can't be read.")
+    return IngestError(
+        ErrorCode.CORRUPT_PDF,
+        f"This file is named “{shown(name)}”, but its contents start like a PDF, and that PDF is "
+        "damaged or incomplete, so it can't be read.",
+    )
 
 
 def _decrypt(reader: PdfReader) -> None:
@@ -139,14 +145,14 @@ def _decrypt(reader: PdfReader) -> None:
         )
 
 
-def _page_lines(reader: PdfReader) -> tuple[list[list[str]], int]:
+def _page_lines(reader: PdfReader, count: int) -> tuple[list[list[str]], int]:
     pages: list[list[str]] = []
     unreadable = 0
-    for page in reader.pages:
+    for number in range(count):
         try:
-            text = page.extract_text() or ""
+            text = reader.pages[number].extract_text() or ""
         except Exception:  # one broken page must not cost the book
-            logger.info("pypdf could not extract a page", exc_info=True)
+            logger.info("pypdf could not extract page %d", number, exc_info=True)
             text = ""
             unreadable += 1
         pages.append([" ".join(line.split()) for line in text.split("\n") if line.strip()])

@@ -499,3 +499,44 @@ def test_utf8_member_names_without_the_utf8_flag_are_accepted(tmp_path: Path) ->
     with zipfile.ZipFile(path) as archive:
         assert "OEBPS/café.xhtml" not in archive.namelist()  # zipfile now sees CP437 mojibake
     assert ingest_file(path).chapters[0].text == "Olé."
+
+
+def test_text_before_the_first_anchor_in_its_document_is_not_lost(tmp_path: Path) -> None:
+    body = '<p>An untitled opening.</p><section id="c1"><h2>One</h2><p>Story.</p></section>'
+    spec = EpubSpec(documents=[("a.xhtml", xhtml(body))], nav=nav_list([("One", "a.xhtml#c1")]))
+    chapters = ingest_file(spec.write(tmp_path)).chapters
+    assert [(c.title, c.text) for c in chapters] == [
+        ("Section 1", "An untitled opening."),
+        ("One", "One\n\nStory."),
+    ]
+
+
+def test_the_nav_document_in_the_spine_is_kept_as_a_deselected_contents_page(tmp_path: Path) -> None:
+    spec = EpubSpec(
+        documents=[("s.xhtml", xhtml("<p>Story.</p>"))],
+        nav=nav_list([("Story", "s.xhtml")]),
+        manifest_extra="",
+    )
+    files = spec.files()
+    files["OEBPS/content.opf"] = str(files["OEBPS/content.opf"]).replace(
+        '<itemref idref="d0"/>', '<itemref idref="nav"/><itemref idref="d0"/>'
+    )
+    path = tmp_path / "b.epub"
+    path.write_bytes(zip_bytes(files))
+    chapters = ingest_file(path).chapters
+    assert [(c.text, c.included, c.reason) for c in chapters] == [
+        ("Story", False, "Table of contents (front matter)"),
+        ("Story.", True, ""),
+    ]
+
+
+def test_untitled_entries_and_wordless_pages_are_handled(tmp_path: Path) -> None:
+    spec = EpubSpec(
+        documents=[
+            ("img.xhtml", xhtml('<p><img src="x.png" alt="A picture"/></p><p>* * *</p>')),
+            ("a.xhtml", xhtml("<h2>Its Heading</h2><p>Text.</p>")),
+        ],
+        nav=nav_list([("Picture", "img.xhtml"), ("", "a.xhtml")]),
+    )
+    chapters = ingest_file(spec.write(tmp_path)).chapters
+    assert [(c.title, c.text) for c in chapters] == [("Its Heading", "Its Heading\n\nText.")]
