@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from .errors import ErrorCode, IngestError
@@ -44,8 +45,10 @@ def ingest_file(path: Path, *, filename: str | None = None) -> IngestedBook:
             "Something in this file stopped us from reading it. It may be damaged; please try "
             "another copy, or another format of the book.",
         ) from exc
+    if not book.chapters:  # every reader checks; this is the backstop
+        raise IngestError(ErrorCode.NO_TEXT, "This book has nothing to read aloud: we found no words in it.")
     if not book.title:
-        book = _with_title(book, Path(name).stem.replace("_", " ").strip() or "Untitled")
+        book = replace(book, title=Path(name).stem.replace("_", " ").strip() or "Untitled")
     return book
 
 
@@ -95,9 +98,3 @@ def _unsupported(what: str) -> IngestError:
         ErrorCode.UNSUPPORTED_FORMAT,
         f"{what} We can read EPUB, PDF, plain text (TXT) and HTML books.",
     )
-
-
-def _with_title(book: IngestedBook, title: str) -> IngestedBook:
-    from dataclasses import replace
-
-    return replace(book, title=title)

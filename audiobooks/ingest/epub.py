@@ -29,9 +29,9 @@ def read_epub(path: Path, head: bytes) -> IngestedBook:
         warnings += _missing_item_warnings(package)
         navigation = _navigation(package, archive, warnings)
         units = _read_units(package, archive, navigation, warnings)
-        if not any(unit.doc.blocks for unit in units):
+        chapters = build_chapters(units, _entries(navigation.toc, units))
+        if not chapters:
             raise _no_text(package)
-        chapters = build_chapters(units, _entries(navigation.toc, units, package))
         cover, cover_type = _cover(package, archive, warnings)
         warnings += archive.warnings + _clamp_warnings(archive)
     return IngestedBook(
@@ -147,15 +147,19 @@ def _walk(nodes: list[TocNode]) -> list[TocNode]:
     return found
 
 
-def _entries(nodes: list[TocNode], units: list[Unit], package: Package) -> list[Entry]:
+def _entries(nodes: list[TocNode], units: list[Unit]) -> list[Entry]:
     """TOC nodes placed in the text. Entries pointing outside the reading order are
     dropped, but their children still count."""
     index: dict[str, int] = {}
     for position, unit in enumerate(units):
         index.setdefault(unit.name, position)
+    return _place(nodes, units, index)
+
+
+def _place(nodes: list[TocNode], units: list[Unit], index: dict[str, int]) -> list[Entry]:
     entries = []
     for node in nodes:
-        children = _entries(node.children, units, package)
+        children = _place(node.children, units, index)
         found = index.get(node.path)
         if found is None:
             entries.extend(children)
