@@ -56,6 +56,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.google",
+    "allauth.mfa",
+    "allauth.usersessions",
+    "allauth.headless",
     "accounts",
     "audiobooks",
     "credits",
@@ -71,6 +78,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "accounts.ratelimits.AuthEndpointRateLimitMiddleware",
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
 ]
 
 ROOT_URLCONF = "ebookvoice.urls"
@@ -142,6 +152,8 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": CACHE_URL,
         "KEY_PREFIX": "ebv",
+        # A hung Redis must fail fast (rate limits answer 503), not hang requests.
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
     }
 }
 
@@ -264,6 +276,23 @@ FFMPEG_BINARY = (
     env.str("FFMPEG_BINARY", default="") or shutil.which("ffmpeg") or imageio_ffmpeg.get_ffmpeg_exe()
 )
 
+# --- Credits, quotas and rate limits -------------------------------------------------
+
+# 1 credit per started CREDITS_CHARS_PER_CREDIT characters (about an hour of audio).
+CREDITS_CHARS_PER_CREDIT = env.int("CREDITS_CHARS_PER_CREDIT", default=50_000)
+CREDITS_SIGNUP_GRANT = env.int("CREDITS_SIGNUP_GRANT", default=3)
+CREDITS_STORAGE_QUOTA_BYTES = {
+    "free": env.int("CREDITS_STORAGE_QUOTA_FREE_BYTES", default=2_000_000_000),
+    "premium": env.int("CREDITS_STORAGE_QUOTA_PREMIUM_BYTES", default=50_000_000_000),
+}
+CREDITS_MAX_UPLOAD_BYTES = env.int("CREDITS_MAX_UPLOAD_BYTES", default=200_000_000)
+CREDITS_ORIGINALS_RETENTION_DAYS = env.int("CREDITS_ORIGINALS_RETENTION_DAYS", default=30)
+CREDITS_RATE_LIMITS = {
+    "upload": env.str("RATE_LIMIT_UPLOADS", default="10/h"),
+    "conversion": env.str("RATE_LIMIT_CONVERSIONS", default="5/h"),
+    "text_preview": env.str("RATE_LIMIT_TEXT_PREVIEWS", default="60/h"),
+}
+
 # --- Logging ------------------------------------------------------------------------------
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
@@ -280,6 +309,95 @@ LOGGING = {
 REST_FRAMEWORK = {
     # No Basic auth anywhere: it would be a password login that skips the
     # sign-in rate limits.
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.SessionTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
 }
+
+# --- Accounts (allauth) --------------------------------------------------------------------
+# Sign-in for browsers (allauth's pages) and apps (allauth's headless API, "app"
+# client, X-Session-Token). Behaviour is changed only in accounts/adapters.py.
+
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "home"
+ACCOUNT_LOGOUT_REDIRECT_URL = "home"
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+MFA_ADAPTER = "accounts.adapters.MFAAdapter"
+HEADLESS_ADAPTER = "accounts.adapters.HeadlessAdapter"
+
+# Email is the only identifier; there are no usernames.
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
+ACCOUNT_UNIQUE_EMAIL = True
+# Nobody signs in before proving the address, with an emailed code that works
+# the same typed into a browser or an app.
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED = True
+ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+# No flow tells whether an address has an account: a taken or unknown address
+# gets the same answer, and an explanatory email instead of a code or link.
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = True
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "eBookVoice: "
+# Our own magic links (accounts/magic_links.py); capped at 15 minutes in code.
+ACCOUNTS_MAGIC_LINK_MAX_AGE_SECONDS = 15 * 60
+
+# Abuse limits. allauth's per action: "login_failed" counts failed passwords
+# and MFA codes, at most 5 per 15 minutes per account (per address typed, known
+# or not) and 10 a minute per IP. On top, every request to a sign-in endpoint
+# counts against one per-IP budget (accounts.ratelimits).
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/15m/key",
+    "signup": "20/m/ip",
+    "request_login_code": "20/m/ip,3/m/key",
+    "confirm_email": "20/m/ip,1/10s/key",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "reauthenticate": "10/m/user",
+    "change_password": "5/m/user",
+    "manage_email": "10/m/user",
+    "magic_link_request": "20/m/ip,3/m/key",
+    "magic_link_login": "30/m/ip",
+}
+ACCOUNTS_AUTH_PATH_PREFIXES = ["/accounts/", "/_allauth/"]
+ACCOUNTS_AUTH_RATE_PER_IP = env.str("AUTH_RATE_LIMIT_PER_IP", default="60/m")
+# Whose IP a request is, for limits and the sessions list. Behind Cloudflare set
+# TRUSTED_CLIENT_IP_HEADER=CF-Connecting-IP, but only when the origin accepts
+# nothing but Cloudflare's traffic: anyone who reaches it directly could send
+# the header and pick their IP. Behind your own proxies instead, set
+# TRUSTED_PROXY_COUNT to how many append to X-Forwarded-For. Neither: REMOTE_ADDR.
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = env.str("TRUSTED_CLIENT_IP_HEADER", default="") or None
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Google sign-in, shown only when both halves of the client are set. Google
+# vouches for the address, so it signs in to the account that has it (allauth
+# wipes the password of an account whose address was never verified).
+SOCIALACCOUNT_PROVIDERS = {
+    "google": {
+        "APPS": (
+            [{"client_id": GOOGLE_OAUTH_CLIENT_ID, "secret": GOOGLE_OAUTH_CLIENT_SECRET, "key": ""}]
+            if GOOGLE_OAUTH_CLIENT_ID and GOOGLE_OAUTH_CLIENT_SECRET
+            else []
+        ),
+        "SCOPE": ["openid", "profile", "email"],
+        "AUTH_PARAMS": {"access_type": "online"},
+        "OAUTH_PKCE_ENABLED": True,
+    }
+}
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+# Google only tells us who someone is; its tokens are not kept (when they are,
+# accounts encrypts them).
+SOCIALACCOUNT_STORE_TOKENS = False
+
+# Apps use the headless API with session tokens; browsers use the pages.
+HEADLESS_CLIENTS = ["app"]
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "eBookVoice"
+# Sessions list: device (user agent) and IP, refreshed as the session is used.
+USERSESSIONS_TRACK_ACTIVITY = True
