@@ -131,6 +131,15 @@ class RenderResult:
         return round(self.num_samples * 1000 / self.sample_rate)
 
 
+def chunk_limit(engine: Engine, speed: float) -> int:
+    """The engine's chunk limit, shortened for slow speech.
+
+    An engine's memory grows with the audio of one chunk, and at speed 0.5 the
+    same text makes nearly twice the audio; shorter chunks keep the peak flat.
+    """
+    return max(40, int(engine.max_chunk_chars * min(1.0, speed)))
+
+
 def render_key(
     *,
     voice_key: str,
@@ -179,7 +188,7 @@ def render_to_wav(
     plan = plan_speech(
         text,
         language=language or voice.language,
-        max_chars=engine.max_chunk_chars,
+        max_chars=chunk_limit(engine, speed),
         title=title,
         pauses=pauses,
         ends_paragraph=ends_paragraph,

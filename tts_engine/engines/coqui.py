@@ -147,7 +147,7 @@ class _Loaded:
 
 class CoquiEngine(Engine):
     name = "coqui"
-    max_chunk_chars = 300
+    max_chunk_chars = 200  # as for Piper: memory grows with the audio of one run
 
     def __init__(
         self, *, models_dir: Path | None = None, device: str | None = None, batch_size: int | None = None

@@ -10,7 +10,7 @@ import pytest
 from tts_engine.engines.base import PCM, Engine, EngineError, Voice
 from tts_engine.engines.piper import PiperEngine
 from tts_engine.registry import get_engine
-from tts_engine.speech import Pauses, plan_speech, render_key, render_to_wav, validate_speed
+from tts_engine.speech import Pauses, chunk_limit, plan_speech, render_key, render_to_wav, validate_speed
 
 JOE = "en_US-joe-medium"
 RATE = 22050
@@ -164,3 +164,9 @@ def test_the_render_key_changes_with_everything_that_changes_the_audio():
         render_key(voice_key=voice, speed=1.0, text="Hello.", pauses=Pauses(sentence_ms=301)),
     }
     assert len(variants) == 6
+
+
+def test_slow_speech_uses_shorter_chunks_so_memory_stays_flat():
+    engine = get_engine("piper")
+    assert chunk_limit(engine, 1.0) == chunk_limit(engine, 2.0) == engine.max_chunk_chars
+    assert chunk_limit(engine, 0.5) == engine.max_chunk_chars // 2
