@@ -6,3 +6,11 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "accounts"
+
+    def ready(self) -> None:
+        from allauth.socialaccount.models import SocialToken
+        from django.db.models.signals import pre_save
+
+        from .oauth_tokens import encrypt_social_token
+
+        pre_save.connect(encrypt_social_token, sender=SocialToken, dispatch_uid="accounts.encrypt_token")

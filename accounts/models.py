@@ -48,3 +48,33 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.email
+
+
+class MagicLink(models.Model):
+    """A single-use sign-in link sent by email.
+
+    Only the SHA-256 of the link's token is stored, so a copy of the database
+    signs nobody in. The link is spent by a compare-and-swap on ``used_at``,
+    so two browsers opening it at once cannot both sign in.
+    """
+
+    user = models.ForeignKey(
+        "accounts.User", on_delete=models.CASCADE, related_name="magic_links", editable=False
+    )
+    email = models.EmailField(editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(editable=False)
+    expires_at = models.DateTimeField(editable=False)
+    used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("created_at")),
+                name="accounts_magiclink_expires_after_creation",
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"magic link for {self.email} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import transaction
 
+from . import crypto
 from .models import User
+from .signals import user_deleting
 
 
 @transaction.atomic
@@ -20,3 +24,72 @@ def demo_user_ensure(*, email: str, password: str) -> tuple[User, bool]:
         user.set_password(password)
         user.save(update_fields=["password"])
     return user, created
+
+
+@transaction.atomic
+def user_delete(*, user: User) -> None:
+    """Delete a person and everything that is theirs.
+
+    Every session (browser and app tokens) is ended, each app deletes its own
+    data through ``signals.user_deleting``, then the user row goes, and with
+    it their addresses, social accounts, authenticators and magic links.
+    """
+    from allauth.usersessions.models import UserSession
+
+    user = User.objects.select_for_update().get(pk=user.pk)
+    for session in UserSession.objects.filter(user=user):
+        session.end()
+    user_deleting.send(sender=User, user=user)
+    user.delete()
+
+
+@dataclass(frozen=True)
+class RotationReport:
+    rotated: int
+    already_current: int
+
+
+def _rotated(value: str, counts: list[int]) -> str:
+    if crypto.is_current(value):
+        counts[1] += 1
+        return value
+    counts[0] += 1
+    return crypto.rotate(value)
+
+
+@transaction.atomic
+def encryption_keys_rotate() -> RotationReport:
+    """Re-encrypt every encrypted value under the newest of ``FERNET_KEYS``.
+
+    Covers TOTP secrets and recovery-code seeds (allauth MFA) and stored OAuth
+    tokens. Values already under the newest key are left alone, so running it
+    twice is harmless. A value no key can decrypt stops the whole run, and
+    nothing is changed.
+    """
+    from allauth.mfa.models import Authenticator
+    from allauth.socialaccount.models import SocialToken
+
+    counts = [0, 0]
+    for authenticator in Authenticator.objects.select_for_update().order_by("pk"):
+        data = dict(authenticator.data)
+        if authenticator.type == Authenticator.Type.TOTP:
+            data["secret"] = _rotated(data["secret"], counts)
+        elif authenticator.type == Authenticator.Type.RECOVERY_CODES:
+            data["seed"] = _rotated(data["seed"], counts)
+            if data.get("migrated_codes") is not None:
+                data["migrated_codes"] = [_rotated(code, counts) for code in data["migrated_codes"]]
+        if data != authenticator.data:
+            authenticator.data = data
+            authenticator.save(update_fields=["data"])
+    for token in SocialToken.objects.select_for_update().order_by("pk"):
+        fields = []
+        for field in ("token", "token_secret"):
+            value = getattr(token, field)
+            if value:
+                new_value = _rotated(value, counts)
+                if new_value != value:
+                    setattr(token, field, new_value)
+                    fields.append(field)
+        if fields:
+            token.save(update_fields=fields)
+    return RotationReport(rotated=counts[0], already_current=counts[1])

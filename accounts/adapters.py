@@ -1,0 +1,82 @@
+"""allauth adapters: the one place where eBookVoice changes allauth's behaviour.
+
+allauth's flows serve both the web pages and the headless API, so a change
+made here applies to both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.headless.adapter import DefaultHeadlessAdapter
+from allauth.mfa.adapter import DefaultMFAAdapter
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+
+from . import crypto
+from .ratelimits import TOO_MANY_LOGIN_ATTEMPTS, too_many_requests
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
+        # allauth counts failed logins per address ("login_failed" in
+        # ACCOUNT_RATE_LIMITS) and reports the lockout as a form error; we
+        # answer 429 with a message that says what happened and how long to
+        # wait, for the web form and the app alike. The count is per address
+        # typed, known or not, so the lockout reveals nothing about accounts.
+        try:
+            super().pre_authenticate(request, **credentials)
+        except ValidationError as error:
+            if error.code != "too_many_login_attempts":
+                raise
+            response = too_many_requests(
+                request, message=TOO_MANY_LOGIN_ATTEMPTS, code="too_many_login_attempts"
+            )
+            raise ImmediateHttpResponse(response) from error
+
+
+class MFAAdapter(DefaultMFAAdapter):
+    """TOTP secrets and recovery-code seeds are stored encrypted (``FERNET_KEYS``)."""
+
+    def encrypt(self, text: str) -> str:
+        return crypto.encrypt(text)
+
+    def decrypt(self, encrypted_text: str) -> str:
+        return crypto.decrypt(encrypted_text)
+
+
+@dataclasses.dataclass
+class HeadlessUser:
+    id: str | None = dataclasses.field(
+        metadata={"description": "The user's public id (a UUID).", "example": "7d9f…"}
+    )
+    display: str = dataclasses.field(
+        metadata={"description": "The display name for the user.", "example": "reader@example.com"}
+    )
+    email: str | None = dataclasses.field(
+        metadata={"description": "The primary email address.", "example": "reader@example.com"}
+    )
+    has_usable_password: bool = dataclasses.field(
+        metadata={"description": "Whether the account has a password set.", "example": True}
+    )
+
+
+class HeadlessAdapter(DefaultHeadlessAdapter):
+    """Apps see the user's ``uuid`` as its id, never the sequential primary key."""
+
+    def get_user_dataclass(self) -> type[HeadlessUser]:
+        return HeadlessUser
+
+    def user_as_dataclass(self, user: AbstractBaseUser) -> HeadlessUser:
+        default = super().user_as_dataclass(user)
+        public_id = str(user.uuid) if user.pk else None  # type: ignore[attr-defined]
+        return HeadlessUser(
+            id=public_id,
+            display=default.display,
+            email=default.email,
+            has_usable_password=default.has_usable_password,
+        )

@@ -1,0 +1,104 @@
+"""Web pages of our own: magic links, data export and account deletion.
+
+Everything else on the web (sign-in, sign-up, codes, MFA, sessions) is
+allauth's, themed by ``templates/allauth/layouts``.
+"""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+
+from allauth.account.decorators import reauthentication_required
+from allauth.account.internal.decorators import login_not_required
+from allauth.core import ratelimit
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from .forms import AccountDeleteForm, MagicLinkRequestForm
+from .magic_links import LinkState, MagicLinkRejected, magic_link_send, magic_link_sign_in, magic_link_state
+from .ratelimits import TOO_MANY_REQUESTS, too_many_requests
+from .selectors import user_export
+from .services import user_delete
+
+TOO_MANY_LINKS = "Too many sign-in links asked for. Wait a minute and try again."
+
+
+def rate_limited(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """``handler429`` for allauth's own per-action limits on the web."""
+    return too_many_requests(request, message=TOO_MANY_REQUESTS)
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def magic_link_request(request: HttpRequest) -> HttpResponse:
+    form = MagicLinkRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"]
+        if not ratelimit.consume(request, action="magic_link_request", key=email.lower()):
+            return too_many_requests(request, message=TOO_MANY_LINKS)
+        magic_link_send(request=request, email=email)
+        return redirect("account_magic_link_sent")
+    return render(request, "account/magic_link_request.html", {"form": form})
+
+
+@login_not_required
+def magic_link_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "account/magic_link_sent.html")
+
+
+def _rejected(request: HttpRequest, rejection: MagicLinkRejected) -> HttpResponse:
+    status = HTTPStatus.NOT_FOUND if rejection.state == LinkState.UNKNOWN else HTTPStatus.GONE
+    context = {"state": str(rejection.state), "message": rejection.message}
+    return render(request, "account/magic_link_invalid.html", context, status=status)
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def magic_link(request: HttpRequest, token: str) -> HttpResponse:
+    """Opening the link shows a button; pressing it signs in.
+
+    The GET never spends the link: mail scanners open links before people do.
+    """
+    if request.method == "GET":
+        state = magic_link_state(token=token)
+        if state != LinkState.VALID:
+            return _rejected(request, MagicLinkRejected(state))
+        return render(request, "account/magic_link_confirm.html")
+    if not ratelimit.consume(request, action="magic_link_login"):
+        return too_many_requests(request, message=TOO_MANY_REQUESTS)
+    try:
+        return magic_link_sign_in(request=request, token=token)
+    except MagicLinkRejected as rejection:
+        return _rejected(request, rejection)
+
+
+@login_required
+@reauthentication_required
+@require_http_methods(["GET"])
+def data_export(request: HttpRequest) -> HttpResponse:
+    data = user_export(user=request.user)  # type: ignore[arg-type]
+    body = json.dumps(data, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False)
+    filename = f"ebookvoice-export-{timezone.now():%Y-%m-%d}.json"
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+@reauthentication_required
+@require_http_methods(["GET", "POST"])
+def account_delete(request: HttpRequest) -> HttpResponse:
+    form = AccountDeleteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user_delete(user=request.user)  # type: ignore[arg-type]
+        logout(request)
+        messages.success(request, "Your account and everything in it have been deleted.")
+        return redirect("home")
+    return render(request, "account/delete.html", {"form": form})
