@@ -134,16 +134,17 @@ def google_certificate() -> tuple[rsa.RSAPrivateKey, str]:
     return key, certificate.public_bytes(serialization.Encoding.PEM).decode()
 
 
+def app_google_login(app: AppClient, credential: str):
+    token = {"client_id": CLIENT_ID, "id_token": credential}
+    return app.post("/auth/provider/token", {"provider": "google", "process": "login", "token": token})
+
+
 def test_an_app_signs_in_with_a_google_id_token_checked_against_googles_certificates():
     key, certificate = google_certificate()
     app = AppClient()
     with responses.RequestsMock() as google:
         google.get(CERTS_URL, json={"kid-1": certificate})
-        response = app.post(
-            "/auth/provider/token",
-            {"provider": "google", "process": "login",
-             "token": {"client_id": CLIENT_ID, "id_token": id_token("ada@example.com", key=key, kid="kid-1")}},
-        )  # fmt: skip
+        response = app_google_login(app, id_token("ada@example.com", key=key, kid="kid-1"))
     assert response.status_code == 200, response.json()
     assert response.json()["data"]["user"]["email"] == "ada@example.com"
     assert app.get("/api/v1/me").json()["email_verified"] is True
@@ -155,11 +156,7 @@ def test_an_app_with_a_forged_google_id_token_is_refused():
     app = AppClient()
     with responses.RequestsMock() as google:
         google.get(CERTS_URL, json={"kid-1": certificate})
-        response = app.post(
-            "/auth/provider/token",
-            {"provider": "google", "process": "login",
-             "token": {"client_id": CLIENT_ID, "id_token": id_token("ada@example.com", key=forger, kid="kid-1")}},
-        )  # fmt: skip
+        response = app_google_login(app, id_token("ada@example.com", key=forger, kid="kid-1"))
     assert response.status_code == 400
     assert app.session_token is None
     assert not SocialAccount.objects.exists()
