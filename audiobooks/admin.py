@@ -1,8 +1,13 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
-from .models import Book, Chapter
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from .models import Book, Chapter, StoredObject
+from .services import book_delete
 
 
 class ChapterInline(admin.TabularInline):
@@ -27,6 +32,14 @@ class BookAdmin(admin.ModelAdmin):
     list_select_related = ("owner",)
     inlines = (ChapterInline,)
 
+    # Deleting here goes through the service, so the book's files go too.
+    def delete_model(self, request: HttpRequest, obj: Book) -> None:
+        book_delete(user=obj.owner, book_uuid=obj.uuid)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Book]) -> None:
+        for book in queryset.select_related("owner"):
+            book_delete(user=book.owner, book_uuid=book.uuid)
+
 
 @admin.register(Chapter)
 class ChapterAdmin(admin.ModelAdmin):
@@ -35,3 +48,26 @@ class ChapterAdmin(admin.ModelAdmin):
     search_fields = ("title", "book__title")
     list_select_related = ("book",)
     readonly_fields = ("book", "index", "words", "chars")
+
+
+@admin.register(StoredObject)
+class StoredObjectAdmin(admin.ModelAdmin):
+    """Read-only: rows change only with their objects (services, purge_expired, reconcile_storage)."""
+
+    list_display = ("key", "kind", "owner", "size", "content_type", "expires_at", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("key", "owner__email", "book__uuid", "uuid")
+    list_select_related = ("owner",)
+    readonly_fields = (
+        "uuid", "key", "owner", "book", "kind", "size", "content_type", "filename",
+        "expires_at", "created_at",
+    )  # fmt: skip
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Book(models.Model):
@@ -83,3 +84,76 @@ class Chapter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.index + 1}. {self.title}"
+
+
+class StoredObject(models.Model):
+    """One object in storage, recorded so quotas are exact and storage can be reconciled.
+
+    Every object the app writes under ``users/`` or ``parts/`` has a row: the
+    row is created after the object is written and deleted before the object
+    is, so ``storage_used`` (the sum of a user's rows) never counts a file the
+    user cannot have, and ``reconcile_storage`` finds any object left behind.
+
+    A row with ``expires_at`` is a direct upload that was started and not yet
+    finished: its declared size is reserved against the quota, and
+    ``purge_expired`` deletes it (and whatever was PUT) once it expires.
+    """
+
+    class Kind(models.TextChoices):
+        ORIGINAL = "original", "Uploaded original"
+        COVER = "cover", "Cover"
+        M4B = "m4b", "Audiobook (M4B)"
+        MP3 = "mp3", "Chapter MP3"
+        VTT = "vtt", "Chapter captions"
+        PART = "part", "Cached Part"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    key = models.CharField(max_length=255, unique=True)
+    # Null only for cached Parts: the render cache is shared and counts against no one.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="stored_objects",
+    )
+    book = models.ForeignKey(
+        Book, on_delete=models.CASCADE, null=True, blank=True, related_name="stored_objects"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    size = models.PositiveBigIntegerField(help_text="Bytes; declared size while an upload is pending.")
+    content_type = models.CharField(max_length=100)
+    filename = models.CharField(
+        max_length=255, blank=True, help_text="The name a download is given; never part of the key."
+    )
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set while a direct upload is pending: deleted after this."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=("owner", "kind")),
+            models.Index(fields=("kind", "created_at")),
+            models.Index(
+                fields=("expires_at",), condition=Q(expires_at__isnull=False), name="audiobooks_so_pending"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="part", owner__isnull=True, book__isnull=True)
+                | (~Q(kind="part") & Q(owner__isnull=False)),
+                name="audiobooks_storedobject_part_iff_shared",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__isnull=True) | Q(kind="original", book__isnull=True),
+                name="audiobooks_storedobject_only_pending_uploads_expire",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+    @property
+    def pending(self) -> bool:
+        return self.expires_at is not None

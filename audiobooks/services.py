@@ -1,25 +1,33 @@
-"""Writes and workflows for books: upload and ingestion."""
+"""Writes and workflows for books: upload (streamed or direct), ingestion, deletion."""
 
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path, PurePath
+from uuid import UUID
 
 from django.core.files import File
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
+from credits.selectors import upload_check
 
 from . import storage_keys
-from .errors import UnsupportedFileType
+from .errors import BookError, UnsupportedFileType
 from .ingest import IngestedBook, IngestError, ingest_file
-from .models import Book, Chapter
+from .models import Book, Chapter, StoredObject
+from .selectors import book_get_for_user, storage_used_bytes
+from .storage import backend, links
+from .storage.conf import upload_expiry
+from .storage.errors import UploadExpired, UploadIncomplete, UploadMismatch, UploadNotFound
+from .storage.headers import UPLOAD_CONTENT_TYPES, content_type_for
+from .storage.services import objects_delete_after_commit, owner_lock_and_check_upload
 
 logger = logging.getLogger(__name__)
 
@@ -45,25 +53,166 @@ def _upload_extension(filename: str) -> str:
     return extension
 
 
+def _upload_content_type(extension: str, announced: str | None = None) -> str:
+    allowed = UPLOAD_CONTENT_TYPES[extension]
+    if announced is None:
+        return allowed[0]
+    if announced.split(";", 1)[0].strip().lower() not in allowed:
+        raise UnsupportedFileType(
+            f"A .{extension} file must be sent as {allowed[0]}, not {announced or 'no type'}."
+        )
+    return announced
+
+
 def book_create_from_upload(*, owner: User, upload: File, filename: str) -> Book:
-    """Store an uploaded file under a server-made key and queue its ingestion."""
+    """Store an uploaded file under a server-made key, record it, and queue its ingestion.
+
+    The size cap and the owner's storage quota are checked before anything is
+    written, and again, exactly, under the owner's lock once the file is
+    stored; a refused file is deleted again.
+    """
     extension = _upload_extension(filename)
-    key = default_storage.save(storage_keys.upload_key(user_uuid=owner.uuid, extension=extension), upload)
+    content_type = _upload_content_type(extension)
+    upload_check(user=owner, size_bytes=upload.size, storage_used_bytes=storage_used_bytes(user=owner))
+    key = storage_keys.upload_key(user_uuid=owner.uuid, extension=extension)
+    size = backend.object_put(key, upload, content_type=content_type)
     try:
         with transaction.atomic(durable=True):
-            book = Book.objects.create(
+            owner_lock_and_check_upload(owner=owner, size_bytes=size)
+            book = _book_create(owner=owner, key=key, filename=filename, size=size)
+            StoredObject.objects.create(
+                key=key,
                 owner=owner,
-                original_key=key,
-                original_filename=PurePath(filename).name[:255],
-                original_size=default_storage.size(key),
+                book=book,
+                kind=StoredObject.Kind.ORIGINAL,
+                size=size,
+                content_type=content_type,
+                filename=book.original_filename,
             )
-            from .tasks import ingest_book
-
-            ingest_book.delay_on_commit(book.id)  # type: ignore[attr-defined]  # celery-types lags Celery 5.4
     except BaseException:
-        default_storage.delete(key)
+        backend.objects_delete([key])
         raise
     return book
+
+
+def _book_create(*, owner: User, key: str, filename: str, size: int) -> Book:
+    book = Book.objects.create(
+        owner=owner, original_key=key, original_filename=PurePath(filename).name[:255], original_size=size
+    )
+    from .tasks import ingest_book
+
+    ingest_book.delay_on_commit(book.id)  # type: ignore[attr-defined]  # celery-types lags Celery 5.4
+    return book
+
+
+@dataclass(frozen=True)
+class DirectUpload:
+    """What a client needs to upload a file straight to storage."""
+
+    upload_id: UUID
+    url: str  # PUT the file here, with exactly ``headers``
+    headers: dict[str, str]
+    url_expires_at: datetime  # start the PUT before this
+    finish_by: datetime  # call finish before this, or the upload is deleted
+
+
+def upload_start(*, user: User, filename: str, size: int, content_type: str) -> DirectUpload:
+    """Reserve room for a direct upload and sign a PUT for it (Content-Type and Content-Length signed).
+
+    The declared size counts against the user's quota until the upload is
+    finished or expires (``STORAGE_UPLOAD_EXPIRY_MINUTES``; ``purge_expired``
+    deletes it).
+    """
+    extension = _upload_extension(filename)
+    content_type = _upload_content_type(extension, content_type)
+    if size <= 0:
+        raise BookError("This file is empty.")
+    key = storage_keys.upload_key(user_uuid=user.uuid, extension=extension)
+    with transaction.atomic(durable=True):
+        owner_lock_and_check_upload(owner=user, size_bytes=size)
+        pending = StoredObject.objects.create(
+            key=key,
+            owner=user,
+            kind=StoredObject.Kind.ORIGINAL,
+            size=size,
+            content_type=content_type,
+            filename=PurePath(filename).name[:255],
+            expires_at=timezone.now() + upload_expiry(),
+        )
+    link = links.upload_link(key=key, content_type=content_type, size=size)
+    assert pending.expires_at is not None
+    return DirectUpload(
+        upload_id=pending.uuid,
+        url=link.url,
+        headers=link.headers,
+        url_expires_at=link.expires_at,
+        finish_by=pending.expires_at,
+    )
+
+
+def upload_finish(*, user: User, upload_id: UUID) -> Book:
+    """Check the uploaded object with a HEAD (size, type), then make the book and queue ingestion.
+
+    Safe to repeat: finishing a finished upload returns its book. Another
+    user's upload is ``UploadNotFound``, like one that never existed.
+    """
+    pending = StoredObject.objects.filter(owner=user, uuid=upload_id, kind=StoredObject.Kind.ORIGINAL).first()
+    if pending is None:
+        raise UploadNotFound()
+    if pending.book_id is not None:
+        return Book.objects.get(pk=pending.book_id)
+    if pending.expires_at is None or pending.expires_at <= timezone.now():
+        raise UploadExpired()
+
+    head = backend.object_head(pending.key)
+    if head is None:
+        raise UploadIncomplete()
+    problem = ""
+    if head.size != pending.size:
+        problem = f"it has {head.size:,} bytes, not the {pending.size:,} announced"
+    elif head.content_type is not None and head.content_type != pending.content_type:
+        problem = f"it was sent as {head.content_type}, not {pending.content_type}"
+    if problem:
+        _upload_abandon(pending_id=pending.pk, key=pending.key)
+        raise UploadMismatch(problem)
+
+    with transaction.atomic(durable=True):
+        locked = StoredObject.objects.select_for_update().filter(pk=pending.pk).first()
+        if locked is None:  # purged as it expired
+            raise UploadExpired()
+        if locked.book_id is not None:  # finished by a concurrent call
+            return Book.objects.get(pk=locked.book_id)
+        book = _book_create(owner=user, key=locked.key, filename=locked.filename, size=head.size)
+        locked.book = book
+        locked.expires_at = None
+        locked.save(update_fields=["book", "expires_at"])
+    return book
+
+
+def _upload_abandon(*, pending_id: int, key: str) -> None:
+    with transaction.atomic(durable=True):
+        StoredObject.objects.filter(pk=pending_id, book__isnull=True).delete()
+    objects_delete_after_commit(keys=[key])
+
+
+def book_delete(*, user: User, book_uuid: UUID) -> None:
+    """Delete the user's book and every object that belongs to it; another user's book is a 404.
+
+    Rows go in the transaction (the quota is freed at once), the objects after
+    it: the original, the cover and everything under the book's folder.
+    """
+    book = book_get_for_user(user=user, book_uuid=book_uuid)
+    with transaction.atomic(durable=True):
+        locked = Book.objects.select_for_update().filter(pk=book.pk).first()
+        if locked is None:
+            return  # deleted by a concurrent request
+        keys = set(StoredObject.objects.filter(book=locked).values_list("key", flat=True))
+        keys |= {key for key in (locked.original_key, locked.cover_key) if key}
+        StoredObject.objects.filter(book=locked).delete()
+        locked.delete()
+    objects_delete_after_commit(
+        keys=sorted(keys), prefixes=[storage_keys.book_prefix(user_uuid=user.uuid, book_uuid=book.uuid)]
+    )
 
 
 def book_ingest(*, book_id: int) -> None:
@@ -84,8 +233,7 @@ def book_ingest(*, book_id: int) -> None:
 
     with tempfile.TemporaryDirectory(prefix="ebv-ingest-") as workdir:
         path = Path(workdir) / PurePath(book.original_key).name
-        with default_storage.open(book.original_key, "rb") as source, path.open("wb") as target:
-            shutil.copyfileobj(source, target, length=1024 * 1024)
+        backend.object_download(book.original_key, path)
         try:
             ingested = ingest_file(path, filename=book.original_filename)
         except IngestError as error:
@@ -97,24 +245,36 @@ def book_ingest(*, book_id: int) -> None:
             _book_fail(book_id=book_id, code="internal", message=INTERNAL_ERROR_MESSAGE)
             return
 
-    cover_key = _store_cover(book, ingested)
-    _book_store_ingested(book_id=book_id, ingested=ingested, cover_key=cover_key)
+    cover = _store_cover(book, ingested)
+    _book_store_ingested(book_id=book_id, ingested=ingested, cover=cover)
 
 
-def _store_cover(book: Book, ingested: IngestedBook) -> str:
+def _store_cover(book: Book, ingested: IngestedBook) -> tuple[str, int]:
     media_type = ingested.cover_media_type or ""
     if not ingested.cover or media_type not in storage_keys.COVER_EXTENSIONS:
-        return ""
+        return "", 0
     key = storage_keys.cover_key(user_uuid=book.owner.uuid, book_uuid=book.uuid, media_type=media_type)
-    default_storage.delete(key)
-    return default_storage.save(key, ContentFile(ingested.cover))
+    return key, backend.object_put(key, ContentFile(ingested.cover), content_type=media_type)
 
 
-@transaction.atomic(durable=True)
-def _book_store_ingested(*, book_id: int, ingested: IngestedBook, cover_key: str) -> None:
-    book = Book.objects.select_for_update().get(id=book_id)
-    if book.status != Book.Status.INGESTING:
-        return
+def _book_store_ingested(*, book_id: int, ingested: IngestedBook, cover: tuple[str, int]) -> None:
+    cover_key, cover_size = cover
+    stale: list[str] = []
+    with transaction.atomic(durable=True):
+        book = Book.objects.select_for_update().filter(id=book_id).first()
+        if book is None or book.status != Book.Status.INGESTING:
+            # Deleted (or finished) while we read it: the cover just written is no one's.
+            stale = [cover_key] if cover_key and book is None else []
+        else:
+            stale = _book_replace_chapters(book, ingested, cover_key=cover_key, cover_size=cover_size)
+    if stale:
+        objects_delete_after_commit(keys=stale)
+
+
+def _book_replace_chapters(
+    book: Book, ingested: IngestedBook, *, cover_key: str, cover_size: int
+) -> list[str]:
+    """Write what ingestion read; returns keys of covers an earlier attempt stored and this one did not."""
     book.chapters.all().delete()
     Chapter.objects.bulk_create(
         Chapter(
@@ -129,6 +289,21 @@ def _book_store_ingested(*, book_id: int, ingested: IngestedBook, cover_key: str
         )
         for index, chapter in enumerate(ingested.chapters)
     )
+    old_covers = StoredObject.objects.filter(book=book, kind=StoredObject.Kind.COVER).exclude(key=cover_key)
+    stale = list(old_covers.values_list("key", flat=True))
+    old_covers.delete()
+    if cover_key:
+        StoredObject.objects.update_or_create(
+            key=cover_key,
+            defaults={
+                "owner_id": book.owner_id,
+                "book": book,
+                "kind": StoredObject.Kind.COVER,
+                "size": cover_size,
+                "content_type": content_type_for(cover_key),
+                "filename": "",
+            },
+        )
     book.status = Book.Status.READY
     book.format = str(ingested.format)
     book.title = ingested.title[:500]
@@ -140,6 +315,7 @@ def _book_store_ingested(*, book_id: int, ingested: IngestedBook, cover_key: str
     book.error_message = ""
     book.ingested_at = timezone.now()
     book.save()
+    return stale
 
 
 @transaction.atomic(durable=True)

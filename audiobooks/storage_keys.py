@@ -1,28 +1,77 @@
 """Storage keys: made by the server only, never from a user's filename.
 
 users/<user_uuid>/uploads/<uuid>.<ext>          originals (with a TTL)
-users/<user_uuid>/books/<book_uuid>/...         deliverables and the cover
-parts/<sha256>.<ext>                            the shared render cache
+users/<user_uuid>/books/<book_uuid>/...         deliverables and the cover:
+    book.m4b, mp3/NN.mp3, captions/NN.vtt, cover.<ext>
+parts/<sha256>.<ext>                            the shared render cache (with a TTL)
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 import uuid
 from uuid import UUID
 
 UPLOAD_EXTENSIONS = frozenset({"epub", "pdf", "txt", "html", "htm", "xhtml"})
 COVER_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
+PART_EXTENSIONS = frozenset({"flac", "wav"})
+PARTS_PREFIX = "parts/"
+USERS_PREFIX = "users/"
+
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+
+def user_prefix(*, user_uuid: UUID) -> str:
+    return f"{USERS_PREFIX}{user_uuid}/"
 
 
 def upload_key(*, user_uuid: UUID, extension: str) -> str:
     if extension not in UPLOAD_EXTENSIONS:
         raise ValueError(f"not an upload extension: {extension!r}")
-    return f"users/{user_uuid}/uploads/{uuid.uuid4()}.{extension}"
+    return f"{user_prefix(user_uuid=user_uuid)}uploads/{uuid.uuid4()}.{extension}"
 
 
 def book_prefix(*, user_uuid: UUID, book_uuid: UUID) -> str:
-    return f"users/{user_uuid}/books/{book_uuid}/"
+    return f"{user_prefix(user_uuid=user_uuid)}books/{book_uuid}/"
 
 
 def cover_key(*, user_uuid: UUID, book_uuid: UUID, media_type: str) -> str:
     return book_prefix(user_uuid=user_uuid, book_uuid=book_uuid) + f"cover.{COVER_EXTENSIONS[media_type]}"
+
+
+def m4b_key(*, user_uuid: UUID, book_uuid: UUID) -> str:
+    return book_prefix(user_uuid=user_uuid, book_uuid=book_uuid) + "book.m4b"
+
+
+def mp3_key(*, user_uuid: UUID, book_uuid: UUID, number: int) -> str:
+    """``number`` counts chapters from 1, as a listener does: mp3/01.mp3, …, mp3/120.mp3."""
+    return book_prefix(user_uuid=user_uuid, book_uuid=book_uuid) + f"mp3/{_number(number)}.mp3"
+
+
+def captions_key(*, user_uuid: UUID, book_uuid: UUID, number: int) -> str:
+    return book_prefix(user_uuid=user_uuid, book_uuid=book_uuid) + f"captions/{_number(number)}.vtt"
+
+
+def part_digest(*, engine: str, voice: str, speed: float | str, text: str) -> str:
+    """The render cache's content address: the same inputs always give the same Part.
+
+    JSON makes the encoding unambiguous ("a" + "bc" never equals "ab" + "c").
+    """
+    payload = json.dumps([engine, voice, str(speed), text], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def part_key(*, digest: str, extension: str = "flac") -> str:
+    if not _DIGEST.match(digest):
+        raise ValueError(f"not a sha256 hex digest: {digest!r}")
+    if extension not in PART_EXTENSIONS:
+        raise ValueError(f"not a part extension: {extension!r}")
+    return f"{PARTS_PREFIX}{digest}.{extension}"
+
+
+def _number(number: int) -> str:
+    if number < 1:
+        raise ValueError(f"chapter numbers start at 1, not {number}")
+    return f"{number:02d}"

@@ -17,3 +17,13 @@ from . import services
 )
 def ingest_book(book_id: int) -> None:
     services.book_ingest(book_id=book_id)
+
+
+@shared_task(
+    name="audiobooks.purge_expired_storage", autoretry_for=(OSError,), retry_backoff=True, max_retries=3
+)
+def purge_expired_storage() -> None:
+    """What ``manage.py purge_expired`` does, run by Celery beat (``CELERY_BEAT_SCHEDULE``)."""
+    from .storage.lifecycle import purge_expired
+
+    purge_expired()

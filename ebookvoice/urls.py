@@ -24,4 +24,5 @@ urlpatterns = [
     path("_allauth/app/v1/", include(accounts.urls.headless_urlpatterns)),
     path("_allauth/", include("allauth.headless.urls")),
     path("api/v1/", include(accounts.urls.api_urlpatterns)),
+    path("", include("audiobooks.urls")),
 ]

@@ -401,3 +401,18 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "eBookVoice"
 # Sessions list: device (user agent) and IP, refreshed as the session is used.
 USERSESSIONS_TRACK_ACTIVITY = True
+
+# --- Storage lifecycle ----------------------------------------------------------------------
+# (audiobooks.storage.conf reads these; the upload cap, quotas and how long
+# originals are kept are credits' CREDITS_* settings.)
+
+# Lifetime of every download and upload link (S3 presigned or local signed): at most 15 minutes.
+STORAGE_LINK_MAX_AGE_SECONDS = env.int("STORAGE_LINK_MAX_AGE_SECONDS", default=15 * 60)
+# A direct upload started and not finished within this is deleted by purge_expired.
+STORAGE_UPLOAD_EXPIRY_MINUTES = env.int("STORAGE_UPLOAD_EXPIRY_MINUTES", default=120)
+# Cached Parts (parts/…) older than this are deleted, unless a running conversion needs them.
+STORAGE_PARTS_MAX_AGE_HOURS = env.int("STORAGE_PARTS_MAX_AGE_HOURS", default=48)
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "audiobooks.purge_expired_storage": {"task": "audiobooks.purge_expired_storage", "schedule": 3600.0},
+}

@@ -1,0 +1,22 @@
+"""Glue from account deletion to storage: ``accounts`` must not know about books, so we listen.
+
+Django's ``pre_delete`` for the user model fires for every way a user is
+deleted (``accounts.services.user_delete``, the admin, a shell). The rows
+go with the user (``StoredObject.owner`` cascades); the objects are deleted
+once the deletion commits, and not at all if it rolls back.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+
+from accounts.models import User
+
+from .storage.services import user_objects_delete
+
+
+def user_storage_delete_on_commit(sender: type[User], instance: User, **kwargs: Any) -> None:
+    transaction.on_commit(partial(user_objects_delete, user_uuid=instance.uuid), robust=True)

@@ -1,0 +1,59 @@
+"""The browser upload: streamed to a temporary file, stopped as soon as it passes its cap.
+
+Django's default handlers keep small files in memory and write big ones to
+disk, but only check sizes after the whole body is read. This handler writes
+every chunk to a temporary file (64 KB at a time, so memory stays flat
+whatever the file's size), counts the bytes as they arrive, and stops the
+upload at the first chunk past the limit: the user's plan cap or the room
+left in their quota, whichever is smaller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import PurePath
+from typing import Any
+
+from django.core.files.uploadhandler import SkipFile, StopUpload, TemporaryFileUploadHandler
+from django.http import HttpRequest
+
+from audiobooks import storage_keys
+from audiobooks.errors import UnsupportedFileType
+
+FIELD_NAME = "file"
+UNSUPPORTED_MESSAGE = "This file type isn't supported. Please upload an EPUB, PDF, TXT or HTML file."
+
+
+class CappedUploadHandler(TemporaryFileUploadHandler):
+    """Takes the one ``file`` field of a multipart form, up to ``limit`` bytes.
+
+    When it stops an upload, ``error`` holds the exception to show; what the
+    browser still sends is read and dropped (the view already refused any
+    request whose Content-Length announced more than the cap, so that is
+    little).
+    """
+
+    def __init__(self, request: HttpRequest, *, limit: int, refusal: Callable[[int], Exception]) -> None:
+        super().__init__(request)
+        self.limit = limit
+        self.refusal = refusal
+        self.received = 0
+        self.error: Exception | None = None
+        self._took_file = False
+
+    def new_file(self, field_name: str, file_name: str, *args: Any, **kwargs: Any) -> None:
+        if field_name != FIELD_NAME or self._took_file:
+            raise SkipFile()  # a stray field or a second file: not ours to store
+        extension = PurePath(file_name).suffix.lower().lstrip(".")
+        if extension not in storage_keys.UPLOAD_EXTENSIONS:
+            self.error = UnsupportedFileType(UNSUPPORTED_MESSAGE)
+            raise StopUpload(connection_reset=False)
+        self._took_file = True
+        super().new_file(field_name, file_name, *args, **kwargs)
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        self.received += len(raw_data)
+        if self.received > self.limit:
+            self.error = self.refusal(self.received)
+            raise StopUpload(connection_reset=False)
+        return super().receive_data_chunk(raw_data, start)
