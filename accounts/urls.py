@@ -9,6 +9,7 @@ urlpatterns = [
     path("magic-link/", views.magic_link_request, name="account_magic_link_request"),
     path("magic-link/sent/", views.magic_link_sent, name="account_magic_link_sent"),
     path("magic-link/<str:token>/", views.magic_link, name="account_magic_link"),
+    path("sessions/<int:pk>/end/", views.session_end, name="account_session_end"),
     path("export/", views.data_export, name="account_data_export"),
     path("delete/", views.account_delete, name="account_delete"),
 ]

@@ -12,12 +12,14 @@ from http import HTTPStatus
 from allauth.account.decorators import reauthentication_required
 from allauth.account.internal.decorators import login_not_required
 from allauth.core import ratelimit
+from allauth.usersessions.internal.flows.sessions import end_sessions
+from allauth.usersessions.models import UserSession
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
@@ -77,6 +79,16 @@ def magic_link(request: HttpRequest, token: str) -> HttpResponse:
         return magic_link_sign_in(request=request, token=token)
     except MagicLinkRejected as rejection:
         return _rejected(request, rejection)
+
+
+@login_required
+@require_http_methods(["POST"])
+def session_end(request: HttpRequest, pk: int) -> HttpResponse:
+    """Sign out one of your own sessions (a browser, or an app's token); someone else's is a 404."""
+    session = get_object_or_404(UserSession, pk=pk, user=request.user)
+    was_current = session.is_current()
+    end_sessions(request, [session])
+    return redirect("home" if was_current else "usersessions_list")
 
 
 @login_required
