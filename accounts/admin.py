@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.http import HttpRequest
 
 from .forms import UserChangeForm, UserCreationForm
-from .models import User
+from .models import MagicLink, User
 
 
 @admin.register(User)
@@ -25,3 +26,20 @@ class UserAdmin(DjangoUserAdmin):
         ("Important dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+
+@admin.register(MagicLink)
+class MagicLinkAdmin(admin.ModelAdmin):
+    """Read-only: links are made by the sign-in flow and hold only a hash of their token."""
+
+    list_display = ("email", "created_at", "expires_at", "used_at")
+    search_fields = ("email",)
+    list_filter = ("used_at",)
+    ordering = ("-created_at",)
+    exclude = ("token_hash",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: MagicLink | None = None) -> bool:
+        return False

@@ -31,3 +31,16 @@ def test_every_account_page_renders_for_a_signed_in_reader(client, reader, path)
     response = client.get(path)
     assert response.status_code == 200
     assert b'class="account-nav"' in response.content
+
+
+def test_staff_see_magic_links_in_the_admin_without_their_hashes(client, staff):
+    from accounts.magic_links import magic_link_create
+
+    magic_link_create(user=staff, email=staff.email)
+    client.post("/accounts/login/", {"login": "staff@example.com", "password": PASSWORD})
+    page = client.get("/admin/accounts/magiclink/")
+    assert page.status_code == 200
+    assert b"staff@example.com" in page.content
+    link_page = client.get(page.context["cl"].url_for_result(page.context["cl"].result_list[0]))
+    assert link_page.status_code == 200
+    assert b"token_hash" not in link_page.content
