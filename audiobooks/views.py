@@ -66,7 +66,7 @@ def _wants_json(request: HttpRequest) -> bool:
 
 def _refusal(request: HttpRequest, error: BookError | CreditsError) -> HttpResponse:
     status = 415 if isinstance(error, UnsupportedFileType) else getattr(error, "http_status", 400)
-    code = getattr(error, "code", type(error).__name__)
+    code = getattr(error, "code", None) or re.sub(r"(?<!^)(?=[A-Z])", "_", type(error).__name__).lower()
     if _wants_json(request):
         response: HttpResponse = JsonResponse(
             {"error": {"code": code, "message": error.message}}, status=status

@@ -120,7 +120,7 @@ class StorageUnderTest:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
 
-    def keys(self) -> set[str]:
+    def object_keys(self) -> set[str]:
         if self.mode == "s3":
             pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
             return {entry["Key"] for page in pages for entry in page.get("Contents", ())}

@@ -1,0 +1,271 @@
+"""Downloads: ownership, fresh links, HTTP Range in local mode, and the streamed MP3 zip."""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+
+import pytest
+from django.core.files.base import ContentFile
+from django.test import Client
+from django.urls import reverse
+
+from audiobooks import storage_keys
+from audiobooks.models import StoredObject
+from audiobooks.services import book_create_from_upload
+from audiobooks.storage.services import stored_object_save
+
+pytestmark = pytest.mark.django_db
+
+EPUB = b"PK\x03\x04" + b"e" * 3000
+M4B = bytes(range(256)) * 64  # 16 KB
+MP3S = [b"ID3" + bytes([n]) * 5000 for n in (1, 2, 3)]
+
+
+@pytest.fixture
+def book(owner, django_capture_on_commit_callbacks):
+    """A book with its original, an M4B, three chapter MP3s and captions."""
+    with django_capture_on_commit_callbacks():
+        book = book_create_from_upload(owner=owner, upload=ContentFile(EPUB), filename="<Moby> Dick.html")
+    book.title = "Moby-Dick; or, The Whale"
+    book.save(update_fields=["title"])
+    ids = {"user_uuid": owner.uuid, "book_uuid": book.uuid}
+    stored_object_save(
+        key=storage_keys.m4b_key(**ids),
+        content=ContentFile(M4B),
+        kind=StoredObject.Kind.M4B,
+        owner=owner,
+        book=book,
+    )
+    for number, data in enumerate(MP3S, start=1):
+        stored_object_save(
+            key=storage_keys.mp3_key(**ids, number=number),
+            content=ContentFile(data),
+            kind=StoredObject.Kind.MP3,
+            owner=owner,
+            book=book,
+            filename=f"Moby-Dick - {number:02d} - Chapter {number}.mp3" if number != 2 else "",
+        )
+    stored_object_save(
+        key=storage_keys.captions_key(**ids, number=1),
+        content=ContentFile(b"WEBVTT\n\n00:00.000 --> 00:01.000\nCall me Ishmael.\n"),
+        kind=StoredObject.Kind.VTT,
+        owner=owner,
+        book=book,
+    )
+    return book
+
+
+def _client(user=None) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def _file_url(book, name, **query):
+    url = reverse("audiobooks:book-file", kwargs={"book_uuid": book.uuid, "name": name})
+    return url + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
+
+
+def _link(client, book, name, **query) -> str:
+    response = client.get(_file_url(book, name, **query))
+    assert response.status_code == 302, response.content
+    assert "no-store" in response["Cache-Control"]
+    return response["Location"]
+
+
+def test_the_owner_is_sent_to_a_short_lived_link_that_plays_the_audiobook(storage, owner, book):
+    url = _link(_client(owner), book, "book.m4b")
+    status, headers, body = storage.fetch("GET", url)
+    assert (status, body) == (200, M4B)
+    assert headers["Content-Type"] == "audio/mp4"
+    assert headers["Content-Disposition"].startswith('inline; filename="Moby-Dick_ or, The Whale.m4b"')
+    assert "filename*=UTF-8''Moby-Dick%3B%20or%2C%20The%20Whale.m4b" in headers["Content-Disposition"]
+
+
+def test_a_download_is_an_attachment_and_an_original_always_is(storage, owner, book):
+    client = _client(owner)
+    _, headers, _ = storage.fetch("GET", _link(client, book, "mp3/01.mp3", download="1"))
+    assert headers["Content-Disposition"].startswith('attachment; filename="Moby-Dick - 01 - Chapter 1.mp3"')
+    status, headers, body = storage.fetch("GET", _link(client, book, "original"))
+    assert (status, body) == (200, EPUB)
+    assert headers["Content-Type"] == "text/html"
+    assert headers["Content-Disposition"].startswith('attachment; filename="_Moby_ Dick.html"')
+
+
+def test_a_file_without_a_name_of_its_own_is_named_after_the_book(storage, owner, book):
+    _, headers, _ = storage.fetch("GET", _link(_client(owner), book, "mp3/02.mp3"))
+    assert headers["Content-Disposition"].startswith('inline; filename="Moby-Dick_ or, The Whale - 02.mp3"')
+    _, headers, body = storage.fetch("GET", _link(_client(owner), book, "captions/01.vtt"))
+    assert headers["Content-Type"] == "text/vtt; charset=utf-8"
+    assert body.startswith(b"WEBVTT")
+
+
+def test_a_player_can_ask_for_the_link_as_json(local_storage, owner, book):
+    response = _client(owner).get(_file_url(book, "book.m4b", format="json"))
+    assert response.status_code == 200
+    payload = response.json()
+    assert payload["url"].startswith("http://testserver/files/")
+    assert payload["expires_at"]
+
+
+@pytest.mark.parametrize("name", ["book.m4b", "mp3/01.mp3", "original", "captions/01.vtt"])
+def test_another_users_book_file_is_a_404_for_a_stranger_and_for_staff(storage, stranger, staff, book, name):
+    for someone in (stranger, staff):
+        response = _client(someone).get(_file_url(book, name))
+        assert response.status_code == 404
+        assert "Location" not in response
+
+
+def test_someone_signed_out_is_sent_to_sign_in(local_storage, book):
+    response = _client().get(_file_url(book, "book.m4b"))
+    assert response.status_code == 302
+    assert "login" in response["Location"]
+
+
+@pytest.mark.parametrize("name", ["mp3/09.mp3", "cover", "../../etc/passwd", "book.m4b/..", "uploads/x.epub"])
+def test_a_file_the_book_does_not_have_is_a_404(local_storage, owner, book, name):
+    assert _client(owner).get(_file_url(book, name)).status_code == 404
+
+
+def test_no_media_url_is_public(local_storage, owner, book):
+    """No path of the site serves a key, whatever the storage's url() makes of it."""
+    from django.core.files.storage import default_storage
+
+    assert _client(owner).get("/" + default_storage.url(book.original_key).lstrip("/")).status_code == 404
+    assert _client(owner).get("/" + book.original_key).status_code == 404
+    assert _client(owner).get("/media/" + book.original_key).status_code == 404
+
+
+# --- HTTP Range in local mode ---------------------------------------------------------------
+
+
+@pytest.fixture
+def m4b_link(local_storage, owner, book) -> str:
+    return _link(_client(owner), book, "book.m4b")
+
+
+def _get(url, **headers):
+    response = Client().get(url, headers=headers)
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return response, body
+
+
+def test_the_whole_file_says_it_accepts_ranges(m4b_link):
+    response, body = _get(m4b_link)
+    assert response.status_code == 200
+    assert body == M4B
+    assert response["Accept-Ranges"] == "bytes"
+    assert response["Content-Length"] == str(len(M4B))
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Security-Policy"].startswith("sandbox")
+
+
+@pytest.mark.parametrize(
+    ("header", "first", "last"),
+    [("bytes=0-99", 0, 99), ("bytes=1000-", 1000, len(M4B) - 1), ("bytes=-10", len(M4B) - 10, len(M4B) - 1),
+     ("bytes=16000-999999", 16000, len(M4B) - 1)],
+)  # fmt: skip
+def test_a_range_is_answered_with_206_and_exactly_those_bytes(m4b_link, header, first, last):
+    response, body = _get(m4b_link, Range=header)
+    assert response.status_code == 206
+    assert response["Content-Range"] == f"bytes {first}-{last}/{len(M4B)}"
+    assert response["Content-Length"] == str(last - first + 1)
+    assert body == M4B[first : last + 1]
+
+
+def test_a_range_past_the_end_is_416_with_the_size(m4b_link):
+    response, body = _get(m4b_link, Range=f"bytes={len(M4B)}-")
+    assert response.status_code == 416
+    assert response["Content-Range"] == f"bytes */{len(M4B)}"
+    assert body == b""
+
+
+def test_several_ranges_or_a_stale_if_range_get_the_whole_file(m4b_link):
+    response, body = _get(m4b_link, Range="bytes=0-1,5-6")
+    assert (response.status_code, body) == (200, M4B)
+    etag = response["ETag"]
+    response, body = _get(m4b_link, Range="bytes=0-9", **{"If-Range": '"stale"'})
+    assert (response.status_code, body) == (200, M4B)
+    response, body = _get(m4b_link, Range="bytes=0-9", **{"If-Range": etag})
+    assert (response.status_code, body) == (206, M4B[:10])
+
+
+def test_head_tells_the_size_without_the_body(m4b_link):
+    response = Client().head(m4b_link)
+    assert response.status_code == 200
+    assert response["Content-Length"] == str(len(M4B))
+    assert b"".join(response.streaming_content) == b""
+
+
+def test_a_tampered_local_link_is_refused(m4b_link, owner, book):
+    response, _ = _get(m4b_link[:-4] + ("AAAA" if not m4b_link.endswith("AAAA") else "BBBB"))
+    assert response.status_code == 403
+    # A link made for another file cannot be re-pointed: the key is inside the signature.
+    other = _link(_client(owner), book, "mp3/01.mp3")
+    assert _get(other)[1] == MP3S[0]
+
+
+def test_an_expired_local_link_is_refused(local_storage, owner, book, settings):
+    settings.STORAGE_LINK_MAX_AGE_SECONDS = 1
+    url = _link(_client(owner), book, "book.m4b")
+    assert _get(url, Range="bytes=0-0")[0].status_code == 206
+    time.sleep(2.1)
+    response, body = _get(url, Range="bytes=0-0")
+    assert response.status_code == 403
+    assert b"expired" in body
+
+
+def test_a_local_link_to_a_deleted_file_is_a_404(m4b_link, owner, book):
+    from audiobooks.services import book_delete
+
+    book_delete(user=owner, book_uuid=book.uuid)
+    assert _get(m4b_link)[0].status_code == 404
+
+
+def test_the_local_link_views_do_not_exist_with_s3(s3, owner, book):
+    url = _link(_client(owner), book, "book.m4b")
+    assert url.startswith("http://127.0.0.1:")
+    assert Client().get(reverse("audiobooks:signed-download", kwargs={"token": "x"})).status_code == 404
+    assert (
+        Client()
+        .put(reverse("audiobooks:signed-upload", kwargs={"token": "x"}), b"", content_type="text/plain")
+        .status_code
+        == 404
+    )
+
+
+# --- The MP3 zip ----------------------------------------------------------------------------------
+
+
+def test_all_mp3s_come_as_one_zip_streamed_in_chapter_order(storage, owner, book):
+    response = _client(owner).get(reverse("audiobooks:book-mp3-zip", kwargs={"book_uuid": book.uuid}))
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Type"] == "application/zip"
+    assert response["Content-Disposition"].startswith(
+        'attachment; filename="Moby-Dick_ or, The Whale (MP3).zip"'
+    )
+    chunks = list(response.streaming_content)
+    assert len(chunks) > 3, "written while it is sent, not built first"
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(chunks)))
+    assert archive.testzip() is None
+    assert archive.namelist() == [
+        "Moby-Dick - 01 - Chapter 1.mp3",
+        "Moby-Dick; or, The Whale - 02.mp3",
+        "Moby-Dick - 03 - Chapter 3.mp3",
+    ]
+    assert [archive.read(name) for name in archive.namelist()] == MP3S
+    assert storage.object_keys() == set(StoredObject.objects.values_list("key", flat=True)), "nothing stored"
+
+
+def test_the_zip_of_another_users_book_or_of_a_book_without_mp3s_is_a_404(
+    local_storage, owner, stranger, staff, book
+):
+    url = reverse("audiobooks:book-mp3-zip", kwargs={"book_uuid": book.uuid})
+    assert _client(stranger).get(url).status_code == 404
+    assert _client(staff).get(url).status_code == 404
+    StoredObject.objects.filter(kind=StoredObject.Kind.MP3).delete()
+    assert _client(owner).get(url).status_code == 404
