@@ -14,3 +14,8 @@ def var_dir() -> Path:
     EBOOKVOICE_VAR_DIR moves it, so tests and several checkouts can keep apart.
     """
     return Path(os.environ.get("EBOOKVOICE_VAR_DIR") or BASE_DIR / "var").resolve()
+
+
+def corpus_dir() -> Path:
+    """The shared test corpus of real EPUBs, beside the checkout; EBOOKVOICE_CORPUS moves it."""
+    return Path(os.environ.get("EBOOKVOICE_CORPUS") or BASE_DIR.parent / "shared" / "corpus")

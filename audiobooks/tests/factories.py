@@ -7,9 +7,9 @@ from django.core.files import File
 from accounts.models import User
 from audiobooks.models import Book
 from audiobooks.services import book_create_from_upload
-from ebookvoice.paths import BASE_DIR
+from ebookvoice.paths import corpus_dir
 
-CORPUS = BASE_DIR.parent / "shared" / "corpus"
+CORPUS = corpus_dir()
 
 
 def make_user(email: str = "owner@example.com") -> User:

@@ -6,7 +6,6 @@ tolerated/ is accepted with the defect shown as a warning.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -15,10 +14,9 @@ import pytest
 from audiobooks.ingest import ErrorCode, IngestedBook, IngestError, ingest_file
 from audiobooks.ingest.epub import MAX_DOCUMENT_BYTES
 from audiobooks.ingest.safety import check_archive, open_zip
+from ebookvoice.paths import corpus_dir
 
-REPO = Path(__file__).resolve().parents[2]
-# The corpus lives beside the repository (../shared/corpus); EBOOKVOICE_CORPUS overrides.
-CORPUS = Path(os.environ.get("EBOOKVOICE_CORPUS", REPO.parent / "shared" / "corpus"))
+CORPUS = corpus_dir()
 
 REJECTED = {
     "epub-tests_pub-xml-external-id.epub": ErrorCode.ENTITY_DECLARATION,
