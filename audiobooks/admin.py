@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from .models import Book, Chapter, StoredObject
-from .services import book_delete
+from .services import book_delete_in_admin
 
 
 class ChapterInline(admin.TabularInline):
@@ -32,13 +32,19 @@ class BookAdmin(admin.ModelAdmin):
     list_select_related = ("owner",)
     inlines = (ChapterInline,)
 
-    # Deleting here goes through the service, so the book's files go too.
+    # Deleting here goes through the service, so the book's files go too;
+    # their rows (read-only in the admin) are the service's to delete.
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(StoredObject._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
     def delete_model(self, request: HttpRequest, obj: Book) -> None:
-        book_delete(user=obj.owner, book_uuid=obj.uuid)
+        book_delete_in_admin(book=obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Book]) -> None:
         for book in queryset.select_related("owner"):
-            book_delete(user=book.owner, book_uuid=book.uuid)
+            book_delete_in_admin(book=book)
 
 
 @admin.register(Chapter)

@@ -6,6 +6,7 @@ import logging
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path, PurePath
 from uuid import UUID
 
@@ -206,13 +207,27 @@ def book_delete(*, user: User, book_uuid: UUID) -> None:
         locked = Book.objects.select_for_update().filter(pk=book.pk).first()
         if locked is None:
             return  # deleted by a concurrent request
-        keys = set(StoredObject.objects.filter(book=locked).values_list("key", flat=True))
-        keys |= {key for key in (locked.original_key, locked.cover_key) if key}
-        StoredObject.objects.filter(book=locked).delete()
-        locked.delete()
-    objects_delete_after_commit(
-        keys=sorted(keys), prefixes=[storage_keys.book_prefix(user_uuid=user.uuid, book_uuid=book.uuid)]
-    )
+        keys, prefix = _book_delete_rows(locked)
+    objects_delete_after_commit(keys=keys, prefixes=[prefix])
+
+
+def book_delete_in_admin(*, book: Book) -> None:
+    """``book_delete`` for the admin, whose delete views run inside their own transaction.
+
+    The rows go in that transaction; the objects once it commits.
+    """
+    keys, prefix = _book_delete_rows(book)
+    transaction.on_commit(partial(objects_delete_after_commit, keys=keys, prefixes=[prefix]), robust=True)
+
+
+def _book_delete_rows(book: Book) -> tuple[list[str], str]:
+    """Delete the book and its rows; return the keys and the folder whose objects must go."""
+    keys = set(StoredObject.objects.filter(book=book).values_list("key", flat=True))
+    keys |= {key for key in (book.original_key, book.cover_key) if key}
+    prefix = storage_keys.book_prefix(user_uuid=book.owner.uuid, book_uuid=book.uuid)
+    StoredObject.objects.filter(book=book).delete()
+    book.delete()
+    return sorted(keys), prefix
 
 
 def book_ingest(*, book_id: int) -> None:
