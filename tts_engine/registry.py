@@ -45,9 +45,15 @@ def installed_engines() -> list[str]:
     return [name for name in ENGINES if is_installed(name)]
 
 
-@functools.cache
 def get_engine(name: str = DEFAULT_ENGINE) -> Engine:
     """The process-wide instance of an engine, built from settings."""
+    return _engine(name)
+
+
+@functools.cache
+def _engine(name: str) -> Engine:
+    # Cached apart from get_engine so that get_engine() and
+    # get_engine("piper") share one instance and so one loaded model.
     if name in ENGINES and not is_installed(name):
         raise EngineError(f"the {name} engine's packages are not installed", retryable=False)
     return engine_class(name)()

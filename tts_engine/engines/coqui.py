@@ -147,7 +147,9 @@ class _Loaded:
 
 class CoquiEngine(Engine):
     name = "coqui"
-    max_chunk_chars = 200  # as for Piper: memory grows with the audio of one run
+    # Memory grows with the audio of one run, as for Piper; VITS models are of
+    # a size, but Coqui's have not been measured here, so a little more room.
+    max_chunk_chars = 200
 
     def __init__(
         self, *, models_dir: Path | None = None, device: str | None = None, batch_size: int | None = None
@@ -261,10 +263,10 @@ class CoquiEngine(Engine):
             x[row, : len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
         speaker_ids = None
         if speaker is not None:
-            speaker_ids = torch.full(
-                (len(spoken),), tts.speaker_manager.name_to_id[speaker], dtype=torch.long
-            )
-            speaker_ids = speaker_ids.to(loaded.device)
+            names = tts.speaker_manager.name_to_id if tts.speaker_manager else {}
+            if speaker not in names:
+                raise EngineError(f"the model has no speaker {speaker!r}", retryable=False)
+            speaker_ids = torch.full((len(spoken),), names[speaker], dtype=torch.long).to(loaded.device)
         with self._lock, torch.inference_mode():
             # length_scale is a duration multiplier on the shared model: set it
             # under the lock so threads with different speeds cannot mix them.

@@ -147,11 +147,13 @@ def _voices_of(model: PiperModel) -> list[Voice]:
 
 class PiperEngine(Engine):
     name = "piper"
-    # The decoder's memory grows with the audio of one run: measured peak RSS
-    # of a bare process was 321 MB for 200-character chunks (~9 s of audio),
-    # 455 MB for 300 and 513 MB for 400. 200 keeps a worker with Django under
-    # its 400 MB budget; longer sentences are cut at a clause mark or a space.
-    max_chunk_chars = 200
+    # The decoder's memory grows with the audio of one run, and onnxruntime's
+    # arena keeps its peak. Measured peak RSS of a bare process: 232 MB for
+    # 100-character chunks, 274 for 120, 295 for 150, 323 for 200, 513 for
+    # 400; with Django set up, a chapter peaked at 361 MB with 120 and 399 MB
+    # with 150. So 120, under the 400 MB budget with room to spare; longer
+    # sentences are cut at a clause mark, else at a space.
+    max_chunk_chars = 120
 
     def __init__(
         self, *, voices_dir: Path | None = None, device: str | None = None, intra_op_threads: int = 1

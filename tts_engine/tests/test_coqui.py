@@ -147,3 +147,12 @@ def test_asking_for_cuda_without_a_gpu_is_a_permanent_error(models_dir, monkeypa
     with pytest.raises(EngineError) as caught:
         list(CoquiEngine(models_dir=models_dir, device="cuda").synthesize(["Hello."], voice_id=MODEL))
     assert caught.value.retryable is False
+
+
+def test_a_speaker_the_model_does_not_know_is_a_permanent_error(tmp_path):
+    folder = build_tiny_vits(tmp_path / "pair", speakers=["alice", "bob"])
+    (folder / "voice.json").write_text(json.dumps({"speakers": ["alice", "carol"]}))
+    engine = CoquiEngine(models_dir=tmp_path, device="cpu")
+    with pytest.raises(EngineError) as caught:
+        list(engine.synthesize(["Hello."], voice_id="pair:carol"))
+    assert caught.value.retryable is False

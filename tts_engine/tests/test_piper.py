@@ -50,7 +50,7 @@ def test_synthesis_yields_one_non_silent_int16_array_per_chunk(engine):
 
 
 def test_longer_text_gives_longer_audio(engine):
-    short, long = _say(engine, "Hello.", SENTENCE + " " + SENTENCE)
+    short, long = _say(engine, "Hello.", SENTENCE)
     assert len(long) > 3 * len(short)
 
 

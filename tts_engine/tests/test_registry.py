@@ -33,7 +33,7 @@ def test_listing_voices_loads_neither_onnxruntime_nor_torch():
 
 
 def test_get_engine_returns_one_instance_per_process():
-    assert registry.get_engine("piper") is registry.get_engine("piper")
+    assert registry.get_engine() is registry.get_engine("piper") is registry.get_engine("piper")
 
 
 def test_the_default_voice_is_the_bundled_piper_voice():
