@@ -21,12 +21,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage, default_storage
 
 CHUNK_SIZE = 256 * 1024
 DELETE_BATCH = 1000  # the most keys one S3 DeleteObjects call takes
+
+
+def _transfer_config() -> TransferConfig:
+    """Multipart transfers in 8 MB parts, at most four in memory at once (boto3's default is ten)."""
+    config = TransferConfig(multipart_chunksize=8 * 1024 * 1024, max_concurrency=4)
+    config.max_in_memory_upload_chunks = 4
+    return config
 
 
 @dataclass(frozen=True)
@@ -74,12 +82,16 @@ def object_put(key: str, content: IO[bytes] | File, *, content_type: str) -> int
     if is_s3():
         client, bucket = s3()
         backend: Any = default_storage
-        fileobj = content.file if isinstance(content, File) and content.file is not None else content
-        if hasattr(fileobj, "seek"):
-            fileobj.seek(0)
-        client.upload_fileobj(
-            fileobj, bucket, key, ExtraArgs={"ContentType": content_type}, Config=backend.transfer_config
-        )
+        config = backend.transfer_config or _transfer_config()
+        extra = {"ContentType": content_type}
+        if hasattr(content, "temporary_file_path"):
+            # A file on disk (a streamed upload): read part by part from the file.
+            client.upload_file(content.temporary_file_path(), bucket, key, ExtraArgs=extra, Config=config)
+        else:
+            fileobj = content.file if isinstance(content, File) and content.file is not None else content
+            if hasattr(fileobj, "seek"):
+                fileobj.seek(0)
+            client.upload_fileobj(fileobj, bucket, key, ExtraArgs=extra, Config=config)
     else:
         local = _local()
         local.delete(key)
@@ -241,7 +253,9 @@ def object_download(key: str, target: Path) -> None:
         client, bucket = s3()
         backend: Any = default_storage
         try:
-            client.download_file(bucket, key, str(target), Config=backend.transfer_config)
+            client.download_file(
+                bucket, key, str(target), Config=backend.transfer_config or _transfer_config()
+            )
         except ClientError as error:
             if _not_found(error):
                 raise FileNotFoundError(key) from error
