@@ -215,3 +215,16 @@ def test_reconcile_help_says_what_it_compares_and_what_delete_does():
 
     for words in ("objects that have no row", "rows that have no object", "--delete", "--grace-minutes"):
         assert words in Command.help
+
+
+def test_celery_beat_runs_the_purge_every_hour(storage, owner, ready):
+    from audiobooks import tasks  # noqa: F401  # registers the task, as a worker's autodiscovery does
+    from ebookvoice.celery import app
+
+    entry = app.conf.beat_schedule["audiobooks.purge_expired_storage"]
+    assert entry["schedule"] == 3600.0
+    task = app.tasks[entry["task"]]
+    book = ready(_upload(owner))
+    _age(book.original_key, 31 * DAY)
+    task.apply().get()
+    assert storage.object_keys() == set()
