@@ -12,6 +12,8 @@ Modules, from the bottom up:
   and served by ``audiobooks.views``.
 - ``uploads``: the upload handler that streams a browser upload to a
   temporary file and stops it as soon as it passes the size cap.
+- ``ranges``: HTTP Range for the local download view; ``zipstream``: a zip
+  written while it is sent (a book's MP3s), never stored.
 - ``services``: writes that keep ``StoredObject`` rows and objects in step,
   direct uploads (start, finish), deletion of a book's or a user's objects.
 - ``lifecycle``: what ``purge_expired`` and ``reconcile_storage`` do.
