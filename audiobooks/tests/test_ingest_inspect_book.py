@@ -12,7 +12,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from .test_ingest_corpus import CORPUS, REPO
+from ebookvoice.paths import BASE_DIR as REPO
+from ebookvoice.paths import corpus_dir
+
+CORPUS = corpus_dir()
 
 SHERLOCK = CORPUS / "good" / "sherlock-holmes.epub"
 

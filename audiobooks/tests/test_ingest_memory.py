@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from .test_ingest_corpus import CORPUS, REPO
+from ebookvoice.paths import BASE_DIR as REPO
+from ebookvoice.paths import corpus_dir
+
+CORPUS = corpus_dir()
 
 BUDGET_MB = 512
 CHILD = """
