@@ -4,7 +4,8 @@
 
 Prints one JSON object. Each memory figure comes from a fresh Python process that
 imports the ingestion code, ingests one file and reports its own peak RSS
-(`getrusage(RUSAGE_SELF).ru_maxrss`), so files cannot inherit each other's peaks.
+(VmHWM, which belongs to the process's own memory map; ru_maxrss would carry the
+parent's peak across fork and exec), so files cannot inherit each other's peaks.
 `baseline_rss_mb` is the same process importing everything and ingesting nothing.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -20,7 +20,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = Path(os.environ.get("EBOOKVOICE_CORPUS", REPO.parent / "shared" / "corpus"))
+sys.path.insert(0, str(REPO))
+from ebookvoice.paths import corpus_dir  # noqa: E402
+
+CORPUS = corpus_dir()
 SHERLOCK = CORPUS / "good" / "sherlock-holmes.epub"
 MEMORY_LIMIT_MB = 512
 SHERLOCK_LIMIT_S = 5.0
@@ -29,7 +32,7 @@ SHERLOCK_LIMIT_S = 5.0
 # "streamed" lifts the header checks so the zip bomb is really inflated (in chunks)
 # until the running cap on real bytes stops it: what a bomb with lying headers meets.
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
 import audiobooks.ingest.epub, audiobooks.ingest.pdf, audiobooks.ingest.text, audiobooks.ingest.html
 from audiobooks.ingest import IngestError, ingest_file, safety
@@ -42,10 +45,12 @@ if sys.argv[1]:
         outcome = f"accepted ({book.words} words)"
     except IngestError as error:
         outcome = f"refused: {error.code.value}"
+status = Path("/proc/self/status").read_text()
+hwm_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
 print(json.dumps({
     "outcome": outcome,
     "seconds": round(time.perf_counter() - started, 3),
-    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    "peak_rss_mb": round(hwm_kb / 1024, 1),
 }))
 """
 

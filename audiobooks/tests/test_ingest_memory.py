@@ -16,7 +16,7 @@ CORPUS = corpus_dir()
 
 BUDGET_MB = 512
 CHILD = """
-import json, resource, sys
+import json, sys
 from pathlib import Path
 from audiobooks.ingest import IngestError, ingest_file, safety
 if sys.argv[2] == "streamed":
@@ -28,7 +28,11 @@ try:
     code = None
 except IngestError as error:
     code = error.code.value
-print(json.dumps({"code": code, "mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM belongs to this process's own memory map. ru_maxrss would not do: Linux
+# carries it across fork and exec, so it would report the test runner's peak.
+status = Path("/proc/self/status").read_text()
+hwm_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+print(json.dumps({"code": code, "mb": hwm_kb / 1024}))
 """
 
 
