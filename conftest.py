@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from accounts.models import User
 from ebookvoice.paths import BASE_DIR
 
 STRICT_SKIPS_ENV = "EBOOKVOICE_STRICT_SKIPS"
@@ -40,6 +41,23 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("skipped tests not marked gpu (not allowed in CI)", red=True)
         for nodeid in _forbidden_skips:
             terminalreporter.line(nodeid)
+
+
+# The personas every app's tests use: a user who owns things, one who must not
+# see them, and a member of staff.
+@pytest.fixture
+def owner(db: None) -> User:
+    return User.objects.create_user("owner@example.com", "pw")
+
+
+@pytest.fixture
+def stranger(db: None) -> User:
+    return User.objects.create_user("stranger@example.com", "pw")
+
+
+@pytest.fixture
+def staff(db: None) -> User:
+    return User.objects.create_user("staff@example.com", "pw", is_staff=True, is_superuser=True)
 
 
 def _database_url_for(name: str) -> str:

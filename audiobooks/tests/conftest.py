@@ -26,25 +26,9 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from requests.structures import CaseInsensitiveDict
 from werkzeug.serving import make_server
 
-from accounts.models import User
 from audiobooks.tests.s3gate import ACCESS_KEY, SECRET_KEY, SigV4Gate
 
 REGION = "us-east-1"
-
-
-@pytest.fixture
-def owner(db: None) -> User:
-    return User.objects.create_user("owner@example.com", "pw")
-
-
-@pytest.fixture
-def stranger(db: None) -> User:
-    return User.objects.create_user("stranger@example.com", "pw")
-
-
-@pytest.fixture
-def staff(db: None) -> User:
-    return User.objects.create_user("staff@example.com", "pw", is_staff=True, is_superuser=True)
 
 
 class GatedMotoServer(ThreadedMotoServer):

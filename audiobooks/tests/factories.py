@@ -12,10 +12,6 @@ from ebookvoice.paths import corpus_dir
 CORPUS = corpus_dir()
 
 
-def make_user(email: str = "owner@example.com") -> User:
-    return User.objects.create_user(email, "correct horse battery staple")
-
-
 def upload_file(owner: User, path: Path, *, filename: str | None = None) -> Book:
     with path.open("rb") as handle:
         return book_create_from_upload(owner=owner, upload=File(handle), filename=filename or path.name)

@@ -9,16 +9,11 @@ from django.core.files.storage import default_storage
 from audiobooks.errors import UnsupportedFileType
 from audiobooks.models import Book
 from audiobooks.services import MAX_INGEST_ATTEMPTS, book_create_from_upload, book_ingest
-from audiobooks.tests.factories import CORPUS, make_user, upload_file
+from audiobooks.tests.factories import CORPUS, upload_file
 
 pytestmark = pytest.mark.django_db
 
 LATIN1 = CORPUS / "good" / "probe_latin1_chapter.epub"
-
-
-@pytest.fixture
-def owner():
-    return make_user()
 
 
 def upload_and_ingest(owner, path, django_capture_on_commit_callbacks, **kwargs) -> Book:

@@ -6,25 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from django.db import connection
-
-from accounts.models import User
-
-
-@pytest.fixture
-def owner(db: None) -> User:
-    return User.objects.create_user("owner@example.com", "pw")
-
-
-@pytest.fixture
-def stranger(db: None) -> User:
-    return User.objects.create_user("stranger@example.com", "pw")
-
-
-@pytest.fixture
-def staff(db: None) -> User:
-    return User.objects.create_user("staff@example.com", "pw", is_staff=True, is_superuser=True)
 
 
 def run_at_once(calls: list[Callable[[], Any]]) -> list[Any]:
