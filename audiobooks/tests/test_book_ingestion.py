@@ -138,3 +138,13 @@ def test_an_upload_is_ingested_by_a_real_light_worker(celery_worker, owner):
         time.sleep(0.2)
     assert book.status == Book.Status.READY, book.error_message
     assert [chapter.text for chapter in book.chapters.all()] == ["café"]
+
+
+def test_reading_a_book_moves_no_credits_whether_it_succeeds_or_fails(
+    owner, django_capture_on_commit_callbacks
+):
+    from credits.models import CreditEntry
+
+    upload_and_ingest(owner, LATIN1, django_capture_on_commit_callbacks)
+    upload_and_ingest(owner, CORPUS / "bad" / "probe_no_spine.epub", django_capture_on_commit_callbacks)
+    assert not CreditEntry.objects.exists()
