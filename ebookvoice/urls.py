@@ -24,5 +24,6 @@ urlpatterns = [
     path("_allauth/app/v1/", include(accounts.urls.headless_urlpatterns)),
     path("_allauth/", include("allauth.headless.urls")),
     path("api/v1/", include(accounts.urls.api_urlpatterns)),
+    path("api/v1/", include("audiobooks.api_urls")),
     path("", include("audiobooks.urls")),
 ]
