@@ -190,6 +190,26 @@ def credits_grant(
 ) -> CreditEntry:
     """A staff member gives credits. ``idempotency_key`` lets a form make double submits harmless."""
     _require_staff(actor)
+    return _grant(user=user, amount=amount, actor=actor, reason=reason, idempotency_key=idempotency_key)
+
+
+@transaction.atomic
+def credits_grant_by_system(
+    *, user: User, amount: int, reason: str, idempotency_key: str | None = None
+) -> CreditEntry:
+    """A grant by the system, recorded with no actor: for ``manage.py grant_credits`` only.
+
+    Whoever can run a management command on a server already holds every key
+    (``manage.py shell`` could write the ledger directly), so that access is
+    the authorisation. Web code never calls this: it uses ``credits_grant``,
+    which requires a staff actor.
+    """
+    return _grant(user=user, amount=amount, actor=None, reason=reason, idempotency_key=idempotency_key)
+
+
+def _grant(
+    *, user: User, amount: int, actor: User | None, reason: str, idempotency_key: str | None
+) -> CreditEntry:
     if amount <= 0:
         raise ValueError("A grant must be a positive number of credits.")
     if not reason.strip():
