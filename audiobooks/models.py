@@ -89,7 +89,7 @@ class Chapter(models.Model):
 class StoredObject(models.Model):
     """One object in storage, recorded so quotas are exact and storage can be reconciled.
 
-    Every object the app writes under ``users/`` or ``parts/`` has a row: the
+    Every object the app writes under ``users/``, ``parts/`` or ``voices/`` has a row: the
     row is created after the object is written and deleted before the object
     is, so ``storage_used`` (the sum of a user's rows) never counts a file the
     user cannot have, and ``reconcile_storage`` finds any object left behind.
@@ -106,10 +106,11 @@ class StoredObject(models.Model):
         MP3 = "mp3", "Chapter MP3"
         VTT = "vtt", "Chapter captions"
         PART = "part", "Cached Part"
+        VOICE_PREVIEW = "preview", "Voice preview"
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     key = models.CharField(max_length=255, unique=True)
-    # Null only for cached Parts: the render cache is shared and counts against no one.
+    # Null only for cached Parts and voice previews: both are shared and count against no one.
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -141,9 +142,9 @@ class StoredObject(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind="part", owner__isnull=True, book__isnull=True)
-                | (~Q(kind="part") & Q(owner__isnull=False)),
-                name="audiobooks_storedobject_part_iff_shared",
+                condition=Q(kind__in=("part", "preview"), owner__isnull=True, book__isnull=True)
+                | (~Q(kind__in=("part", "preview")) & Q(owner__isnull=False)),
+                name="audiobooks_storedobject_shared_iff_ownerless",
             ),
             models.CheckConstraint(
                 condition=Q(expires_at__isnull=True) | Q(kind="original", book__isnull=True),

@@ -4,6 +4,7 @@ users/<user_uuid>/uploads/<uuid>.<ext>          originals (with a TTL)
 users/<user_uuid>/books/<book_uuid>/...         deliverables and the cover:
     book.m4b, mp3/NN.mp3, captions/NN.vtt, cover.<ext>
 parts/<sha256>.<ext>                            the shared render cache (with a TTL)
+voices/previews/<sha256>.mp3                    each voice's stock preview clip (shared, kept)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ COVER_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif",
 PART_EXTENSIONS = frozenset({"flac", "wav"})
 PARTS_PREFIX = "parts/"
 USERS_PREFIX = "users/"
+VOICE_PREVIEWS_PREFIX = "voices/previews/"
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
@@ -69,6 +71,18 @@ def part_key(*, digest: str, extension: str = "flac") -> str:
     if extension not in PART_EXTENSIONS:
         raise ValueError(f"not a part extension: {extension!r}")
     return f"{PARTS_PREFIX}{digest}.{extension}"
+
+
+def voice_preview_digest(*, voice_key: str, normaliser_version: int, text: str) -> str:
+    """What a stock preview sounds like depends on: a new normaliser or sample text makes a new clip."""
+    payload = json.dumps([voice_key, normaliser_version, text], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def voice_preview_key(*, digest: str) -> str:
+    if not _DIGEST.match(digest):
+        raise ValueError(f"not a sha256 hex digest: {digest!r}")
+    return f"{VOICE_PREVIEWS_PREFIX}{digest}.mp3"
 
 
 def _number(number: int) -> str:

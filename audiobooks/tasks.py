@@ -27,3 +27,44 @@ def purge_expired_storage() -> None:
     from .storage.lifecycle import purge_expired
 
     purge_expired()
+
+
+class _RetryableEngineError(Exception):
+    """An ``EngineError`` that says another attempt may help (out of memory, a GPU hiccup)."""
+
+
+@shared_task(
+    name="audiobooks.synthesize_voice_preview",  # routed to the synthesis queue
+    autoretry_for=(OSError, _RetryableEngineError),
+    retry_backoff=True,
+    max_retries=3,
+)
+def synthesize_voice_preview(voice_key: str, force: bool = False) -> bool:
+    """Render and store one voice's stock preview; does nothing when it is stored already.
+
+    Returns whether a clip was made. An unknown voice or a broken model fails
+    at once (no retry).
+    """
+    from tts_engine.engines.base import EngineError
+
+    from .previews import voice_preview_generate
+
+    try:
+        _, made = voice_preview_generate(voice_key=voice_key, force=force)
+    except EngineError as error:
+        if error.retryable:
+            raise _RetryableEngineError(error.message) from error
+        raise
+    return made
+
+
+@shared_task(name="audiobooks.synthesize_text_preview")  # routed to the synthesis queue
+def synthesize_text_preview(voice_key: str, text: str, speed: float) -> dict[str, str | int]:
+    """Speak a reader's text (at most 300 characters) as MP3, returned base64 to the waiting request.
+
+    Not retried: the request that asked waits only seconds, and would rather
+    hear "try again" than a late answer nobody reads.
+    """
+    from .previews import text_preview_render
+
+    return text_preview_render(voice_key=voice_key, text=text, speed=speed)

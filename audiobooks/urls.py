@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import views, views_voices
 
 app_name = "audiobooks"
 
@@ -13,4 +13,6 @@ urlpatterns = [
     # Local mode only: the links storage.links signs when there is no S3.
     path("files/upload/<str:token>", views.signed_upload, name="signed-upload"),
     path("files/<str:token>", views.signed_download, name="signed-download"),
+    path("voices/", views_voices.voices_list, name="voices"),
+    path("voices/<str:voice_key>/preview", views_voices.voice_preview, name="voice-preview"),
 ]
