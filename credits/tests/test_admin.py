@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
 from django.urls import reverse
 
+from accounts.models import User
 from credits.admin import CreditAccountAdmin
-from credits.models import CreditAccount, Plan
+from credits.models import CreditAccount, CreditEntry, Plan
 from credits.selectors import credit_balance_get, credit_plan_get
-from credits.services import conversion_charge, conversion_refund, credits_grant
+from credits.services import conversion_charge, conversion_refund, credit_account_ensure, credits_grant
 
 pytestmark = pytest.mark.django_db
 
@@ -110,3 +114,107 @@ def test_balance_rows_cannot_be_added_or_deleted_in_the_admin(staff_client, char
     delete_url = reverse("admin:credits_creditaccount_delete", args=[owner.pk])
     assert staff_client.post(delete_url, {"post": "yes"}).status_code == 403
     assert CreditAccount.objects.filter(user=owner).exists()
+
+
+# --- The "grant credits" action -------------------------------------------------------------
+
+CHANGELIST = reverse("admin:credits_creditaccount_changelist")
+
+
+@pytest.fixture
+def accounts(owner, stranger) -> list[CreditAccount]:
+    for user in (owner, stranger):
+        credit_account_ensure(user=user)
+    return list(CreditAccount.objects.order_by("user__email"))
+
+
+def choose_grant(client, accounts, **data):
+    return client.post(
+        CHANGELIST,
+        {"action": "grant_credits", "_selected_action": [a.pk for a in accounts], **data},
+    )
+
+
+def grant_key_on(page) -> str:
+    match = re.search(r'name="grant_key" value="([0-9a-f-]{36})"', page.content.decode())
+    assert match, "the page carries its idempotency key"
+    return match.group(1)
+
+
+def test_the_grant_action_asks_for_an_amount_and_a_reason_and_lists_the_accounts(staff_client, accounts):
+    page = choose_grant(staff_client, accounts)
+    assert page.status_code == 200
+    assert page.templates[0].name == "admin/credits/grant_credits.html"
+    html = page.content.decode()
+    assert "owner@example.com" in html
+    assert "stranger@example.com" in html
+    assert 'name="amount"' in html
+    assert 'name="reason"' in html
+    grant_key_on(page)
+    assert not CreditEntry.objects.exists(), "nothing moves before the form is sent"
+
+
+def test_staff_grant_credits_to_each_selected_account_with_their_name_and_reason(
+    staff_client, staff, accounts, owner, stranger
+):
+    key = grant_key_on(choose_grant(staff_client, accounts))
+    response = choose_grant(
+        staff_client, accounts, apply="yes", amount=4, reason="Beta testers", grant_key=key
+    )
+    assert response.status_code == 302
+    assert (credit_balance_get(user=owner), credit_balance_get(user=stranger)) == (4, 4)
+    entries = CreditEntry.objects.order_by("id")
+    assert {(e.user, e.kind, e.amount, e.actor, e.reason) for e in entries} == {
+        (owner, "staff_grant", 4, staff, "Beta testers"),
+        (stranger, "staff_grant", 4, staff, "Beta testers"),
+    }
+    shown = [str(m) for m in get_messages(response.wsgi_request)]
+    assert shown == ["Granted 4 credits to 2 accounts: owner@example.com, stranger@example.com."]
+
+
+def test_sending_the_same_grant_page_twice_grants_once(staff_client, accounts, owner):
+    key = grant_key_on(choose_grant(staff_client, accounts[:1]))
+    form = {"apply": "yes", "amount": 2, "reason": "Outage", "grant_key": key}
+    choose_grant(staff_client, accounts[:1], **form)
+    again = choose_grant(staff_client, accounts[:1], **form)
+    assert again.status_code == 302
+    assert credit_balance_get(user=owner) == 2
+    assert CreditEntry.objects.count() == 1
+    assert "already had this grant" in str(list(get_messages(again.wsgi_request))[-1])
+
+
+def test_a_new_grant_page_is_a_new_grant(staff_client, accounts, owner):
+    for _ in range(2):
+        key = grant_key_on(choose_grant(staff_client, accounts[:1]))
+        choose_grant(staff_client, accounts[:1], apply="yes", amount=1, reason="x", grant_key=key)
+    assert credit_balance_get(user=owner) == 2
+
+
+@pytest.mark.parametrize(
+    ("amount", "reason", "error"),
+    [
+        (0, "x", "greater than or equal to 1"),
+        (-5, "x", "greater than or equal to 1"),
+        (10_001, "x", "less than or equal to 10000"),
+        (3, "   ", "This field is required."),
+    ],
+)
+def test_a_bad_amount_or_an_empty_reason_shows_the_form_again_and_moves_nothing(
+    staff_client, accounts, amount, reason, error
+):
+    key = grant_key_on(choose_grant(staff_client, accounts))
+    page = choose_grant(staff_client, accounts, apply="yes", amount=amount, reason=reason, grant_key=key)
+    assert page.status_code == 200
+    assert error in page.content.decode()
+    assert grant_key_on(page) == key, "the corrected form keeps its key"
+    assert not CreditEntry.objects.exists()
+
+
+def test_staff_who_may_only_view_balances_cannot_grant(client, accounts, owner):
+    viewer = User.objects.create_user("viewer@example.com", "pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_creditaccount"))
+    client.force_login(viewer)
+    assert client.get(CHANGELIST).status_code == 200
+    assert b"grant_credits" not in client.get(CHANGELIST).content
+    choose_grant(client, accounts, apply="yes", amount=5, reason="x", grant_key=str(uuid.uuid4()))
+    assert credit_balance_get(user=owner) == 0

@@ -1,0 +1,32 @@
+"""Staff forms for moving credits; they only validate, the services move the money."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django import forms
+
+# A guard against a slipped finger, not a policy: bigger grants go through
+# the command, one user at a time.
+MAX_ADMIN_GRANT = 10_000
+
+
+class GrantCreditsForm(forms.Form):
+    amount = forms.IntegerField(
+        min_value=1, max_value=MAX_ADMIN_GRANT, help_text="Credits for each selected account."
+    )
+    reason = forms.CharField(
+        max_length=500, help_text="Kept on each ledger entry; the user may see it in their history."
+    )
+    # Made when the form is first shown and sent back with it: a second
+    # submit of the same page (a double click, a reload) replays the same
+    # keys, so no money moves twice.
+    grant_key = forms.UUIDField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"grant_key": uuid.uuid4()})
+        super().__init__(*args, **kwargs)
+
+    def idempotency_key(self, *, user_id: int) -> str:
+        return f"grant:admin:{self.cleaned_data['grant_key']}:{user_id}"
