@@ -212,3 +212,21 @@ def test_the_web_process_lists_voices_and_checks_previews_without_importing_onnx
     modules = set(json.loads(done.stdout.strip().splitlines()[-1]))
     assert "audiobooks.views_voices" in modules
     assert not {"onnxruntime", "torch", "piper", "TTS"} & modules
+
+
+@pytest.mark.django_db
+def test_generate_voice_previews_with_sync_renders_in_its_own_process_and_says_what_it_did():
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("generate_voice_previews", "--voice", DEFAULT_VOICE, "--sync", stdout=out)
+    assert out.getvalue().splitlines()[-1].startswith("Made 1 voice preview (0 already stored) in ")
+    assert StoredObject.objects.filter(kind=StoredObject.Kind.VOICE_PREVIEW).count() == 1
+
+
+@pytest.mark.django_db
+def test_generate_voice_previews_refuses_an_unknown_voice_by_name():
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="There is no voice 'piper:nobody'"):
+        call_command("generate_voice_previews", "--voice", "piper:nobody")
