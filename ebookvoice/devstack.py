@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -23,23 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from accounts.demo import DEMO_EMAIL, DEMO_PASSWORD
-from ebookvoice.local_services import redis_server
+from ebookvoice.local_services import die_with_parent, redis_server
 from ebookvoice.paths import BASE_DIR, var_dir
 
 SHUTDOWN_GRACE_S = 20.0
-PR_SET_PDEATHSIG = 1
 
 
 @dataclass
 class Child:
     name: str
     process: subprocess.Popen[bytes]
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to SIGTERM this child if devstack itself is killed, so nothing is orphaned."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _spawn(name: str, command: list[str], environ: dict[str, str]) -> Child:
@@ -51,7 +43,7 @@ def _spawn(name: str, command: list[str], environ: dict[str, str]) -> Child:
         env=environ,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
-        preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+        preexec_fn=die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
     )
     return Child(name, process)
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -23,10 +25,20 @@ from pathlib import Path
 from ebookvoice.paths import var_dir
 
 REDIS_START_TIMEOUT_S = 15.0
+PR_SET_PDEATHSIG = 1
 
 
 class ServiceError(RuntimeError):
     pass
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGTERM this child when its parent dies, so a killed runner orphans nothing.
+
+    For ``preexec_fn``: it runs in the child between fork and exec.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def redis_url_for_socket(socket_path: Path) -> str:
@@ -56,7 +68,11 @@ def redis_server(workdir: Path, *, persistent: bool) -> Iterator[str]:
         "--appendonly", "yes" if persistent else "no",
         "--logfile", str(workdir / "redis.log"),
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+    )
     try:
         client = redis.Redis(unix_socket_path=str(socket_path))
         deadline = time.monotonic() + REDIS_START_TIMEOUT_S

@@ -52,7 +52,11 @@ def devstack(tmp_path):
         time.sleep(0.5)
     yield process, port, tmp_path, log
     if process.poll() is None:
-        process.kill()
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def test_devstack_serves_the_site_runs_both_workers_and_stops_cleanly_on_ctrl_c(devstack):
