@@ -109,7 +109,7 @@ class ReconcileResult:
 
 
 def _prefixes() -> list[str]:
-    """Where to compare, one folder at a time: each user's folder, then the Part cache."""
+    """Where to compare, one folder at a time: each user's folder, then the shared caches."""
     from_storage = set(backend.child_prefixes(storage_keys.USERS_PREFIX))
     from_rows = {
         storage_keys.user_prefix(user_uuid=user_uuid)
@@ -117,7 +117,7 @@ def _prefixes() -> list[str]:
         .values_list("owner__uuid", flat=True)
         .distinct()
     }
-    return [*sorted(from_storage | from_rows), storage_keys.PARTS_PREFIX]
+    return [*sorted(from_storage | from_rows), storage_keys.PARTS_PREFIX, storage_keys.VOICE_PREVIEWS_PREFIX]
 
 
 def reconcile_storage(

@@ -210,6 +210,13 @@ def test_reconcile_finds_the_files_of_a_user_who_has_no_rows(storage, stranger):
     assert storage.object_keys() == set()
 
 
+def test_reconcile_also_finds_stray_voice_previews(storage):
+    stray = storage_keys.VOICE_PREVIEWS_PREFIX + "0" * 64 + ".mp3"
+    storage.put_raw(stray, b"x" * 100)
+    _make_old(storage, stray)
+    assert f"object without a row: {stray}" in _run("reconcile_storage", "--grace-minutes", "0")
+
+
 def test_reconcile_help_says_what_it_compares_and_what_delete_does():
     from audiobooks.management.commands.reconcile_storage import Command
 

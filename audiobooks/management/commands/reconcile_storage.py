@@ -11,8 +11,8 @@ from credits.errors import format_bytes
 
 class Command(BaseCommand):
     help = (
-        "Compare storage with its StoredObject rows under users/ and parts/, one user's folder at a "
-        "time, and report objects that have no row (leaked files, not counted in anyone's "
+        "Compare storage with its StoredObject rows under users/, parts/ and voices/previews/, "
+        "one folder at a time, and report objects that have no row (leaked files, not counted in anyone's "
         "storage_used) and rows that have no object (files counted but lost). Objects younger "
         "than --grace-minutes are skipped, since a file being uploaded gets its row a moment after "
         "it is stored; pending direct uploads are purge_expired's business. With --delete, remove "
