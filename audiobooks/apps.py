@@ -11,9 +11,11 @@ class AudiobooksConfig(AppConfig):
         from django.db.models.signals import pre_delete
 
         from accounts.models import User
+        from accounts.signals import user_exporting
 
-        from .signals import user_storage_delete_on_commit
+        from .signals import user_books_export, user_storage_delete_on_commit
 
         pre_delete.connect(
             user_storage_delete_on_commit, sender=User, dispatch_uid="audiobooks.user_storage_delete"
         )
+        user_exporting.connect(user_books_export, dispatch_uid="audiobooks.user_books_export")

@@ -20,3 +20,30 @@ from .storage.services import user_objects_delete
 
 def user_storage_delete_on_commit(sender: type[User], instance: User, **kwargs: Any) -> None:
     transaction.on_commit(partial(user_objects_delete, user_uuid=instance.uuid), robust=True)
+
+
+def user_books_export(*, user: User, **kwargs: Any) -> dict[str, Any]:
+    """The books section of a person's data export: what they uploaded and what was read from it."""
+    from .models import Book
+
+    books = Book.objects.filter(owner=user).prefetch_related("chapters").order_by("created_at")
+    return {
+        "books": [
+            {
+                "id": str(book.uuid),
+                "title": book.title,
+                "authors": book.authors,
+                "language": book.language,
+                "format": book.format,
+                "status": book.status,
+                "uploaded_as": book.original_filename,
+                "uploaded_at": book.created_at.isoformat(),
+                "warnings": book.warnings,
+                "chapters": [
+                    {"title": chapter.title, "words": chapter.words, "included": chapter.included}
+                    for chapter in book.chapters.all()
+                ],
+            }
+            for book in books
+        ]
+    }
