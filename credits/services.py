@@ -21,7 +21,6 @@ that one, so the charge and the Conversion commit or roll back together.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
 from typing import TYPE_CHECKING
@@ -30,6 +29,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from . import conf
 from .errors import ChargeNotFound, IdempotencyConflict, InsufficientCredits, NothingToConvert, plural
@@ -69,9 +69,12 @@ def normalise_email_for_grant(email: str) -> str:
 
 
 def signup_grant_key(email: str) -> str:
-    # A digest, not the address: the entry outlives a deleted account and
-    # must not keep its email in the clear.
-    digest = hashlib.sha256(normalise_email_for_grant(email).encode()).hexdigest()
+    # A keyed digest, not the address: the entry outlives a deleted account and
+    # must not keep its email in the clear, nor a plain hash anyone could test
+    # a guessed address against.
+    digest = salted_hmac(
+        "credits.signup-grant", normalise_email_for_grant(email), algorithm="sha256"
+    ).hexdigest()
     return f"signup:{digest}"
 
 

@@ -46,3 +46,14 @@ def test_deleting_the_account_and_signing_up_again_with_the_address_grants_nothi
     second = sign_up_and_verify(Client(), "again@example.com")
     assert second.pk != first.pk
     assert credit_balance_get(user=second) == 0
+
+
+def test_the_grant_remembers_an_address_only_as_a_keyed_hash():
+    import hashlib
+
+    from credits.services import signup_grant_key
+
+    key = signup_grant_key("Ada@Example.com")
+    assert "ada" not in key.lower()
+    assert key == signup_grant_key("ada@example.com")
+    assert key != "signup:" + hashlib.sha256(b"ada@example.com").hexdigest()
