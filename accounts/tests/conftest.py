@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from typing import Any
 
 import pytest
 from allauth.account.models import EmailAddress
+from allauth.mfa import app_settings
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
 from django.core import mail
 from django.test import Client
@@ -72,6 +74,14 @@ def link_in(message: mail.EmailMessage, path_prefix: str) -> str:
 
 
 def totp_code(secret: str) -> str:
+    """The current TOTP code, never one about to expire.
+
+    A code made in the last seconds of its 30-second period would be checked in
+    the next one and refused, so wait for the new period instead.
+    """
+    seconds_left = app_settings.TOTP_PERIOD - time.time() % app_settings.TOTP_PERIOD
+    if seconds_left < 3:
+        time.sleep(seconds_left + 0.05)
     return format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time())))
 
 
