@@ -36,7 +36,7 @@ _BOMS = (
 _UNDECLARED_ENTITY = 26
 
 
-def _strict_parser() -> etree.XMLParser:
+def _parser(*, recover: bool) -> etree.XMLParser:
     return etree.XMLParser(
         resolve_entities=False,
         load_dtd=False,
@@ -44,19 +44,16 @@ def _strict_parser() -> etree.XMLParser:
         huge_tree=False,
         remove_comments=True,
         remove_pis=True,
+        recover=recover,
     )
+
+
+def _strict_parser() -> etree.XMLParser:
+    return _parser(recover=False)
 
 
 def _recovering_parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        load_dtd=False,
-        no_network=True,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-        recover=True,
-    )
+    return _parser(recover=True)
 
 
 def refuse_entities(name: str) -> IngestError:

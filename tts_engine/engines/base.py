@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import numpy as np
@@ -68,6 +68,14 @@ class Voice:
     @property
     def non_commercial(self) -> bool:
         return is_non_commercial(self.licence)
+
+    def with_speakers(self, speakers: Iterable[str]) -> list[Voice]:
+        """This model as voices: itself when it has one speaker, else one voice per speaker."""
+        per_speaker = [
+            replace(self, id=f"{self.id}:{speaker}", name=f"{self.name} ({speaker})", speaker=speaker)
+            for speaker in speakers
+        ]
+        return per_speaker or [self]
 
 
 class Engine(ABC):

@@ -30,7 +30,7 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -176,12 +176,7 @@ class CoquiEngine(Engine):
                 licence=model.licence,
                 sample_rate=model.sample_rate,
             )
-            if not model.speakers:
-                voices.append(voice)
-            voices.extend(
-                replace(voice, id=f"{model.id}:{speaker}", name=f"{model.name} ({speaker})", speaker=speaker)
-                for speaker in model.speakers
-            )
+            voices.extend(voice.with_speakers(model.speakers))
         return voices
 
     def _resolve(self, voice_id: str) -> tuple[CoquiModel, str | None]:

@@ -22,7 +22,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -137,12 +137,7 @@ def _voices_of(model: PiperModel) -> list[Voice]:
         licence=model.licence,
         sample_rate=model.sample_rate,
     )
-    if not model.speakers:
-        return [voice]
-    return [
-        replace(voice, id=f"{model.id}:{name}", name=f"{model.dataset} ({name})", speaker=name)
-        for name, _ in model.speakers
-    ]
+    return voice.with_speakers(name for name, _ in model.speakers)
 
 
 class PiperEngine(Engine):
