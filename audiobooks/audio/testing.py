@@ -73,3 +73,17 @@ def parse_vtt(text: str) -> list[ParsedCue]:
         unescaped = body.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
         cues.append(ParsedCue(start, end, unescaped))
     return cues
+
+
+def probe(path: Path) -> str:
+    """What ``ffmpeg -i`` says about ``path`` (imageio-ffmpeg ships no ffprobe)."""
+    import subprocess
+
+    from django.conf import settings
+
+    done = subprocess.run(
+        [settings.FFMPEG_BINARY, "-hide_banner", "-nostdin", "-i", str(path)],
+        capture_output=True,
+        check=False,
+    )
+    return done.stderr.decode(errors="replace")
