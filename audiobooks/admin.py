@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from .models import Book, Chapter, StoredObject
+from .models import Book, Chapter, Conversion, Part, StoredObject
 from .services import book_delete_in_admin
 
 
@@ -68,6 +68,52 @@ class StoredObjectAdmin(admin.ModelAdmin):
         "uuid", "key", "owner", "book", "kind", "size", "content_type", "filename",
         "expires_at", "created_at",
     )  # fmt: skip
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class PartInline(admin.TabularInline):
+    """Read-only: Parts change only through the pipeline's claims and the reaper."""
+
+    model = Part
+    fields = (
+        "index", "chapter", "chapter_part_index", "characters", "status", "attempts", "worker",
+        "heartbeat_at", "duration_ms", "error",
+    )  # fmt: skip
+    readonly_fields = fields
+    ordering = ("index",)
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Conversion)
+class ConversionAdmin(admin.ModelAdmin):
+    """Read-only: a conversion moves only through its services, which charge and refund."""
+
+    list_display = (
+        "uuid", "book", "owner", "status", "voice_key", "speed", "characters", "credits_charged",
+        "created_at", "finished_at",
+    )  # fmt: skip
+    list_filter = ("status", "voice_key", "cancel_requested")
+    search_fields = ("uuid", "owner__email", "book__title", "book__uuid")
+    list_select_related = ("owner", "book")
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "uuid", "owner", "book", "status", "voice_key", "speed", "characters", "credits_charged",
+        "idempotency_key", "cancel_requested", "error_message", "created_at", "started_at", "finished_at",
+    )  # fmt: skip
+    exclude = ("chapters",)
+    inlines = (PartInline,)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -13,3 +13,39 @@ class BookError(Exception):
 
 class UnsupportedFileType(BookError):
     code = "unsupported_file_type"
+
+
+class ConversionError(BookError):
+    """A conversion request that cannot be accepted as it stands; nothing was written or charged."""
+
+    code = "conversion_error"
+
+
+class BookNotReady(ConversionError):
+    code = "book_not_ready"
+    http_status = 409
+
+
+class NoChaptersSelected(ConversionError):
+    code = "no_chapters_selected"
+
+
+class UnknownChapter(ConversionError):
+    code = "unknown_chapter"
+
+
+class UnknownVoice(ConversionError):
+    code = "unknown_voice"
+
+
+class InvalidSpeed(ConversionError):
+    code = "invalid_speed"
+
+
+class InvalidIdempotencyKey(ConversionError):
+    code = "invalid_idempotency_key"
+
+
+class ConversionNotCancellable(ConversionError):
+    code = "conversion_not_cancellable"
+    http_status = 409

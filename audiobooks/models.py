@@ -158,3 +158,177 @@ class StoredObject(models.Model):
     @property
     def pending(self) -> bool:
         return self.expires_at is not None
+
+
+class Conversion(models.Model):
+    """One request to turn chosen chapters of a book into audio, and where it stands.
+
+    queued → synthesizing → assembling → completed, or it ends as failed or
+    cancelled. The row is the truth: a Celery message only nudges a worker.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SYNTHESIZING = "synthesizing", "Synthesizing"
+        ASSEMBLING = "assembling", "Assembling"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    # Not yet finished: their Parts are still needed (see selectors.part_keys_in_use).
+    ACTIVE = (Status.QUEUED, Status.SYNTHESIZING, Status.ASSEMBLING)
+    CANCELLABLE = ACTIVE
+    FINISHED = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversions")
+    book = models.ForeignKey(Book, on_delete=models.CASCADE, related_name="conversions")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    voice_key = models.CharField(max_length=200, help_text="engine:voice, as in the tts_engine registry.")
+    speed = models.FloatField()
+    chapters = models.ManyToManyField(Chapter, through="ConversionChapter", related_name="conversions")
+    characters = models.PositiveIntegerField(help_text="Characters of text in all Parts: what was charged.")
+    credits_charged = models.PositiveIntegerField()
+    idempotency_key = models.CharField(
+        max_length=255, blank=True, help_text="The client's Idempotency-Key, unique per owner."
+    )
+    cancel_requested = models.BooleanField(default=False)
+    error_message = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = [
+            models.Index(fields=("owner", "-created_at")),
+            models.Index(fields=("status", "created_at")),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=("owner", "idempotency_key"),
+                condition=~Q(idempotency_key=""),
+                name="audiobooks_conversion_unique_idempotency_key",
+            ),
+            models.CheckConstraint(
+                condition=Q(speed__gte=0.5, speed__lte=2.0), name="audiobooks_conversion_speed_range"
+            ),
+            models.CheckConstraint(condition=Q(characters__gt=0), name="audiobooks_conversion_has_text"),
+            models.CheckConstraint(
+                condition=~Q(status="failed") | ~Q(error_message=""),
+                name="audiobooks_conversion_failed_has_message",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=("completed", "failed", "cancelled"), finished_at__isnull=False)
+                | (~Q(status__in=("completed", "failed", "cancelled")) & Q(finished_at__isnull=True)),
+                name="audiobooks_conversion_finished_iff_final",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=("synthesizing", "assembling", "completed"))
+                | Q(started_at__isnull=False),
+                name="audiobooks_conversion_started_when_running",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="cancelled") | Q(cancel_requested=True),
+                name="audiobooks_conversion_cancelled_was_requested",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.book} ({self.get_status_display()})"
+
+
+class ConversionChapter(models.Model):
+    """A chapter chosen for a conversion, with its place in the finished book (from 0)."""
+
+    conversion = models.ForeignKey(Conversion, on_delete=models.CASCADE, related_name="selections")
+    chapter = models.ForeignKey(Chapter, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ("conversion", "position")
+        constraints = [
+            models.UniqueConstraint(fields=("conversion", "chapter"), name="audiobooks_convchapter_unique"),
+            models.UniqueConstraint(
+                fields=("conversion", "position"), name="audiobooks_convchapter_unique_position"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.position + 1}: chapter {self.chapter_id} of conversion {self.conversion_id}"
+
+
+class Part(models.Model):
+    """A slice of a chapter (≤ about 5,000 characters, cut at sentences): the unit of synthesis.
+
+    ``index`` orders all Parts of a conversion in reading order;
+    ``chapter_part_index`` orders them within their chapter. The first Part of
+    a chapter speaks its title first (``speaks_title``). ``cache_key`` is the
+    render cache's digest (``tts_engine.speech.render_key``: voice incl.
+    engine, speed, text, title, pauses, language, paragraph end and
+    ``NORMALISER_VERSION``); the audio is stored under
+    ``storage_keys.part_key(digest=cache_key)``.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    conversion = models.ForeignKey(Conversion, on_delete=models.CASCADE, related_name="parts")
+    chapter = models.ForeignKey(Chapter, on_delete=models.CASCADE, related_name="parts")
+    index = models.PositiveIntegerField()
+    chapter_part_index = models.PositiveIntegerField()
+    text = models.TextField()
+    characters = models.PositiveIntegerField()
+    speaks_title = models.BooleanField(default=False)
+    ends_paragraph = models.BooleanField(default=True)
+    cache_key = models.CharField(max_length=64)
+
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=255, blank=True, help_text="Who claimed it: host and process.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True, help_text="Last sent to the broker.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    sentences = models.JSONField(
+        default=list, blank=True, help_text="Sentence timings: start_ms, end_ms, text, is_title."
+    )
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ("conversion", "index")
+        indexes = [
+            models.Index(fields=("status", "conversion", "index")),
+            models.Index(fields=("conversion", "status")),
+            models.Index(fields=("cache_key",)),
+            models.Index(
+                fields=("heartbeat_at",), condition=Q(status="running"), name="audiobooks_part_running"
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=("conversion", "index"), name="audiobooks_part_unique_index"),
+            models.UniqueConstraint(
+                fields=("conversion", "chapter", "chapter_part_index"),
+                name="audiobooks_part_unique_chapter_index",
+            ),
+            models.CheckConstraint(condition=Q(characters__gt=0), name="audiobooks_part_has_text"),
+            models.CheckConstraint(
+                condition=~Q(status="running") | Q(heartbeat_at__isnull=False),
+                name="audiobooks_part_running_has_heartbeat",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="done") | Q(duration_ms__isnull=False, finished_at__isnull=False),
+                name="audiobooks_part_done_has_duration",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="failed") | ~Q(error=""), name="audiobooks_part_failed_has_error"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Part {self.index} of {self.conversion_id} ({self.status})"

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from uuid import UUID
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Exists, OuterRef, QuerySet, Sum
+from django.db.models.functions import Substr
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from credits.conf import max_upload_bytes
-from credits.selectors import storage_quota_get
+from credits.selectors import conversion_quote, storage_quota_get
+from tts_engine.engines.base import EngineError
+from tts_engine.registry import get_voice
+from tts_engine.text import language_warning
 
 from . import storage_keys
-from .models import Book, StoredObject
+from .models import Book, Conversion, Part, StoredObject
 
 # What a book's file URL may name after /books/<uuid>/files/: the deliverables
 # by their key inside the book's folder, and two aliases.
@@ -81,22 +87,71 @@ def _chapter_number(key: str) -> int:
 def part_keys_in_use() -> QuerySet[StoredObject, str]:
     """Keys of cached Parts that a conversion still running needs: ``purge_expired`` keeps these.
 
-    THE PIPELINE FILLS THIS IN. Until Conversion and Part exist no conversion
-    runs, so no Part is in use. Once they exist this must return the cache
-    keys of every Part of every Conversion not yet finished (queued,
-    synthesizing or assembling), including Parts a conversion reuses from the
-    cache, for example::
-
-        return StoredObject.objects.filter(
-            key__in=Part.objects.filter(conversion__status__in=Conversion.ACTIVE).values("cache_key")
-        ).values_list("key", flat=True)
-
-    The pipeline must record its Part rows (with their cache keys) before it
-    looks a Part up in the cache, and treat a cached Part that has vanished
-    when read as a miss and render it again: a purge that started just before
-    the conversion may still delete it.
+    Every Part of every Conversion not yet finished (queued, synthesizing or
+    assembling) counts, including Parts it reuses from the cache: a Part's
+    ``cache_key`` is the digest in ``parts/<digest>.<ext>``. Part rows are
+    recorded at submission, before any worker looks a Part up in the cache;
+    a cached Part that vanishes when read is a miss and is rendered again.
     """
-    return StoredObject.objects.none().values_list("key", flat=True)
+    digest = Substr(OuterRef("key"), len(storage_keys.PARTS_PREFIX) + 1, 64)
+    needed = Part.objects.filter(conversion__status__in=Conversion.ACTIVE, cache_key=digest)
+    return (
+        StoredObject.objects.filter(kind=StoredObject.Kind.PART, key__startswith=storage_keys.PARTS_PREFIX)
+        .filter(Exists(needed))
+        .values_list("key", flat=True)
+    )
+
+
+def conversions_for_user(*, user: User) -> QuerySet[Conversion]:
+    return Conversion.objects.filter(owner=user)
+
+
+def conversion_get_for_user(*, user: User, conversion_uuid: UUID) -> Conversion:
+    """The user's conversion, or 404: another user's is indistinguishable from none."""
+    return get_object_or_404(conversions_for_user(user=user), uuid=conversion_uuid)
+
+
+@dataclass(frozen=True)
+class BookConversionQuote:
+    """What the Convert page shows before the reader submits."""
+
+    characters: int
+    credits: int
+    balance: int
+    language_warning: str | None
+
+    @property
+    def affordable(self) -> bool:
+        return self.credits <= self.balance
+
+    @property
+    def shortfall(self) -> int:
+        return max(0, self.credits - self.balance)
+
+
+def book_conversion_quote(
+    *, user: User, book_uuid: UUID, chapter_indexes: Iterable[int], voice_key: str
+) -> BookConversionQuote:
+    """Cost and balance for converting these chapters of the user's book (404 for another's).
+
+    ``characters`` sums the chapters' counts from ingestion; the charge at
+    submission counts the text as cut into Parts, which differs by spacing only.
+    An unknown voice gives no language warning here; submission refuses it.
+    """
+    book = book_get_for_user(user=user, book_uuid=book_uuid)
+    characters = int(
+        book.chapters.filter(index__in=list(chapter_indexes)).aggregate(total=Sum("chars"))["total"] or 0
+    )
+    quote = conversion_quote(user=user, characters=characters)
+    try:
+        voice_language = get_voice(voice_key).language
+    except (EngineError, LookupError, ValueError):
+        warning = None
+    else:
+        warning = language_warning(voice_language, book.language)
+    return BookConversionQuote(
+        characters=characters, credits=quote.credits, balance=quote.balance, language_warning=warning
+    )
 
 
 def upload_limit_bytes(*, user: User) -> int:

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from audiobooks.parts import PART_MAX_CHARS, chapter_parts
+
+_SPACE = re.compile(r"\s+")
+
+
+def _letters(text: str) -> str:
+    return _SPACE.sub("", text)
+
+
+def _chapter(paragraphs: int, sentences: int) -> str:
+    return "\n\n".join(
+        " ".join(
+            f"Paragraph {p}, sentence {s}: the hound was heard again on the moor." for s in range(sentences)
+        )
+        for p in range(paragraphs)
+    )
+
+
+def test_a_short_chapter_is_one_part_that_speaks_the_title_and_ends_a_paragraph():
+    parts = chapter_parts(text="It was a dark night.\n\nThe wind howled.")
+    assert len(parts) == 1
+    assert parts[0].text == "It was a dark night.\n\nThe wind howled."
+    assert parts[0].speaks_title
+    assert parts[0].ends_paragraph
+
+
+def test_a_long_chapter_is_cut_into_parts_none_over_the_limit_and_only_the_first_speaks_the_title():
+    text = _chapter(paragraphs=60, sentences=12)
+    parts = chapter_parts(text=text)
+    assert len(parts) > 5
+    assert all(len(part.text) <= PART_MAX_CHARS for part in parts)
+    assert [part.speaks_title for part in parts] == [True] + [False] * (len(parts) - 1)
+
+
+def test_the_parts_together_hold_every_character_of_the_chapter_in_order():
+    text = _chapter(paragraphs=40, sentences=15) + "\n\n* * *\n\nThe   end,\n  at last."
+    parts = chapter_parts(text=text)
+    assert _letters("".join(part.text for part in parts)) == _letters(text)
+
+
+def test_parts_are_cut_between_sentences_never_inside_one():
+    text = _chapter(paragraphs=30, sentences=15)
+    for part in chapter_parts(text=text):
+        assert part.text.startswith("Paragraph ")
+        assert part.text.endswith("moor.")
+
+
+def test_a_part_cut_inside_a_paragraph_says_so_so_the_pause_after_it_is_a_sentence_pause():
+    text = _chapter(paragraphs=1, sentences=200)
+    parts = chapter_parts(text=text)
+    assert len(parts) > 1
+    assert [part.ends_paragraph for part in parts] == [False] * (len(parts) - 1) + [True]
+
+
+def test_a_single_sentence_longer_than_the_limit_is_cut_at_words():
+    sentence = " ".join(["nevermore"] * 1_500) + "."
+    parts = chapter_parts(text=f"Quoth the raven. {sentence} Done.")
+    assert all(len(part.text) <= PART_MAX_CHARS for part in parts)
+    words = {"Quoth", "the", "raven.", "nevermore", "nevermore.", "Done."}
+    assert {word for part in parts for word in part.text.split()} == words
+    assert _letters("".join(part.text for part in parts)) == _letters(f"Quoth the raven. {sentence} Done.")
+
+
+def test_a_word_longer_than_the_limit_is_cut_at_the_limit_and_kept_whole_in_total():
+    word = "a" * (PART_MAX_CHARS * 2 + 10)
+    parts = chapter_parts(text=word)
+    assert [len(part.text) for part in parts] == [PART_MAX_CHARS, PART_MAX_CHARS, 10]
+
+
+def test_a_chapter_with_no_text_has_no_parts():
+    assert chapter_parts(text="  \n\n \n") == []
+
+
+def test_a_smaller_limit_is_honoured():
+    parts = chapter_parts(text=_chapter(paragraphs=3, sentences=10), max_chars=200)
+    assert all(len(part.text) <= 200 for part in parts)
+
+
+def test_a_limit_below_one_is_refused():
+    with pytest.raises(ValueError, match="max_chars must be positive"):
+        chapter_parts(text="Hello.", max_chars=0)
