@@ -9,6 +9,7 @@ as given: a title such as ``<script>`` is text in a tag, never markup.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from mutagen.id3 import APIC, ID3, TALB, TCON, TDRC, TIT2, TPE1, TRCK, PictureType
@@ -16,6 +17,7 @@ from mutagen.id3 import APIC, ID3, TALB, TCON, TDRC, TIT2, TPE1, TRCK, PictureTy
 from audiobooks.audio.ffmpeg import AudioError, discard, finish, partial_path, run_ffmpeg
 
 MAX_COVER_BYTES = 10 * 1024 * 1024
+ACX_MAX_FILE_MS = 120 * 60 * 1000  # ACX refuses files longer than 120 minutes
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,13 @@ def write_id3(path: Path, tags: ChapterTags) -> None:
     id3.save(str(path), v2_version=3)
 
 
+def acx_spans(duration_ms: int, *, max_ms: int = ACX_MAX_FILE_MS) -> list[tuple[int, int]]:
+    """Equal (start, end) spans covering ``duration_ms``, none longer than ``max_ms``."""
+    pieces = max(1, -(-duration_ms // max_ms))
+    bounds = [round(duration_ms * i / pieces) for i in range(pieces + 1)]
+    return list(pairwise(bounds))
+
+
 def encode_mp3(
     source: Path,
     target: Path,
@@ -82,13 +91,19 @@ def encode_mp3(
     profile: Mp3Profile = CHAPTER_MP3,
     tags: ChapterTags | None = None,
     audio_filter: str | None = None,
+    span_ms: tuple[int, int] | None = None,
 ) -> Path:
     """Encode ``source`` to a mono CBR MP3 at ``target`` and tag it; ``target`` appears only when complete.
 
     ``audio_filter`` (from ``master.mastering_filter``) masters on the way,
-    with no intermediate WAV.
+    with no intermediate WAV. ``span_ms`` (start, end) encodes only that
+    stretch of the source, for pieces of a chapter too long for ACX.
     """
-    args = ["-i", str(source), "-map", "0:a:0", "-map_metadata", "-1"]
+    args = []
+    if span_ms is not None:
+        start, end = span_ms
+        args += ["-ss", f"{start / 1000:.3f}", "-t", f"{(end - start) / 1000:.3f}"]
+    args += ["-i", str(source), "-map", "0:a:0", "-map_metadata", "-1"]
     if audio_filter:
         args += ["-af", audio_filter]
     args += ["-ac", "1"]

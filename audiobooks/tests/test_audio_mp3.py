@@ -9,7 +9,7 @@ from PIL import Image
 from audiobooks.audio import AudioError
 from audiobooks.audio.concat import ChapterAudio
 from audiobooks.audio.master import mastering_filter, mastering_gain, measure_loudness
-from audiobooks.audio.mp3 import ACX_MP3, CHAPTER_MP3, ChapterTags, encode_mp3
+from audiobooks.audio.mp3 import ACX_MP3, CHAPTER_MP3, ChapterTags, acx_spans, encode_mp3
 from audiobooks.audio.testing import write_tone
 from tts_engine.registry import get_engine
 from tts_engine.speech import render_to_wav
@@ -91,3 +91,20 @@ def test_a_cover_that_is_not_an_image_is_refused_and_leaves_no_file(tmp_path):
 
     assert caught.value.retryable is False
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "cover.jpg"]
+
+
+def test_acx_spans_cut_long_chapters_into_equal_pieces_under_two_hours():
+    two_hours = 120 * 60_000
+    assert acx_spans(1000) == [(0, 1000)]
+    assert acx_spans(two_hours) == [(0, two_hours)]
+    assert acx_spans(two_hours + 1) == [(0, 3_600_000), (3_600_000, two_hours + 1)]
+    assert acx_spans(5 * 3_600_000)[-1][1] == 5 * 3_600_000
+    assert all(end - start <= two_hours for start, end in acx_spans(5 * 3_600_000))
+
+
+def test_a_span_encodes_only_that_stretch(tmp_path):
+    source = write_tone(tmp_path / "a.wav", seconds=6)
+
+    target = encode_mp3(source, tmp_path / "piece.mp3", profile=ACX_MP3, span_ms=(2000, 5000))
+
+    assert MP3(target).info.length == pytest.approx(3.0, abs=0.06)
