@@ -55,7 +55,9 @@ def run_ffmpeg(args: Sequence[str], *, what: str, timeout: float = FFMPEG_TIMEOU
             command,
             stderr[-STDERR_TAIL_CHARS:],
         )
-        raise AudioError(f"Could not {what}.", retryable=False)
+        # A full disk or a killed process can pass; bad input fails the same way again.
+        transient = "No space left on device" in stderr or done.returncode < 0
+        raise AudioError(f"Could not {what}.", retryable=transient)
     return stderr
 
 
