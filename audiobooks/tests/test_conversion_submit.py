@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.http import Http404
+from django.test import Client
+from django.urls import reverse
 
 from accounts.models import User
 from audiobooks import storage_keys
@@ -26,7 +28,7 @@ from audiobooks.parts import PART_MAX_CHARS
 from audiobooks.selectors import book_conversion_quote, part_keys_in_use
 from audiobooks.services import book_ingest, conversion_cancel, conversion_submit
 from audiobooks.tests.factories import CORPUS, upload_file
-from credits.errors import InsufficientCredits, RateLimited
+from credits.errors import InsufficientCredits, RateLimited, StorageQuotaExceeded
 from credits.models import CreditEntry, EntryKind
 from credits.selectors import credit_balance_get, ledger_audit
 from credits.services import credits_grant_by_system
@@ -201,6 +203,26 @@ class TestSubmit:
         assert keys[normal.pk] == keys[same.pk]
         assert not set(keys[normal.pk]) & set(keys[faster.pk])
 
+    def test_a_conversion_whose_audio_would_overfill_the_storage_quota_is_refused_before_charging(
+        self, owner, settings
+    ):
+        book = ingested_book(owner)
+        credits_grant_by_system(user=owner, amount=5, reason="test float")
+        settings.CREDITS_STORAGE_QUOTA_BYTES = {"free": book.original_size + 1_000_000}
+        with pytest.raises(StorageQuotaExceeded, match=r"This conversion needs .* of storage"):
+            submit(owner, book)
+        assert not Conversion.objects.exists()
+        assert charges() == 0
+
+    def test_over_the_rate_limit_nothing_is_written_or_charged(self, owner, settings):
+        book = ingested_book(owner)
+        credits_grant_by_system(user=owner, amount=5, reason="test float")
+        settings.CREDITS_RATE_LIMITS = {"conversion": "0/h"}
+        with pytest.raises(RateLimited, match="limit of 0 conversions per hour"):
+            submit(owner, book)
+        assert not Conversion.objects.exists()
+        assert charges() == 0
+
 
 @pytest.mark.django_db
 class TestCancel:
@@ -293,6 +315,28 @@ class TestQuoteAndCache:
         assert list(part_keys_in_use()) == [key]
         conversion_cancel(user=owner, conversion_uuid=conversion.uuid)
         assert list(part_keys_in_use()) == []
+
+    def test_the_quote_warns_when_the_voice_speaks_another_language_than_the_book(self, owner):
+        book = ingested_book(owner)
+        Book.objects.filter(pk=book.pk).update(language="de")
+        quote = book_conversion_quote(
+            user=owner, book_uuid=book.uuid, chapter_indexes=[chapter_index(book)], voice_key=DEFAULT_VOICE
+        )
+        assert quote.language_warning is not None
+        assert "the book is in de" in quote.language_warning
+
+    def test_staff_see_conversions_and_their_parts_in_the_admin(self, owner, staff):
+        book = ingested_book(owner)
+        credits_grant_by_system(user=owner, amount=5, reason="test float")
+        conversion = submit(owner, book)
+        client = Client()
+        client.force_login(staff)
+        listing = client.get(reverse("admin:audiobooks_conversion_changelist"), {"status": "queued"})
+        assert listing.status_code == 200
+        assert str(conversion.uuid) in listing.content.decode()
+        page = client.get(reverse("admin:audiobooks_conversion_change", args=[conversion.pk]))
+        assert page.status_code == 200
+        assert SCANDAL in page.content.decode(), "the Parts inline names each Part's chapter"
 
 
 def run_at_once(calls: list[Callable[[], Any]]) -> list[Any]:
