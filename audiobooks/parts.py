@@ -27,28 +27,39 @@ class PartText:
 
 
 def chapter_parts(*, text: str, language: str = "en", max_chars: int = PART_MAX_CHARS) -> list[PartText]:
-    """The chapter's text as Parts in reading order; empty when it has no text at all."""
+    """The chapter's text as Parts in reading order; empty when it has no text at all.
+
+    A paragraph that fits in the Part being filled goes in whole; only one
+    that does not is split into sentences (pysbd is slow, and a whole book is
+    cut while the reader waits for the submission to answer).
+    """
     if max_chars < 1:
         raise ValueError("max_chars must be positive")
-    pieces: list[tuple[str, bool]] = []  # (sentence or piece of one, ends its paragraph)
-    for paragraph in split_paragraphs(text):
-        sentences = [
-            piece
-            for sentence in split_sentences(paragraph, language)
-            for piece in (split_chunks(sentence, max_chars) if len(sentence) > max_chars else [sentence])
-        ]
-        pieces.extend((sentence, number == len(sentences) - 1) for number, sentence in enumerate(sentences))
-
     parts: list[PartText] = []
     current = ""
     current_ends_paragraph = True
-    for piece, ends_paragraph in pieces:
+
+    def add(piece: str, *, ends_paragraph: bool) -> None:
+        nonlocal current, current_ends_paragraph
         separator = "" if not current else (_PARAGRAPH_BREAK if current_ends_paragraph else " ")
         if current and len(current) + len(separator) + len(piece) > max_chars:
             parts.append(PartText(current, speaks_title=not parts, ends_paragraph=current_ends_paragraph))
             current, separator = "", ""
         current += separator + piece
         current_ends_paragraph = ends_paragraph
+
+    for paragraph in split_paragraphs(text):
+        room = max_chars - len(current) - (len(_PARAGRAPH_BREAK) if current else 0)
+        if len(paragraph) <= room:
+            add(paragraph, ends_paragraph=True)
+            continue
+        pieces = [
+            piece
+            for sentence in split_sentences(paragraph, language)
+            for piece in (split_chunks(sentence, max_chars) if len(sentence) > max_chars else [sentence])
+        ]
+        for number, piece in enumerate(pieces):
+            add(piece, ends_paragraph=number == len(pieces) - 1)
     if current:
         parts.append(PartText(current, speaks_title=not parts, ends_paragraph=current_ends_paragraph))
     return parts

@@ -4,7 +4,9 @@ import re
 
 import pytest
 
+from audiobooks.ingest import ingest_file
 from audiobooks.parts import PART_MAX_CHARS, chapter_parts
+from audiobooks.tests.factories import CORPUS
 
 _SPACE = re.compile(r"\s+")
 
@@ -85,3 +87,11 @@ def test_a_smaller_limit_is_honoured():
 def test_a_limit_below_one_is_refused():
     with pytest.raises(ValueError, match="max_chars must be positive"):
         chapter_parts(text="Hello.", max_chars=0)
+
+
+def test_every_chapter_of_a_real_book_is_cut_into_bounded_parts_that_hold_all_its_text():
+    book = ingest_file(CORPUS / "good" / "sherlock-holmes.epub")
+    for chapter in book.chapters:
+        parts = chapter_parts(text=chapter.text, language=book.language)
+        assert all(len(part.text) <= PART_MAX_CHARS for part in parts), chapter.title
+        assert _letters("".join(part.text for part in parts)) == _letters(chapter.text), chapter.title
