@@ -1,3 +1,5 @@
+# mypy: disable-error-code="attr-defined,union-attr,operator,index"
+# (mutagen types every file's info and tags as Optional; these tests read files they just wrote.)
 from __future__ import annotations
 
 import logging
