@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.http import Http404
 from django.test import Client
 from django.urls import reverse
@@ -32,6 +29,7 @@ from credits.errors import InsufficientCredits, RateLimited, StorageQuotaExceede
 from credits.models import CreditEntry, EntryKind
 from credits.selectors import credit_balance_get, ledger_audit
 from credits.services import credits_grant_by_system
+from tests.concurrency import run_at_once
 from tts_engine.registry import DEFAULT_VOICE
 
 SHERLOCK = CORPUS / "good" / "sherlock-holmes.epub"
@@ -337,28 +335,6 @@ class TestQuoteAndCache:
         page = client.get(reverse("admin:audiobooks_conversion_change", args=[conversion.pk]))
         assert page.status_code == 200
         assert SCANDAL in page.content.decode(), "the Parts inline names each Part's chapter"
-
-
-def run_at_once(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Each call in its own thread and database connection, released together; results or exceptions."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = call()
-        except Exception as exc:  # the test inspects it
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 @pytest.mark.django_db(transaction=True)

@@ -11,8 +11,7 @@ from credits.errors import InsufficientCredits
 from credits.models import CreditAccount, CreditEntry, EntryKind
 from credits.selectors import credit_balance_get, ledger_audit
 from credits.services import conversion_charge, conversion_refund, credits_grant, credits_grant_signup
-
-from .conftest import run_at_once
+from tests.concurrency import run_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

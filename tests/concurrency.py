@@ -1,4 +1,4 @@
-"""Personas for the credits tests: the owner of an account, a stranger, and a staff member."""
+"""Release several calls at once, each in its own thread and database connection, for race tests."""
 
 from __future__ import annotations
 
