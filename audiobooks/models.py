@@ -192,8 +192,16 @@ class Conversion(models.Model):
     idempotency_key = models.CharField(
         max_length=255, blank=True, help_text="The client's Idempotency-Key, unique per owner."
     )
+    operator_job = models.BooleanField(
+        default=False, help_text="Run by an operator (manage.py convert without --user): never charged."
+    )
     cancel_requested = models.BooleanField(default=False)
     error_message = models.TextField(blank=True)
+    duration_ms = models.PositiveBigIntegerField(null=True, blank=True, help_text="Of the finished M4B.")
+    assembly_attempts = models.PositiveSmallIntegerField(default=0)
+    assembly_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the M4B assembly task was last sent to the broker."
+    )
 
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -233,6 +241,14 @@ class Conversion(models.Model):
                 condition=~Q(status="cancelled") | Q(cancel_requested=True),
                 name="audiobooks_conversion_cancelled_was_requested",
             ),
+            models.CheckConstraint(
+                condition=~Q(operator_job=True) | Q(credits_charged=0),
+                name="audiobooks_conversion_operator_jobs_are_free",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="completed") | Q(duration_ms__isnull=False),
+                name="audiobooks_conversion_completed_has_duration",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -240,23 +256,52 @@ class Conversion(models.Model):
 
 
 class ConversionChapter(models.Model):
-    """A chapter chosen for a conversion, with its place in the finished book (from 0)."""
+    """A chapter chosen for a conversion, with its place in the finished book (from 0).
+
+    rendering → mastering (its last Part is done; the MP3 and captions are
+    being made) → ready (playable). ``gain_db`` is the mastering gain measured
+    once, so the M4B is mastered exactly like the chapter's MP3.
+    """
+
+    class Status(models.TextChoices):
+        RENDERING = "rendering", "Rendering"
+        MASTERING = "mastering", "Mastering"
+        READY = "ready", "Ready"
 
     conversion = models.ForeignKey(Conversion, on_delete=models.CASCADE, related_name="selections")
     chapter = models.ForeignKey(Chapter, on_delete=models.CASCADE, related_name="+")
     position = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RENDERING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the mastering task was last sent to the broker."
+    )
+    gain_db = models.FloatField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Of the mastered chapter.")
+    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("conversion", "position")
+        indexes = [models.Index(fields=("status", "sent_at"))]
         constraints = [
             models.UniqueConstraint(fields=("conversion", "chapter"), name="audiobooks_convchapter_unique"),
             models.UniqueConstraint(
                 fields=("conversion", "position"), name="audiobooks_convchapter_unique_position"
             ),
+            models.CheckConstraint(
+                condition=~Q(status="ready")
+                | Q(gain_db__isnull=False, duration_ms__isnull=False, finished_at__isnull=False),
+                name="audiobooks_convchapter_ready_has_audio",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.position + 1}: chapter {self.chapter_id} of conversion {self.conversion_id}"
+
+    @property
+    def number(self) -> int:
+        """The chapter's number in the finished book, from 1: mp3/NN.mp3, captions/NN.vtt."""
+        return self.position + 1
 
 
 class Part(models.Model):
@@ -292,6 +337,7 @@ class Part(models.Model):
     worker = models.CharField(max_length=255, blank=True, help_text="Who claimed it: host and process.")
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True, help_text="Last sent to the broker.")
+    task_id = models.CharField(max_length=64, blank=True, help_text="Of the last message sent: to revoke it.")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)

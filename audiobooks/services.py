@@ -15,15 +15,15 @@ from uuid import UUID
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
 from credits.ratelimits import Action, check_rate_limit
 from credits.selectors import conversion_storage_check, upload_check
-from credits.services import conversion_charge, conversion_refund
+from credits.services import conversion_charge
 from tts_engine.engines.base import SPEED_MAX, SPEED_MIN, EngineError
-from tts_engine.registry import get_voice
+from tts_engine.registry import get_engine, get_voice, split_voice_key
 from tts_engine.speech import render_key, validate_speed
 
 from . import storage_keys
@@ -41,6 +41,8 @@ from .errors import (
 from .ingest import IngestedBook, IngestError, ingest_file
 from .models import Book, Chapter, Conversion, ConversionChapter, Part, StoredObject
 from .parts import chapter_parts
+from .pipeline.dispatch import parts_dispatch_safely
+from .pipeline.outcomes import conversion_cancel_and_settle
 from .selectors import book_get_for_user, conversion_get_for_user, storage_used_bytes
 from .storage import backend, links
 from .storage.conf import upload_expiry
@@ -360,9 +362,9 @@ def _book_fail(*, book_id: int, code: str, message: str) -> None:
 
 # --- Conversions ----------------------------------------------------------------------
 # Submission charges, then records the Conversion and every Part, in one
-# transaction. Nothing is sent to a worker yet: the database-driven
-# dispatcher (next in the pipeline) picks queued Conversions' pending Parts
-# from the database, round-robin, so a Conversion stays ``queued`` until it runs.
+# transaction. After it commits, the dispatcher (``pipeline.dispatch``) sends
+# Parts to the synthesis queue, a bounded number at a time, round-robin
+# across running conversions; see ``audiobooks.pipeline`` for the rest.
 
 # Deliverables kept per second of audio: the M4B and the chapter MP3s, both 64 kbps.
 DELIVERABLE_BYTES_PER_SECOND = 2 * 64_000 // 8
@@ -384,13 +386,16 @@ def conversion_submit(
     voice_key: str,
     speed: float,
     idempotency_key: str | None = None,
+    operator_job: bool = False,
 ) -> Conversion:
-    """Charge for the chosen chapters and record a queued Conversion with its Parts.
+    """Charge for the chosen chapters and record a queued Conversion with its Parts, then dispatch.
 
     Every check (the book is the user's (else 404) and ready, chapters, voice,
     speed, the rate limit, the storage quota, the balance) runs before
     anything is written. A replay with the same ``idempotency_key`` returns
     the first Conversion, uses no rate-limit slot and charges nothing.
+    An ``operator_job`` (``manage.py convert`` without ``--user``) is
+    recorded as such and skips the rate limit, the quota and the charge.
     """
     key = (idempotency_key or "").strip()
     if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
@@ -413,16 +418,20 @@ def conversion_submit(
     if not characters:
         raise NoChaptersSelected("The chosen chapters have no text to read aloud.")
 
-    check_rate_limit(request_or_key=str(user.pk), action=Action.CONVERSION)
-    conversion_storage_check(
-        user=user,
-        estimated_bytes=conversion_estimated_bytes(characters=characters, speed=speed),
-        storage_used_bytes=storage_used_bytes(user=user),
-    )
+    if not operator_job:
+        check_rate_limit(request_or_key=str(user.pk), action=Action.CONVERSION)
+        conversion_storage_check(
+            user=user,
+            estimated_bytes=conversion_estimated_bytes(characters=characters, speed=speed),
+            storage_used_bytes=storage_used_bytes(user=user),
+        )
     conversion_uuid = uuid.uuid4()
     try:
         with transaction.atomic(durable=True):
-            charge = conversion_charge(user=user, conversion_uuid=conversion_uuid, characters=characters)
+            charged = 0
+            if not operator_job:
+                charge = conversion_charge(user=user, conversion_uuid=conversion_uuid, characters=characters)
+                charged = -charge.amount
             conversion = Conversion.objects.create(
                 uuid=conversion_uuid,
                 owner=user,
@@ -430,8 +439,9 @@ def conversion_submit(
                 voice_key=voice_key,
                 speed=speed,
                 characters=characters,
-                credits_charged=-charge.amount,
+                credits_charged=charged,
                 idempotency_key=key,
+                operator_job=operator_job,
             )
             chosen = sorted({part.chapter.pk: part.chapter for part in plan}.values(), key=lambda c: c.index)
             ConversionChapter.objects.bulk_create(
@@ -448,12 +458,14 @@ def conversion_submit(
             return replayed
         raise
     logger.info(
-        "conversion %s submitted: %d parts, %d characters, %d credits",
+        "conversion %s submitted: %d parts, %d characters, %d credits%s",
         conversion.uuid,
         len(plan),
         characters,
         conversion.credits_charged,
+        " (operator job)" if operator_job else "",
     )
+    parts_dispatch_safely()
     return conversion
 
 
@@ -487,6 +499,8 @@ def _voice_checked(voice_key: str) -> str:
 def _parts_plan(*, book: Book, chapters: list[Chapter], voice_key: str, speed: float) -> list[Part]:
     """Unsaved Parts of every chosen chapter, in reading order, with their render-cache keys."""
     language = book.language or "en"
+    engine, voice_id = split_voice_key(voice_key)
+    model_digest = get_engine(engine).model_digest(voice_id)
     plan: list[Part] = []
     for chapter in chapters:
         for number, piece in enumerate(chapter_parts(text=chapter.text, language=language)):
@@ -502,6 +516,7 @@ def _parts_plan(*, book: Book, chapters: list[Chapter], voice_key: str, speed: f
                     ends_paragraph=piece.ends_paragraph,
                     cache_key=render_key(
                         voice_key=voice_key,
+                        model_digest=model_digest,
                         speed=speed,
                         text=piece.text,
                         title=title,
@@ -522,17 +537,11 @@ def conversion_cancel(*, user: User, conversion_uuid: UUID) -> Conversion:
     """
     conversion = conversion_get_for_user(user=user, conversion_uuid=conversion_uuid)
     with transaction.atomic(durable=True):
-        now = timezone.now()
-        Conversion.objects.filter(pk=conversion.pk, status__in=Conversion.CANCELLABLE).update(
-            status=Conversion.Status.CANCELLED, cancel_requested=True, finished_at=now
-        )
-        conversion.refresh_from_db()
+        conversion_cancel_and_settle(conversion=conversion)
         if conversion.status != Conversion.Status.CANCELLED:
             raise ConversionNotCancellable(
                 f"This conversion has already {conversion.get_status_display().lower()}; "
                 "there is nothing to cancel."
             )
-        done = conversion.parts.filter(status=Part.Status.DONE)
-        rendered = int(done.aggregate(total=Sum("characters"))["total"] or 0)
-        conversion_refund(conversion_uuid=conversion.uuid, rendered_characters=rendered)
+    parts_dispatch_safely()  # its slots in the broker go to other conversions
     return conversion

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from celery import shared_task
 
 from . import services
@@ -68,3 +71,67 @@ def synthesize_text_preview(voice_key: str, text: str, speed: float) -> dict[str
     from .previews import text_preview_render
 
     return text_preview_render(voice_key=voice_key, text=text, speed=speed)
+
+
+# --- The conversion pipeline (audiobooks.pipeline) ---------------------------------------
+# Each takes an id and does nothing when the row no longer waits for it, so a
+# message sent twice, or again by the reaper, is harmless.
+
+# Longer than a Part of about 5,000 characters takes on a slow CPU; far
+# shorter than the broker's visibility timeout (6 h), so no Part is
+# delivered twice while it runs.
+PART_SOFT_TIME_LIMIT_SECONDS = 30 * 60
+ASSEMBLY_SOFT_TIME_LIMIT_SECONDS = 2 * 60 * 60
+
+
+@shared_task(
+    name="audiobooks.synthesize_part",  # routed to the synthesis queue
+    ignore_result=True,
+    soft_time_limit=PART_SOFT_TIME_LIMIT_SECONDS,
+    time_limit=PART_SOFT_TIME_LIMIT_SECONDS + 60,
+)
+def synthesize_part(part_id: int) -> None:
+    from .pipeline.render import part_render
+
+    part_render(part_id=part_id)
+
+
+@shared_task(
+    name="audiobooks.master_chapter",
+    ignore_result=True,
+    # Storage or ffmpeg trouble: retried; the chapter row counts the attempts.
+    autoretry_for=(Exception,),
+    retry_kwargs={"max_retries": 3},
+    retry_backoff=5,
+    soft_time_limit=ASSEMBLY_SOFT_TIME_LIMIT_SECONDS,
+    time_limit=ASSEMBLY_SOFT_TIME_LIMIT_SECONDS + 60,
+)
+def master_chapter(selection_id: int) -> None:
+    from .pipeline.chapters import chapter_master
+
+    with tempfile.TemporaryDirectory(prefix="ebv-chapter-") as workdir:
+        chapter_master(selection_id=selection_id, workdir=Path(workdir))
+
+
+@shared_task(
+    name="audiobooks.assemble_book",
+    ignore_result=True,
+    autoretry_for=(Exception,),
+    retry_kwargs={"max_retries": 3},
+    retry_backoff=5,
+    soft_time_limit=ASSEMBLY_SOFT_TIME_LIMIT_SECONDS,
+    time_limit=ASSEMBLY_SOFT_TIME_LIMIT_SECONDS + 60,
+)
+def assemble_book(conversion_id: int) -> None:
+    from .pipeline.assemble import conversion_assemble
+
+    with tempfile.TemporaryDirectory(prefix="ebv-book-") as workdir:
+        conversion_assemble(conversion_id=conversion_id, workdir=Path(workdir))
+
+
+@shared_task(name="audiobooks.reap_conversions", ignore_result=True)
+def reap_conversions() -> None:
+    """Run by beat every ``PIPELINE_REAP_EVERY_SECONDS``: see ``pipeline.reaper``."""
+    from .pipeline.reaper import conversions_reap
+
+    conversions_reap()

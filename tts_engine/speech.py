@@ -15,7 +15,7 @@ import json
 import os
 import uuid
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -140,9 +140,14 @@ def chunk_limit(engine: Engine, speed: float) -> int:
     return max(40, int(engine.max_chunk_chars * min(1.0, speed)))
 
 
+class RenderStopped(Exception):
+    """Raised out of ``render_to_wav`` when its ``should_stop`` said so (a cancelled conversion)."""
+
+
 def render_key(
     *,
     voice_key: str,
+    model_digest: str,
     speed: float,
     text: str,
     title: str | None = None,
@@ -150,9 +155,14 @@ def render_key(
     language: str = "en",
     ends_paragraph: bool = True,
 ) -> str:
-    """A sha256 over everything that changes the rendered audio, for the render cache."""
+    """A sha256 over everything that changes the rendered audio, for the render cache.
+
+    ``model_digest`` is ``Engine.model_digest``: the voice key names a voice,
+    the digest says which weights speak it.
+    """
     payload = {
         "voice": voice_key,
+        "model": model_digest,
         "speed": round(float(speed), 3),
         "text": text,
         "title": title or "",
@@ -175,8 +185,12 @@ def render_to_wav(
     pauses: Pauses | None = None,
     language: str | None = None,
     ends_paragraph: bool = True,
+    should_stop: Callable[[], bool] | None = None,
 ) -> RenderResult:
     """Speak ``title`` then ``text`` into a mono 16-bit WAV file at ``path``.
+
+    ``should_stop`` is asked before each chunk; when it answers True the
+    render ends with ``RenderStopped`` and leaves no file.
 
     ``language`` is the text's language (it picks the normaliser and sentence
     splitter) and defaults to the voice's. The file appears at ``path`` only
@@ -201,7 +215,13 @@ def render_to_wav(
             wav.setsampwidth(2)
             wav.setframerate(voice.sample_rate)
             sentences, num_samples = _stream(
-                wav, plan=plan, engine=engine, voice_id=voice_id, speed=speed, rate=voice.sample_rate
+                wav,
+                plan=plan,
+                engine=engine,
+                voice_id=voice_id,
+                speed=speed,
+                rate=voice.sample_rate,
+                should_stop=should_stop,
             )
         os.replace(partial, target)
     finally:
@@ -212,11 +232,21 @@ def render_to_wav(
 
 
 def _stream(
-    wav: wave.Wave_write, *, plan: list[Utterance], engine: Engine, voice_id: str, speed: float, rate: int
+    wav: wave.Wave_write,
+    *,
+    plan: list[Utterance],
+    engine: Engine,
+    voice_id: str,
+    speed: float,
+    rate: int,
+    should_stop: Callable[[], bool] | None,
 ) -> tuple[list[SentenceTiming], int]:
     def chunks() -> Iterator[str]:
         for utterance in plan:
-            yield from utterance.chunks
+            for chunk in utterance.chunks:
+                if should_stop is not None and should_stop():
+                    raise RenderStopped()
+                yield chunk
 
     audio = engine.synthesize(chunks(), voice_id=voice_id, speed=speed)
     silences: dict[int, bytes] = {}

@@ -121,10 +121,18 @@ def master_chapter(
     head_ms: int = HEAD_MS,
     tail_ms: int = TAIL_MS,
     sample_rate: int | None = None,
+    gain_db: float | None = None,
 ) -> Mastered:
-    """Master ``chapter`` into a mono 16-bit WAV at ``target``, its timings moved by the head padding."""
-    loudness = measure_loudness(chapter.path)
-    gain = mastering_gain(loudness, target_lufs=target_lufs)
+    """Master ``chapter`` into a mono 16-bit WAV at ``target``, its timings moved by the head padding.
+
+    ``gain_db`` skips the measuring pass: the M4B applies the gain its
+    chapter's MP3 was mastered with, so both sound the same.
+    """
+    if gain_db is None:
+        loudness = measure_loudness(chapter.path)
+        gain = mastering_gain(loudness, target_lufs=target_lufs)
+    else:
+        loudness, gain = Loudness(integrated_lufs=math.nan, true_peak_dbfs=None), gain_db
     chain = mastering_filter(
         gain, input_rate=chapter.sample_rate, head_ms=head_ms, tail_ms=tail_ms, sample_rate=sample_rate
     )
@@ -144,8 +152,18 @@ def master_chapter(
         path=target,
         sample_rate=rate,
         num_samples=samples,
-        sentences=shift_timings(
-            chapter.sentences, round(_samples(head_ms, chapter.sample_rate) * 1000 / chapter.sample_rate)
-        ),
+        sentences=shift_timings(chapter.sentences, head_offset_ms(chapter, head_ms=head_ms)),
     )
     return Mastered(audio=audio, input_lufs=loudness.integrated_lufs, gain_db=gain)
+
+
+def head_offset_ms(chapter: ChapterAudio, *, head_ms: int = HEAD_MS) -> int:
+    """How far mastering moves every sentence: the head padding, in whole samples."""
+    return round(_samples(head_ms, chapter.sample_rate) * 1000 / chapter.sample_rate)
+
+
+def mastered_duration_ms(chapter: ChapterAudio, *, head_ms: int = HEAD_MS, tail_ms: int = TAIL_MS) -> int:
+    """The length of ``chapter`` once mastered: its audio plus the room tone at both ends."""
+    rate = chapter.sample_rate
+    samples = chapter.num_samples + _samples(head_ms, rate) + _samples(tail_ms, rate)
+    return round(samples * 1000 / rate)

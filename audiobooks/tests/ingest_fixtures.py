@@ -183,3 +183,28 @@ def make_image_pdf() -> bytes:
     for row in range(20):
         pdf.rect(20, 20 + row * 12, 170, 8, style="F")
     return bytes(pdf.output())
+
+
+STORY_SENTENCES = (
+    "The lighthouse keeper climbed the stairs at dusk.",
+    "Far below, the sea moved slowly against the rocks.",
+    "She lit the lamp and watched the beam sweep the water.",
+    "A small boat was making for the harbour.",
+    "By morning the storm had passed, and the village was quiet again.",
+)
+
+
+def story_epub(directory: Path, *, titles: Sequence[str], paragraphs_per_chapter: int = 2,
+               name: str = "story.epub", title: str = "The Lighthouse") -> Path:  # fmt: skip
+    """A small EPUB of real English prose: one chapter per title, each a few spoken sentences."""
+    documents = []
+    for number, heading in enumerate(titles, start=1):
+        body = "".join(
+            "<p>"
+            + " ".join(STORY_SENTENCES[(number + p + s) % len(STORY_SENTENCES)] for s in range(3))
+            + "</p>"
+            for p in range(paragraphs_per_chapter)
+        )
+        documents.append((f"c{number}.xhtml", xhtml(f"<h1>{heading}</h1>{body}", title=heading)))
+    nav = nav_list([(heading, f"c{number}.xhtml") for number, heading in enumerate(titles, start=1)])
+    return EpubSpec(documents=documents, nav=nav, title=title).write(directory, name)

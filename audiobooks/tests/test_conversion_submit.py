@@ -261,6 +261,7 @@ class TestCancel:
             status=Conversion.Status.COMPLETED,
             started_at=conversion.created_at,
             finished_at=conversion.created_at,
+            duration_ms=1000,
         )
         with pytest.raises(ConversionNotCancellable, match="already completed"):
             conversion_cancel(user=owner, conversion_uuid=conversion.uuid)

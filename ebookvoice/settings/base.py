@@ -7,6 +7,7 @@ With no environment at all this is the *embedded default*: SQLite under
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 from collections.abc import Callable
@@ -412,7 +413,30 @@ STORAGE_LINK_MAX_AGE_SECONDS = env.int("STORAGE_LINK_MAX_AGE_SECONDS", default=1
 STORAGE_UPLOAD_EXPIRY_MINUTES = env.int("STORAGE_UPLOAD_EXPIRY_MINUTES", default=120)
 # Cached Parts (parts/…) older than this are deleted, unless a running conversion needs them.
 STORAGE_PARTS_MAX_AGE_HOURS = env.int("STORAGE_PARTS_MAX_AGE_HOURS", default=48)
+
+# --- Conversion pipeline (audiobooks.pipeline.conf reads these) ----------------------------
+# Synthesis processes across every worker: the dispatcher keeps this many
+# Parts plus one in the broker, so a new conversion's Parts never queue behind
+# a long book's. ./dev up sets it from --synthesis-processes.
+PIPELINE_SYNTHESIS_PROCESSES = env.int("SYNTHESIS_PROCESSES", default=os.cpu_count() or 1)
+# A Part is tried this often (a worker killed, a retryable engine error) before the conversion fails.
+PIPELINE_MAX_PART_ATTEMPTS = env.int("PIPELINE_MAX_PART_ATTEMPTS", default=3)
+PIPELINE_HEARTBEAT_SECONDS = env.int("PIPELINE_HEARTBEAT_SECONDS", default=5)
+# A running Part whose heartbeat is older than this lost its worker: the reaper requeues it.
+PIPELINE_STALE_SECONDS = env.int("PIPELINE_STALE_SECONDS", default=60)
+# A Part sent but not claimed for this long lost its message (or its publish
+# failed): the reaper sends it again. Longer than any Part waits in the broker.
+PIPELINE_UNCLAIMED_SECONDS = env.int("PIPELINE_UNCLAIMED_SECONDS", default=15 * 60)
+# Mastering a chapter or assembling the M4B not finished this long after it was sent is sent again.
+PIPELINE_ASSEMBLY_SECONDS = env.int("PIPELINE_ASSEMBLY_SECONDS", default=30 * 60)
+PIPELINE_REAP_EVERY_SECONDS = env.float("PIPELINE_REAP_EVERY_SECONDS", default=15.0)
+
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     **globals().get("CELERY_BEAT_SCHEDULE", {}),
     "audiobooks.purge_expired_storage": {"task": "audiobooks.purge_expired_storage", "schedule": 3600.0},
+    "audiobooks.reap_conversions": {
+        "task": "audiobooks.reap_conversions",
+        "schedule": PIPELINE_REAP_EVERY_SECONDS,
+        "options": {"expires": PIPELINE_REAP_EVERY_SECONDS},
+    },
 }

@@ -179,6 +179,10 @@ class CoquiEngine(Engine):
             voices.extend(voice.with_speakers(model.speakers))
         return voices
 
+    def model_files(self, voice_id: str) -> list[Path]:
+        model, _ = self._resolve(voice_id)
+        return [model.checkpoint, model.config_path]
+
     def _resolve(self, voice_id: str) -> tuple[CoquiModel, str | None]:
         model_id, _, speaker = voice_id.partition(":")
         for model in self.models():

@@ -165,6 +165,10 @@ class PiperEngine(Engine):
     def voices(self) -> list[Voice]:
         return [voice for model in self.models() for voice in _voices_of(model)]
 
+    def model_files(self, voice_id: str) -> list[Path]:
+        model, _ = self._resolve(voice_id)
+        return [model.model_path, model.config_path]
+
     def _resolve(self, voice_id: str) -> tuple[PiperModel, int | None]:
         model_id, _, speaker = voice_id.partition(":")
         for model in self.models():

@@ -30,6 +30,9 @@ class Recording(Engine):
     def voices(self) -> list[Voice]:
         return self.engine.voices()
 
+    def model_files(self, voice_id: str) -> list[Path]:
+        return self.engine.model_files(voice_id)
+
     def synthesize(self, chunks: Iterable[str], *, voice_id: str, speed: float = 1.0) -> Iterator[PCM]:
         def seen() -> Iterator[str]:
             for chunk in chunks:
@@ -153,17 +156,64 @@ def test_pauses_must_be_whole_milliseconds_up_to_ten_seconds(pauses):
 
 def test_the_render_key_changes_with_everything_that_changes_the_audio():
     voice = "piper:" + JOE
-    key = render_key(voice_key=voice, speed=1.0, text="Hello.")
-    assert key == render_key(voice_key=voice, speed=1.0, text="Hello.")
+    model = get_engine("piper").model_digest(JOE)
+    key = render_key(voice_key=voice, model_digest=model, speed=1.0, text="Hello.")
+    assert key == render_key(voice_key=voice, model_digest=model, speed=1.0, text="Hello.")
     variants = {
         key,
-        render_key(voice_key=voice, speed=1.1, text="Hello."),
-        render_key(voice_key=voice, speed=1.0, text="Hello!"),
-        render_key(voice_key="piper:other", speed=1.0, text="Hello."),
-        render_key(voice_key=voice, speed=1.0, text="Hello.", title="Chapter One"),
-        render_key(voice_key=voice, speed=1.0, text="Hello.", pauses=Pauses(sentence_ms=301)),
+        render_key(voice_key=voice, model_digest="0" * 64, speed=1.0, text="Hello."),
+        render_key(voice_key=voice, model_digest=model, speed=1.1, text="Hello."),
+        render_key(voice_key=voice, model_digest=model, speed=1.0, text="Hello!"),
+        render_key(voice_key="piper:other", model_digest=model, speed=1.0, text="Hello."),
+        render_key(voice_key=voice, model_digest=model, speed=1.0, text="Hello.", title="Chapter One"),
+        render_key(
+            voice_key=voice, model_digest=model, speed=1.0, text="Hello.", pauses=Pauses(sentence_ms=301)
+        ),
     }
-    assert len(variants) == 6
+    assert len(variants) == 7
+
+
+def test_the_model_digest_is_the_sha256_of_the_voice_files_and_follows_a_replaced_file(tmp_path):
+    import hashlib
+    import shutil
+
+    engine = get_engine("piper")
+    files = engine.model_files(JOE)
+    expected = hashlib.sha256(
+        b"".join(hashlib.sha256(path.read_bytes()).hexdigest().encode() for path in files)
+    ).hexdigest()
+    assert engine.model_digest(JOE) == expected
+
+    voices = tmp_path / "voices"
+    voices.mkdir()
+    shutil.copy(files[0], voices / "en_US-copy-medium.onnx")
+    shutil.copy(files[1], voices / "en_US-copy-medium.onnx.json")
+    other = PiperEngine(voices_dir=voices)
+    before = other.model_digest("en_US-copy-medium")
+    assert before == engine.model_digest(JOE)  # the same bytes
+    config = voices / "en_US-copy-medium.onnx.json"
+    config.write_text(config.read_text() + " ")
+    assert other.model_digest("en_US-copy-medium") != before
+
+
+def test_a_render_asked_to_stop_raises_and_leaves_no_file(tmp_path):
+    from tts_engine.speech import RenderStopped
+
+    asked = []
+
+    def stop_on_second_chunk() -> bool:
+        asked.append(1)
+        return len(asked) > 1
+
+    with pytest.raises(RenderStopped):
+        render_to_wav(
+            tmp_path / "x.wav",
+            engine=get_engine("piper"),
+            voice_id=JOE,
+            text="One sentence here. Another one there. And a third.",
+            should_stop=stop_on_second_chunk,
+        )
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_slow_speech_uses_shorter_chunks_so_memory_stays_flat():

@@ -1,0 +1,209 @@
+"""A chapter whose Parts are all rendered: joined, mastered to ACX levels, stored as MP3 and captions.
+
+Runs on the light queue. The mastering gain is measured once here and kept
+on the chapter's row, so the M4B, built later from the same Parts, sounds
+exactly like the chapter's MP3. The chapter is playable as soon as this ends,
+while the rest of the book still renders.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from audiobooks import storage_keys
+from audiobooks.audio import AudioError
+from audiobooks.audio.captions import write_vtt
+from audiobooks.audio.concat import ChapterAudio, concat_parts, shift_timings
+from audiobooks.audio.master import (
+    head_offset_ms,
+    mastered_duration_ms,
+    mastering_filter,
+    mastering_gain,
+    measure_loudness,
+)
+from audiobooks.audio.mp3 import ChapterTags, encode_mp3
+from audiobooks.models import Book, Conversion, ConversionChapter, Part, StoredObject
+from audiobooks.storage import backend
+from audiobooks.storage.services import stored_object_save
+from tts_engine.speech import RenderResult
+
+from . import conf
+from .dispatch import parts_dispatch_safely
+from .outcomes import ASSEMBLY_FAILED_MESSAGE, conversion_fail
+from .render import cached_part_key, timings_of
+
+logger = logging.getLogger(__name__)
+
+_COVER_TYPES = ("image/jpeg", "image/png")  # what ID3 and MP4 cover art take
+
+
+class PartsMissing(Exception):
+    """Cached Parts vanished from storage before they were joined (purged, or deleted by hand)."""
+
+    def __init__(self, part_ids: list[int]) -> None:
+        super().__init__(f"Parts {part_ids} are no longer stored")
+        self.part_ids = part_ids
+
+
+def chapter_join(selection: ConversionChapter, target: Path) -> ChapterAudio:
+    """Download the chapter's rendered Parts beside ``target`` and join them into it, in order."""
+    parts = Part.objects.filter(
+        conversion_id=selection.conversion_id, chapter_id=selection.chapter_id
+    ).order_by("chapter_part_index")
+    missing: list[int] = []
+    rendered: list[RenderResult] = []
+    for part in parts.only("id", "cache_key", "sentences", "chapter_part_index"):
+        path = target.with_name(f"{target.stem}-part-{part.chapter_part_index}.wav")
+        try:
+            backend.object_download(cached_part_key(part.cache_key), path)
+        except FileNotFoundError:
+            missing.append(part.pk)
+            continue
+        # concat_parts reads the rate and length from the file itself.
+        rendered.append(RenderResult(path=path, sample_rate=0, num_samples=0, sentences=timings_of(part)))
+    if missing:
+        raise PartsMissing(missing)
+    try:
+        return concat_parts(rendered, target)
+    finally:
+        for result in rendered:
+            result.path.unlink(missing_ok=True)
+
+
+def book_cover(book: Book, workdir: Path) -> Path | None:
+    """The book's cover as a local file, when it is one that audio files can carry."""
+    if not book.cover_key:
+        return None
+    cover = StoredObject.objects.filter(key=book.cover_key).values_list("content_type", flat=True).first()
+    if cover not in _COVER_TYPES:
+        return None
+    path = workdir / f"cover{Path(book.cover_key).suffix}"
+    try:
+        backend.object_download(book.cover_key, path)
+    except FileNotFoundError:
+        return None
+    return path
+
+
+def authors_of(book: Book) -> str:
+    return ", ".join(str(author) for author in book.authors) or "Unknown author"
+
+
+def chapter_master(*, selection_id: int, workdir: Path) -> None:
+    """Master one chapter whose Parts are all done; does nothing for a chapter not waiting for it."""
+    selection = _claim(selection_id)
+    if selection is None:
+        return
+    if selection.attempts > conf.max_attempts():
+        conversion_fail(conversion_id=selection.conversion_id, message=ASSEMBLY_FAILED_MESSAGE)
+        return
+    conversion = selection.conversion
+    book = conversion.book
+    try:
+        joined = chapter_join(selection, workdir / "chapter.wav")
+    except PartsMissing as lost:
+        parts_render_again(selection, lost.part_ids)
+        return
+    try:
+        gain = mastering_gain(measure_loudness(joined.path))
+        total = conversion.selections.count()
+        number = selection.number
+        mp3 = encode_mp3(
+            joined.path,
+            workdir / "chapter.mp3",
+            audio_filter=mastering_filter(gain, input_rate=joined.sample_rate),
+            tags=ChapterTags(
+                title=selection.chapter.title,
+                album=book.display_title,
+                artist=authors_of(book),
+                track=number,
+                track_total=total,
+                year=str(conversion.created_at.year),
+                cover=book_cover(book, workdir),
+            ),
+        )
+        duration_ms = mastered_duration_ms(joined)
+        vtt = write_vtt(
+            workdir / "chapter.vtt",
+            shift_timings(joined.sentences, head_offset_ms(joined)),
+            duration_ms=duration_ms,
+        )
+    except AudioError as error:
+        if error.retryable:
+            raise
+        logger.error("chapter %s of conversion %s cannot be mastered: %s", number, conversion.pk, error)
+        conversion_fail(conversion_id=conversion.pk, message=ASSEMBLY_FAILED_MESSAGE)
+        return
+    owner, prefix = book.owner, f"{book.display_title} - {number:02d}"
+    with mp3.open("rb") as content:
+        stored_object_save(
+            key=storage_keys.mp3_key(user_uuid=owner.uuid, book_uuid=book.uuid, number=number),
+            content=content, kind=StoredObject.Kind.MP3, owner=owner, book=book,
+            filename=f"{prefix} - {selection.chapter.title}.mp3",
+        )  # fmt: skip
+    with vtt.open("rb") as content:
+        stored_object_save(
+            key=storage_keys.captions_key(user_uuid=owner.uuid, book_uuid=book.uuid, number=number),
+            content=content, kind=StoredObject.Kind.VTT, owner=owner, book=book, filename=f"{prefix}.vtt",
+        )  # fmt: skip
+    _ready(selection, gain_db=gain, duration_ms=duration_ms)
+
+
+def _claim(selection_id: int) -> ConversionChapter | None:
+    with transaction.atomic(durable=True):
+        claimed = ConversionChapter.objects.filter(
+            pk=selection_id, status=ConversionChapter.Status.MASTERING
+        ).update(attempts=F("attempts") + 1, sent_at=timezone.now())
+        if not claimed:
+            return None
+        return ConversionChapter.objects.select_related("conversion__book__owner", "chapter").get(
+            pk=selection_id
+        )
+
+
+def _ready(selection: ConversionChapter, *, gain_db: float, duration_ms: int) -> None:
+    """Mark the chapter playable; the book's last chapter sends the book to assembly."""
+    from audiobooks.tasks import assemble_book
+
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        conversion = Conversion.objects.select_for_update().get(pk=selection.conversion_id)
+        ready = ConversionChapter.objects.filter(
+            pk=selection.pk, status=ConversionChapter.Status.MASTERING
+        ).update(
+            status=ConversionChapter.Status.READY, gain_db=gain_db, duration_ms=duration_ms, finished_at=now
+        )
+        if not ready or conversion.status != Conversion.Status.SYNTHESIZING:
+            return
+        if conversion.selections.exclude(status=ConversionChapter.Status.READY).exists():
+            return
+        conversion.status = Conversion.Status.ASSEMBLING
+        conversion.assembly_sent_at = now
+        conversion.save(update_fields=["status", "assembly_sent_at"])
+        transaction.on_commit(lambda: assemble_book.delay(conversion.pk), robust=True)
+    logger.info("conversion %s: every chapter is ready; assembling the M4B", conversion.pk)
+
+
+def parts_render_again(selection: ConversionChapter, part_ids: list[int]) -> None:
+    """Render again the Parts whose cached audio vanished, then master the chapter again."""
+    logger.warning("conversion %s: Parts %s vanished from the cache; rendering them again",
+                   selection.conversion_id, part_ids)  # fmt: skip
+    with transaction.atomic(durable=True):
+        keys = [
+            cached_part_key(key)
+            for key in Part.objects.filter(pk__in=part_ids).values_list("cache_key", flat=True)
+        ]
+        StoredObject.objects.filter(key__in=keys).delete()
+        Part.objects.filter(pk__in=part_ids).update(
+            status=Part.Status.PENDING, dispatched_at=None, worker="", attempts=0, duration_ms=None,
+            sentences=[], finished_at=None,
+        )  # fmt: skip
+        ConversionChapter.objects.filter(pk=selection.pk).update(
+            status=ConversionChapter.Status.RENDERING, attempts=0, sent_at=None
+        )
+    parts_dispatch_safely()

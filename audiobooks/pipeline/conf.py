@@ -1,0 +1,32 @@
+"""The pipeline's settings (``PIPELINE_*`` in ``ebookvoice.settings.base``), read when used."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+
+
+def in_flight_limit() -> int:
+    """Parts kept in the broker at once: one per synthesis process, plus one waiting."""
+    return max(1, int(settings.PIPELINE_SYNTHESIS_PROCESSES)) + 1
+
+
+def max_attempts() -> int:
+    return max(1, int(settings.PIPELINE_MAX_PART_ATTEMPTS))
+
+
+def heartbeat_seconds() -> float:
+    return float(settings.PIPELINE_HEARTBEAT_SECONDS)
+
+
+def stale_after() -> timedelta:
+    return timedelta(seconds=settings.PIPELINE_STALE_SECONDS)
+
+
+def unclaimed_after() -> timedelta:
+    return timedelta(seconds=settings.PIPELINE_UNCLAIMED_SECONDS)
+
+
+def assembly_resend_after() -> timedelta:
+    return timedelta(seconds=settings.PIPELINE_ASSEMBLY_SECONDS)

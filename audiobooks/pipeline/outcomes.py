@@ -1,0 +1,105 @@
+"""How a Conversion ends early: failed or cancelled, refunded exactly once, its messages revoked.
+
+Both keep what is finished: ready chapters stay playable, rendered Parts stay
+in the cache. The refund (``credits.services.conversion_refund``) is made in
+the same transaction as the status change, under the key ``refund:<uuid>``,
+so a cancel, a failure and the reaper together still refund once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from audiobooks.models import Conversion, Part
+from credits.services import conversion_refund
+
+logger = logging.getLogger(__name__)
+
+# What a reader sees when the pipeline itself gave up; the detail is logged.
+PART_FAILED_MESSAGE = (
+    "Part of chapter “{chapter}” could not be rendered after {attempts} attempts. "
+    "The chapters finished so far are kept, and the rest of your credits were refunded."
+)
+ASSEMBLY_FAILED_MESSAGE = (
+    "The audiobook could not be put together. The chapters finished so far are kept, "
+    "and the credits for the rest were refunded."
+)
+
+
+def rendered_characters(conversion_id: int) -> int:
+    done = Part.objects.filter(conversion_id=conversion_id, status=Part.Status.DONE)
+    return int(done.aggregate(total=Sum("characters"))["total"] or 0)
+
+
+def _settle(conversion: Conversion) -> None:
+    """Inside the caller's transaction: refund what was not rendered (operator jobs paid nothing)."""
+    if not conversion.operator_job:
+        conversion_refund(
+            conversion_uuid=conversion.uuid, rendered_characters=rendered_characters(conversion.pk)
+        )
+    task_ids = list(
+        conversion.parts.filter(status__in=(Part.Status.PENDING, Part.Status.RUNNING))
+        .exclude(task_id="")
+        .values_list("task_id", flat=True)
+    )
+    if task_ids:
+        transaction.on_commit(lambda: _revoke(task_ids), robust=True)
+
+
+def _revoke(task_ids: list[str]) -> None:
+    """Ask workers to drop these messages; a running Part also stops at its next heartbeat."""
+    from ebookvoice.celery import app
+
+    try:
+        app.control.revoke(task_ids)
+    except Exception:
+        # Harmless: a Part of a finished conversion is never claimed.
+        logger.warning("could not revoke %d Part messages", len(task_ids), exc_info=True)
+
+
+def conversion_fail(*, conversion_id: int, message: str) -> bool:
+    """Fail a conversion that has not finished, and refund it; False when it had already finished."""
+    with transaction.atomic(durable=True):
+        return _fail(conversion_id=conversion_id, message=message)
+
+
+def _fail(*, conversion_id: int, message: str) -> bool:
+    failed = Conversion.objects.filter(pk=conversion_id, status__in=Conversion.ACTIVE).update(
+        status=Conversion.Status.FAILED, error_message=message, finished_at=timezone.now()
+    )
+    if failed:
+        logger.warning("conversion %s failed: %s", conversion_id, message)
+        _settle(Conversion.objects.get(pk=conversion_id))
+    return bool(failed)
+
+
+def conversion_cancel_and_settle(*, conversion: Conversion) -> bool:
+    """Inside the caller's transaction: cancel and refund; False when it had already finished."""
+    cancelled = Conversion.objects.filter(pk=conversion.pk, status__in=Conversion.CANCELLABLE).update(
+        status=Conversion.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now()
+    )
+    conversion.refresh_from_db()
+    if cancelled:
+        _settle(conversion)
+    return bool(cancelled)
+
+
+def part_fail(*, part_id: int, error: str, message: str | None = None) -> None:
+    """Fail a Part out of attempts (or one no attempt can render), and its conversion with it.
+
+    ``error`` is for staff (the admin shows it); ``message`` for the reader,
+    by default ``PART_FAILED_MESSAGE``.
+    """
+    with transaction.atomic(durable=True):
+        part = Part.objects.select_related("chapter").get(pk=part_id)
+        Part.objects.filter(pk=part_id).exclude(status=Part.Status.DONE).update(
+            status=Part.Status.FAILED, error=error[:2000] or "failed", finished_at=timezone.now()
+        )
+        _fail(
+            conversion_id=part.conversion_id,
+            message=message or PART_FAILED_MESSAGE.format(chapter=part.chapter.title, attempts=part.attempts),
+        )

@@ -1,0 +1,213 @@
+"""Rendering one Part in a synthesis worker: claim, reuse or render, store, mark done.
+
+Each step is safe to repeat. The claim is a compare-and-swap from pending to
+running that counts an attempt; a Part whose audio is already stored (the
+render cache: the same text, voice, model, speed and pauses, from any
+conversion of any user) is marked done without rendering. Audio is rendered
+to a temporary file, stored under ``parts/<cache key>.wav``, and only then is
+the Part marked done, so a worker killed at any moment leaves either nothing
+or a complete cached file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from audiobooks import storage_keys
+from audiobooks.models import Conversion, ConversionChapter, Part, StoredObject
+from audiobooks.storage.services import stored_object_save
+from tts_engine.engines.base import EngineError
+from tts_engine.registry import get_engine, split_voice_key
+from tts_engine.speech import RenderStopped, SentenceTiming, render_to_wav
+
+from . import conf
+from .dispatch import parts_dispatch_safely, runnable_conversions
+from .heartbeat import Heartbeat
+from .outcomes import part_fail
+
+logger = logging.getLogger(__name__)
+
+PART_EXTENSION = "wav"
+UNRENDERABLE_MESSAGE = "The voice could not read part of chapter “{chapter}”: {reason}"
+
+
+class PartRetry(Exception):
+    """The attempt failed in a way another attempt may not (an engine hiccup, storage down for a moment)."""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def cached_part_key(cache_key: str) -> str:
+    return storage_keys.part_key(digest=cache_key, extension=PART_EXTENSION)
+
+
+def part_render(*, part_id: int, worker: str | None = None) -> None:
+    """Render one Part if it is still waiting; then send the next Parts to the broker.
+
+    Raises nothing for a Part that is not this attempt's to render (done,
+    running elsewhere, its conversion finished).
+    """
+    worker = worker or worker_name()
+    part = _claim(part_id=part_id, worker=worker)
+    if part is not None:
+        try:
+            _render_claimed(part, worker=worker)
+        finally:
+            parts_dispatch_safely()
+
+
+def _claim(*, part_id: int, worker: str) -> Part | None:
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        claimed = Part.objects.filter(
+            runnable_conversions(), pk=part_id, status=Part.Status.PENDING, attempts__lt=conf.max_attempts()
+        ).update(
+            status=Part.Status.RUNNING,
+            attempts=F("attempts") + 1,
+            worker=worker,
+            heartbeat_at=now,
+            started_at=now,
+            error="",
+        )
+        if not claimed:
+            return None
+        part = Part.objects.select_related("conversion__book", "chapter").get(pk=part_id)
+        Conversion.objects.filter(pk=part.conversion_id, status=Conversion.Status.QUEUED).update(
+            status=Conversion.Status.SYNTHESIZING, started_at=now
+        )
+    return part
+
+
+def _render_claimed(part: Part, *, worker: str) -> None:
+    try:
+        timings = _cached_timings(part)
+        if timings is None:
+            timings = _render_and_store(part, worker=worker)
+        if timings is not None:
+            part_mark_done(part=part, worker=worker, duration_ms=timings[0], sentences=timings[1])
+    except EngineError as error:
+        if error.retryable:
+            _retry_or_fail(part, worker=worker, error=str(error))
+        else:
+            logger.error("Part %s cannot be rendered: %s", part.pk, error)
+            part_fail(
+                part_id=part.pk,
+                error=str(error),
+                message=UNRENDERABLE_MESSAGE.format(chapter=part.chapter.title, reason=error.message),
+            )
+    except (PartRetry, OSError) as error:
+        _retry_or_fail(part, worker=worker, error=str(error) or type(error).__name__)
+    except Exception as error:
+        # A bug of ours: try again (it may be this worker), within the attempts.
+        logger.exception("rendering Part %s crashed", part.pk)
+        _retry_or_fail(part, worker=worker, error=f"{type(error).__name__}: {error}")
+
+
+def _cached_timings(part: Part) -> tuple[int, list[dict[str, object]]] | None:
+    """The duration and sentences of the same audio rendered before, if it is still stored."""
+    key = cached_part_key(part.cache_key)
+    if not StoredObject.objects.filter(key=key).exists():
+        return None
+    twin = (
+        Part.objects.filter(cache_key=part.cache_key, status=Part.Status.DONE)
+        .values_list("duration_ms", "sentences")
+        .first()
+    )
+    if twin is None or twin[0] is None:
+        return None  # stored, but its timings went with its conversion: render again
+    return twin[0], twin[1]
+
+
+def _render_and_store(part: Part, *, worker: str) -> tuple[int, list[dict[str, object]]] | None:
+    """Render to a temporary file and store it; None when the Part stopped being ours meanwhile."""
+    conversion = part.conversion
+    engine_name, voice_id = split_voice_key(conversion.voice_key)
+    engine = get_engine(engine_name)
+    with (
+        tempfile.TemporaryDirectory(prefix="ebv-part-") as workdir,
+        Heartbeat(part_id=part.pk, worker=worker, every_seconds=conf.heartbeat_seconds()) as heartbeat,
+    ):
+        path = Path(workdir) / "part.wav"
+        try:
+            result = render_to_wav(
+                path,
+                engine=engine,
+                voice_id=voice_id,
+                text=part.text,
+                title=part.chapter.title if part.speaks_title else None,
+                speed=conversion.speed,
+                language=conversion.book.language or "en",
+                ends_paragraph=part.ends_paragraph,
+                should_stop=heartbeat.lost,
+            )
+        except RenderStopped:
+            logger.info("Part %s stopped: no longer this worker's to render", part.pk)
+            return None
+        with path.open("rb") as audio:
+            stored_object_save(
+                key=cached_part_key(part.cache_key), content=audio, kind=StoredObject.Kind.PART
+            )
+    return result.duration_ms, [asdict(sentence) for sentence in result.sentences]
+
+
+def part_mark_done(*, part: Part, worker: str, duration_ms: int, sentences: list[dict[str, object]]) -> bool:
+    """Mark a running Part done; the chapter's last Part sends the chapter to mastering.
+
+    The chapter row is locked first, so of two Parts finishing at once the
+    second sees the first done, and exactly one sends the chapter on.
+    """
+    from audiobooks.tasks import master_chapter
+
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        selection = ConversionChapter.objects.select_for_update().get(
+            conversion_id=part.conversion_id, chapter_id=part.chapter_id
+        )
+        done = Part.objects.filter(
+            runnable_conversions(), pk=part.pk, status=Part.Status.RUNNING, worker=worker
+        ).update(
+            status=Part.Status.DONE,
+            duration_ms=duration_ms,
+            sentences=sentences,
+            finished_at=now,
+            heartbeat_at=now,
+        )
+        if not done:
+            return False
+        rest = Part.objects.filter(conversion_id=part.conversion_id, chapter_id=part.chapter_id)
+        if (
+            not rest.exclude(status=Part.Status.DONE).exists()
+            and selection.status == selection.Status.RENDERING
+        ):
+            selection.status = selection.Status.MASTERING
+            selection.sent_at = now
+            selection.save(update_fields=["status", "sent_at"])
+            transaction.on_commit(lambda: master_chapter.delay(selection.pk), robust=True)
+    return True
+
+
+def _retry_or_fail(part: Part, *, worker: str, error: str) -> None:
+    """Give the Part back for another attempt, or fail it when it has had them all."""
+    logger.warning("Part %s attempt %d failed: %s", part.pk, part.attempts, error)
+    if part.attempts >= conf.max_attempts():
+        part_fail(part_id=part.pk, error=error)
+        return
+    with transaction.atomic(durable=True):
+        Part.objects.filter(pk=part.pk, status=Part.Status.RUNNING, worker=worker).update(
+            status=Part.Status.PENDING, dispatched_at=None, worker="", error=error[:2000]
+        )
+
+
+def timings_of(part: Part) -> list[SentenceTiming]:
+    return [SentenceTiming(**sentence) for sentence in part.sentences]

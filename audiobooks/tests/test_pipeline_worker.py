@@ -1,0 +1,80 @@
+"""The conversion pipeline end to end on real worker processes (the ``celery_worker`` fixture)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from mutagen.mp4 import MP4
+
+from accounts.models import User
+from audiobooks import storage_keys
+from audiobooks.audio.testing import parse_vtt
+from audiobooks.models import Book, Conversion, ConversionChapter, Part, StoredObject
+from audiobooks.pipeline.progress import conversion_progress
+from audiobooks.services import book_ingest, conversion_submit
+from audiobooks.storage import backend
+from audiobooks.tests.factories import upload_file
+from audiobooks.tests.ingest_fixtures import story_epub
+from credits.models import CreditEntry, EntryKind
+from credits.selectors import credit_balance_get, ledger_audit
+from credits.services import credits_grant_by_system
+from tts_engine.registry import DEFAULT_VOICE
+
+pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
+
+TITLES = ("The Harbour", "The Storm", "Morning")
+
+
+def ready_book(user: User, directory: Path, titles: tuple[str, ...] = TITLES) -> Book:
+    book = upload_file(user, story_epub(directory, titles=titles))
+    book_ingest(book_id=book.id)
+    book.refresh_from_db()
+    assert book.status == Book.Status.READY, book.error_message
+    return book
+
+
+def wait_until_finished(conversion: Conversion, timeout: float = 240) -> Conversion:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conversion.refresh_from_db()
+        if conversion.status in Conversion.FINISHED:
+            return conversion
+        time.sleep(0.5)
+    raise AssertionError(
+        f"conversion still {conversion.status} after {timeout} s: {conversion_progress(conversion)}"
+    )
+
+
+def test_a_conversion_renders_masters_and_assembles_on_real_workers(owner, tmp_path, celery_worker):
+    credits_grant_by_system(user=owner, amount=3, reason="test")
+    book = ready_book(owner, tmp_path)
+    conversion = conversion_submit(
+        user=owner, book_uuid=book.uuid, chapter_indexes=[0, 1, 2], voice_key=DEFAULT_VOICE, speed=1.0
+    )
+    conversion = wait_until_finished(conversion)
+    assert conversion.status == Conversion.Status.COMPLETED, conversion.error_message
+
+    progress = conversion_progress(conversion)
+    assert (progress.percent, progress.parts_done, progress.chapters_ready) == (100.0, 3, 3)
+    assert set(conversion.selections.values_list("status", flat=True)) == {ConversionChapter.Status.READY}
+
+    m4b_key = storage_keys.m4b_key(user_uuid=owner.uuid, book_uuid=book.uuid)
+    local = tmp_path / "book.m4b"
+    backend.object_download(m4b_key, local)
+    tags = MP4(local)
+    assert tags["\xa9nam"] == ["The Lighthouse"]
+    for number in (1, 2, 3):
+        vtt = tmp_path / f"{number}.vtt"
+        backend.object_download(
+            storage_keys.captions_key(user_uuid=owner.uuid, book_uuid=book.uuid, number=number), vtt
+        )
+        cues = parse_vtt(vtt.read_text())
+        assert cues and cues[0].start_ms >= 500
+    assert StoredObject.objects.filter(book=book, kind=StoredObject.Kind.MP3).count() == 3
+    keys = set(Part.objects.filter(conversion=conversion).values_list("cache_key", flat=True))
+    assert StoredObject.objects.filter(kind=StoredObject.Kind.PART).count() == len(keys)
+    assert CreditEntry.objects.filter(kind=EntryKind.CHARGE).count() == 1
+    assert credit_balance_get(user=owner) == 2
+    assert not ledger_audit().mismatches
