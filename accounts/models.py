@@ -35,6 +35,10 @@ class User(AbstractUser):
     username = None  # type: ignore[assignment]
     email = models.EmailField("email address", unique=True)
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    notify_by_email = models.BooleanField(
+        "email me when an audiobook is ready", default=True,
+        help_text="An email when a conversion completes or fails, with a link to the book.",
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
