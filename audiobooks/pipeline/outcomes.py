@@ -9,12 +9,14 @@ so a cancel, a failure and the reaper together still refund once.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from audiobooks.models import Conversion, Part
+from accounts.models import User
+from audiobooks.models import Conversion, ConversionChapter, Part
 from credits.services import conversion_refund
 
 logger = logging.getLogger(__name__)
@@ -103,3 +105,56 @@ def part_fail(*, part_id: int, error: str, message: str | None = None) -> None:
             conversion_id=part.conversion_id,
             message=message or PART_FAILED_MESSAGE.format(chapter=part.chapter.title, attempts=part.attempts),
         )
+
+
+class ConversionNotRetryable(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def conversion_retry(*, conversion_id: int, actor: User) -> int:
+    """Staff: run a failed conversion again from where it stopped; returns how many Parts go back.
+
+    Failed Parts get fresh attempts, and so do chapters and the M4B if their
+    assembly failed. Nothing is charged again: the reader was refunded for the
+    unrendered share when it failed, and staff chose to finish it anyway (the
+    refund key stays spent, so a second failure refunds nothing more).
+    """
+    from audiobooks.tasks import assemble_book, master_chapter
+
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        conversion = Conversion.objects.select_for_update().filter(pk=conversion_id).first()
+        if conversion is None or conversion.status != Conversion.Status.FAILED:
+            raise ConversionNotRetryable("Only a failed conversion can be retried.")
+        parts = Part.objects.filter(conversion=conversion).exclude(status=Part.Status.DONE)
+        reopened = parts.update(
+            status=Part.Status.PENDING, attempts=0, dispatched_at=None, worker="", error=""
+        )
+        stuck = list(
+            conversion.selections.filter(status=ConversionChapter.Status.MASTERING).values_list(
+                "id", flat=True
+            )
+        )
+        ConversionChapter.objects.filter(pk__in=stuck).update(attempts=0, sent_at=now)
+        assemble = (
+            not reopened and not conversion.selections.exclude(status=ConversionChapter.Status.READY).exists()
+        )
+        conversion.status = Conversion.Status.ASSEMBLING if assemble else Conversion.Status.SYNTHESIZING
+        conversion.error_message = ""
+        conversion.finished_at = None
+        conversion.assembly_attempts = 0
+        conversion.assembly_sent_at = now if assemble else None
+        conversion.save(
+            update_fields=["status", "error_message", "finished_at", "assembly_attempts", "assembly_sent_at"]
+        )
+        for selection_id in stuck:
+            transaction.on_commit(partial(master_chapter.delay, selection_id), robust=True)
+        if assemble:
+            transaction.on_commit(partial(assemble_book.delay, conversion.pk), robust=True)
+    logger.warning("conversion %s retried by %s: %d Parts reopened", conversion_id, actor.pk, reopened)
+    from .dispatch import parts_dispatch_safely
+
+    parts_dispatch_safely()
+    return reopened
