@@ -143,11 +143,19 @@ def conversion_retry(*, conversion_id: int, actor: User) -> int:
         )
         conversion.status = Conversion.Status.ASSEMBLING if assemble else Conversion.Status.SYNTHESIZING
         conversion.error_message = ""
+        conversion.started_at = conversion.started_at or now
         conversion.finished_at = None
         conversion.assembly_attempts = 0
         conversion.assembly_sent_at = now if assemble else None
         conversion.save(
-            update_fields=["status", "error_message", "finished_at", "assembly_attempts", "assembly_sent_at"]
+            update_fields=[
+                "status",
+                "error_message",
+                "started_at",
+                "finished_at",
+                "assembly_attempts",
+                "assembly_sent_at",
+            ]
         )
         for selection_id in stuck:
             transaction.on_commit(partial(master_chapter.delay, selection_id), robust=True)

@@ -71,7 +71,8 @@ def test_a_conversion_renders_masters_and_assembles_on_real_workers(owner, tmp_p
             storage_keys.captions_key(user_uuid=owner.uuid, book_uuid=book.uuid, number=number), vtt
         )
         cues = parse_vtt(vtt.read_text())
-        assert cues and cues[0].start_ms >= 500
+        assert cues
+        assert cues[0].start_ms >= 500
     assert StoredObject.objects.filter(book=book, kind=StoredObject.Kind.MP3).count() == 3
     keys = set(Part.objects.filter(conversion=conversion).values_list("cache_key", flat=True))
     assert StoredObject.objects.filter(kind=StoredObject.Kind.PART).count() == len(keys)
