@@ -1,0 +1,170 @@
+"""The pipeline survives what production does to it: a worker killed mid-Part, a broker restart.
+
+Real worker processes (a synthesis worker and a light worker running beat,
+so the reaper runs every second) on a Redis this test starts and restarts
+itself. Short pipeline timeouts make the reaper act within seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from accounts.models import User
+from audiobooks.models import Book, Conversion, Part, StoredObject
+from audiobooks.pipeline.progress import conversion_progress
+from audiobooks.pipeline.render import cached_part_key
+from audiobooks.services import book_ingest, conversion_submit
+from audiobooks.tests.factories import upload_file
+from audiobooks.tests.ingest_fixtures import story_epub
+from credits.models import CreditEntry, EntryKind
+from credits.selectors import credit_balance_get, ledger_audit
+from credits.services import credits_grant_by_system
+from tests.celery_processes import PrivateRedis, app_using_broker, celery_processes
+from tts_engine.registry import DEFAULT_VOICE
+
+pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
+
+TIMEOUTS = {
+    "PIPELINE_HEARTBEAT_SECONDS": "1",
+    "PIPELINE_STALE_SECONDS": "4",
+    "PIPELINE_UNCLAIMED_SECONDS": "8",
+    "PIPELINE_ASSEMBLY_SECONDS": "20",
+    "PIPELINE_REAP_EVERY_SECONDS": "1",
+}
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[PrivateRedis]:
+    redis = PrivateRedis(tmp_path / "redis")
+    redis.start()
+    try:
+        with app_using_broker(redis.url):
+            yield redis
+    finally:
+        redis.stop()
+
+
+@pytest.fixture
+def pipeline_settings(settings: Any) -> dict[str, str]:
+    """The same timeouts in this process (which dispatches at submission) as in the workers."""
+    settings.PIPELINE_SYNTHESIS_PROCESSES = 2
+    settings.CREDITS_RATE_LIMITS = {"conversion": "1000/h"}
+    return dict(TIMEOUTS)
+
+
+def submitted(user: User, directory: Path, *, chapters: int = 2, paragraphs: int = 6) -> Conversion:
+    directory.mkdir(parents=True, exist_ok=True)
+    titles = tuple(f"Chapter {n}" for n in range(1, chapters + 1))
+    book = upload_file(user, story_epub(directory, titles=titles, paragraphs_per_chapter=paragraphs))
+    book_ingest(book_id=book.id)
+    book.refresh_from_db()
+    assert book.status == Book.Status.READY
+    credits_grant_by_system(user=user, amount=3, reason="test")
+    return conversion_submit(
+        user=user, book_uuid=book.uuid, chapter_indexes=range(chapters), voice_key=DEFAULT_VOICE, speed=1.0
+    )
+
+
+def running_part(conversion: Conversion, *, timeout: float = 60) -> Part:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        part = conversion.parts.filter(status=Part.Status.RUNNING).exclude(worker="").first()
+        if part is not None:
+            return part
+        time.sleep(0.05)
+    raise AssertionError("no Part started rendering")
+
+
+def finished(conversion: Conversion, *, timeout: float = 240) -> Conversion:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conversion.refresh_from_db()
+        if conversion.status in Conversion.FINISHED:
+            return conversion
+        time.sleep(0.25)
+    raise AssertionError(f"still {conversion.status}: {conversion_progress(conversion)}")
+
+
+def assert_each_part_stored_once(conversion: Conversion) -> None:
+    keys = set(conversion.parts.values_list("cache_key", flat=True))
+    assert set(conversion.parts.values_list("status", flat=True)) == {Part.Status.DONE}
+    stored = StoredObject.objects.filter(kind=StoredObject.Kind.PART)
+    assert sorted(stored.values_list("key", flat=True)) == sorted(cached_part_key(key) for key in keys)
+
+
+def assert_charged_once(user: User, conversion: Conversion, *, start: int) -> None:
+    charges = CreditEntry.objects.filter(kind=EntryKind.CHARGE, conversion_uuid=conversion.uuid)
+    assert charges.count() == 1
+    assert not CreditEntry.objects.filter(kind=EntryKind.REFUND, conversion_uuid=conversion.uuid).exists()
+    assert credit_balance_get(user=user) == start - conversion.credits_charged
+    assert not ledger_audit().mismatches
+
+
+def test_a_worker_killed_mid_part_is_replaced_and_the_book_completes_charged_once(
+    owner, tmp_path, broker, pipeline_settings
+):
+    with celery_processes(broker_url=broker.url, workdir=tmp_path, environment=pipeline_settings):
+        conversion = submitted(owner, tmp_path / "book")
+        victim = running_part(conversion)
+        time.sleep(0.5)  # well into the render
+        os.kill(int(victim.worker.rpartition(":")[2]), signal.SIGKILL)
+        conversion = finished(conversion)
+
+    assert conversion.status == Conversion.Status.COMPLETED, conversion.error_message
+    victim.refresh_from_db()
+    assert victim.attempts == 2  # the killed attempt, then the one that rendered it
+    assert_each_part_stored_once(conversion)
+    assert_charged_once(owner, conversion, start=3)
+
+
+def test_a_part_whose_workers_are_killed_until_its_attempts_run_out_is_refunded_once(
+    owner, tmp_path, broker, pipeline_settings
+):
+    pipeline_settings["PIPELINE_MAX_PART_ATTEMPTS"] = "2"
+    with celery_processes(broker_url=broker.url, workdir=tmp_path, environment=pipeline_settings):
+        conversion = submitted(owner, tmp_path / "book", chapters=1, paragraphs=12)
+        for attempt in (1, 2):
+            victim = running_part(conversion)
+            assert victim.attempts == attempt
+            os.kill(int(victim.worker.rpartition(":")[2]), signal.SIGKILL)
+            # Wait for the reaper to take the row back before the next attempt.
+            deadline = time.monotonic() + 30
+            while Part.objects.filter(pk=victim.pk, status=Part.Status.RUNNING, attempts=attempt).exists():
+                assert time.monotonic() < deadline, "the reaper did not act"
+                time.sleep(0.1)
+        conversion = finished(conversion, timeout=60)
+
+    assert conversion.status == Conversion.Status.FAILED
+    assert "could not be rendered after 2 attempts" in conversion.error_message
+    refunds = CreditEntry.objects.filter(kind=EntryKind.REFUND, conversion_uuid=conversion.uuid)
+    assert refunds.count() == 1
+    assert refunds.get().amount == conversion.credits_charged  # nothing was rendered
+    assert credit_balance_get(user=owner) == 3
+    assert not ledger_audit().mismatches
+
+
+def test_every_conversion_completes_charged_once_when_the_broker_restarts_mid_job(
+    owner, stranger, tmp_path, broker, pipeline_settings
+):
+    with celery_processes(broker_url=broker.url, workdir=tmp_path, environment=pipeline_settings):
+        conversions = [
+            (owner, submitted(owner, tmp_path / "a")),
+            (stranger, submitted(stranger, tmp_path / "b")),
+        ]
+        running_part(conversions[0][1])
+        broker.restart()
+        done = [(user, finished(conversion)) for user, conversion in conversions]
+
+    for user, conversion in done:
+        assert conversion.status == Conversion.Status.COMPLETED, conversion.error_message
+        assert set(conversion.parts.values_list("status", flat=True)) == {Part.Status.DONE}
+        assert_charged_once(user, conversion, start=3)
+    keys = set(Part.objects.values_list("cache_key", flat=True))
+    assert StoredObject.objects.filter(kind=StoredObject.Kind.PART).count() == len(keys)
