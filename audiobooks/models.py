@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -378,3 +379,91 @@ class Part(models.Model):
 
     def __str__(self) -> str:
         return f"Part {self.index} of {self.conversion_id} ({self.status})"
+
+
+# --- Listening and API idempotency (issue 10) ------------------------------------------
+# Written through ``audiobooks.listening`` and ``audiobooks.idempotency`` only.
+
+
+class ListeningProgress(models.Model):
+    """Where the book's owner stopped listening, so a phone and the web player resume at one place.
+
+    ``chapter`` is the chapter's number in the finished book, from 1 (as in
+    ``mp3/NN.mp3``), and ``position_ms`` the offset into it. ``recorded_at``
+    is when the listener was there: a device that syncs late does not move
+    the place back past a newer one.
+    """
+
+    book = models.OneToOneField(Book, on_delete=models.CASCADE, related_name="listening_progress")
+    chapter = models.PositiveIntegerField()
+    position_ms = models.PositiveBigIntegerField()
+    recorded_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "listening progress"
+        constraints = [
+            models.CheckConstraint(condition=Q(chapter__gte=1), name="audiobooks_progress_chapter_from_one"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.book}: chapter {self.chapter} at {self.position_ms} ms"
+
+
+class Bookmark(models.Model):
+    """A place in a book its owner wants to find again, with an optional note."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    book = models.ForeignKey(Book, on_delete=models.CASCADE, related_name="bookmarks")
+    chapter = models.PositiveIntegerField(help_text="The chapter's number in the finished book, from 1.")
+    position_ms = models.PositiveBigIntegerField()
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("book", "chapter", "position_ms", "id")
+        indexes = [models.Index(fields=("book", "chapter", "position_ms"))]
+        constraints = [
+            models.CheckConstraint(condition=Q(chapter__gte=1), name="audiobooks_bookmark_chapter_from_one"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.book}: chapter {self.chapter} at {self.position_ms} ms"
+
+
+class IdempotencyRecord(models.Model):
+    """One ``Idempotency-Key`` a user sent to the API, and the response it got.
+
+    The IETF draft's bookkeeping: the request's fingerprint (a different body
+    under the same key is refused), whether the first request is still being
+    served (a duplicate then gets 409), and the response to replay. Keys are
+    unique per user, so two people can never collide.
+    """
+
+    class State(models.TextChoices):
+        IN_FLIGHT = "in_flight", "In flight"
+        COMPLETED = "completed", "Completed"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idempotency_records"
+    )
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="sha256 of method, path and canonical body.")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.IN_FLIGHT)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    locked_at = models.DateTimeField(default=timezone.now, help_text="When the serving request took it.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("user", "key"), name="audiobooks_idempotency_unique_key"),
+            models.CheckConstraint(
+                condition=~Q(state="completed") | Q(response_status__isnull=False),
+                name="audiobooks_idempotency_completed_has_response",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.state})"

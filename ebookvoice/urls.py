@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 import accounts.urls
+import ebookvoice.api.errors
 
 from . import views
 
@@ -14,6 +16,9 @@ admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-a
 
 # allauth's per-action limits (ACCOUNT_RATE_LIMITS) answer with this page on the web.
 handler429 = "accounts.views.rate_limited"
+# The API's error envelope for what never reaches a DRF view; HTML pages elsewhere.
+handler400 = "ebookvoice.api.errors.bad_request"
+handler500 = "ebookvoice.api.errors.server_error"
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -24,6 +29,11 @@ urlpatterns = [
     path("_allauth/app/v1/", include(accounts.urls.headless_urlpatterns)),
     path("_allauth/", include("allauth.headless.urls")),
     path("api/v1/", include(accounts.urls.api_urlpatterns)),
-    path("api/v1/", include("audiobooks.api_urls")),
+    path("api/v1/", include("audiobooks.api.urls")),
+    path("api/v1/", include("credits.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/schema/swagger/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_swagger"),
+    path("api/schema/redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
+    re_path(r"^api/", ebookvoice.api.errors.not_found),
     path("", include("audiobooks.urls")),
 ]

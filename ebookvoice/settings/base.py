@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
@@ -311,9 +313,40 @@ LOGGING = {
 
 REST_FRAMEWORK = {
     # No Basic auth anywhere: it would be a password login that skips the
-    # sign-in rate limits.
+    # sign-in rate limits. The listening endpoints also take the browser's
+    # session (with its CSRF token) for the web player; see audiobooks.api.listening.
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.SessionTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # One envelope for every error (ebookvoice.api.errors).
+    "EXCEPTION_HANDLER": "ebookvoice.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "ebookvoice.api.schema.ApiAutoSchema",
+    # The API's own limits are credits.ratelimits (Redis); DRF's throttles are not used.
+    "DEFAULT_THROTTLE_CLASSES": [],
+}
+
+# OpenAPI 3 at /api/schema/, with Swagger UI and Redoc served from
+# drf-spectacular-sidecar's static files (whitenoise): no CDN.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "eBookVoice API",
+    "DESCRIPTION": (
+        "Books in, audiobooks out. Sign in through allauth's headless API for apps "
+        "(`/_allauth/app/v1/`) and send its `meta.session_token` as `X-Session-Token`. "
+        'Every error is `{"error": {"code", "message"}}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "BookStatusEnum": "audiobooks.models.Book.Status",
+        "ConversionStatusEnum": "audiobooks.models.Conversion.Status",
+        "ChapterStatusEnum": "audiobooks.models.ConversionChapter.Status",
+    },
 }
 
 # --- Accounts (allauth) --------------------------------------------------------------------

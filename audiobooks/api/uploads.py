@@ -1,14 +1,10 @@
-"""API views for books (``/api/v1/``), one per use case, authenticated by ``X-Session-Token``.
-
-Direct upload, in three steps:
+"""Direct upload, in three steps:
 
 1. ``POST /api/v1/uploads`` reserves room and answers with a short-lived PUT
    link and the exact headers to send with it;
 2. the app PUTs the file there (S3/R2, or this app's signed link locally);
 3. ``POST /api/v1/uploads/<upload_id>/finish`` checks what arrived and makes
    the book, whose ingestion is queued.
-
-Errors come as ``{"error": {"code", "message"}}`` (``api_errors``).
 """
 
 from __future__ import annotations
@@ -16,44 +12,34 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.urls import reverse
-from rest_framework import serializers, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import User
+from audiobooks import services
+from audiobooks.models import StoredObject
 from credits.ratelimits import Action, check_rate_limit
+from ebookvoice.api.schema import RETRY_AFTER, errors
 
-from . import services
-from .api_errors import ApiErrorsMixin
-from .models import StoredObject
-
-
-def _user(request: Request) -> User:
-    assert isinstance(request.user, User)
-    return request.user
+from .common import user_of
+from .serializers import UploadFinishOutput, UploadStartInput, UploadStartOutput
 
 
-class UploadStartApi(ApiErrorsMixin, APIView):
-    """Start a direct upload: 201 with where to PUT the file, how, and until when."""
-
-    class InputSerializer(serializers.Serializer):
-        filename = serializers.CharField(max_length=1000)
-        size = serializers.IntegerField(min_value=0, help_text="The file's exact size in bytes.")
-        content_type = serializers.CharField(max_length=200)
-
-    class OutputSerializer(serializers.Serializer):
-        upload_id = serializers.UUIDField()
-        method = serializers.CharField()
-        url = serializers.CharField()
-        headers = serializers.DictField(child=serializers.CharField())
-        url_expires_at = serializers.DateTimeField()
-        finish_by = serializers.DateTimeField()
-        finish_url = serializers.CharField()
-
+class UploadStartApi(APIView):
+    @extend_schema(
+        operation_id="upload_start",
+        tags=["books"],
+        summary="Start a direct upload",
+        description="201 with where to PUT the file, how, and until when.",
+        request=UploadStartInput,
+        responses={201: UploadStartOutput, **errors(400, 413, 415, 429, 503)},
+        parameters=[RETRY_AFTER],
+    )
     def post(self, request: Request) -> Response:
-        user = _user(request)
-        serializer = self.InputSerializer(data=request.data)
+        user = user_of(request)
+        serializer = UploadStartInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         # The same counter as the browser upload (django-ratelimit's per-user key).
         check_rate_limit(request_or_key=str(user.pk), action=Action.UPLOAD)
@@ -69,25 +55,29 @@ class UploadStartApi(ApiErrorsMixin, APIView):
             "finish_by": started.finish_by,
             "finish_url": request.build_absolute_uri(finish_path),
         }
-        return Response(self.OutputSerializer(data).data, status=status.HTTP_201_CREATED)
+        return Response(UploadStartOutput(data).data, status=status.HTTP_201_CREATED)
 
 
-class UploadFinishApi(ApiErrorsMixin, APIView):
-    """Finish a direct upload: 201 with the new book, 200 with the same book when repeated."""
-
-    class OutputSerializer(serializers.Serializer):
-        book = serializers.UUIDField(source="uuid")
-        status = serializers.CharField()
-        original_filename = serializers.CharField()
-        original_size = serializers.IntegerField()
-
+class UploadFinishApi(APIView):
+    @extend_schema(
+        operation_id="upload_finish",
+        tags=["books"],
+        summary="Finish a direct upload",
+        description="201 with the new book; 200 with the same book when repeated.",
+        request=None,
+        responses={
+            201: UploadFinishOutput,
+            200: UploadFinishOutput,
+            **errors(404, 409, 410, 413, 422),
+        },
+    )
     def post(self, request: Request, upload_id: UUID) -> Response:
-        user = _user(request)
+        user = user_of(request)
         # Only to choose 201 or 200; the service decides, under its lock, what happens.
         # A repeat uses no rate-limit slot: the upload was counted when it started.
         already = StoredObject.objects.filter(owner=user, uuid=upload_id, book__isnull=False).exists()
         book = services.upload_finish(user=user, upload_id=upload_id)
         return Response(
-            self.OutputSerializer(book).data,
+            UploadFinishOutput(book).data,
             status=status.HTTP_200_OK if already else status.HTTP_201_CREATED,
         )

@@ -1,0 +1,181 @@
+"""Books: list (paginated, filterable), upload by multipart, detail with chapters, delete, quote."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.db.models import Count, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, Lower, NullIf
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audiobooks import selectors, services
+from audiobooks.deliverables import cover_link
+from audiobooks.errors import BookError
+from audiobooks.models import Book
+from audiobooks.storage.uploads import FIELD_NAME, CappedUploadHandler
+from credits.errors import CreditsError
+from credits.ratelimits import Action, check_rate_limit
+from credits.selectors import upload_check
+from ebookvoice.api.pagination import Pagination
+from ebookvoice.api.schema import RETRY_AFTER, errors
+
+from .common import user_of
+from .serializers import (
+    BookDetailOutput,
+    BookListFilter,
+    BookOutput,
+    BookQuoteInput,
+    BookQuoteOutput,
+    BookUploadInput,
+)
+
+# Room in a multipart body for its boundaries and part headers, beyond the file itself.
+MULTIPART_SLACK = 64 * 1024
+
+
+def _books(request: Request) -> QuerySet[Book]:
+    return selectors.books_for_user(user=user_of(request)).annotate(chapters_count=Count("chapters"))
+
+
+def _cover_urls(request: Request, books: list[Book]) -> dict[int, str]:
+    return {
+        book.pk: request.build_absolute_uri(link.url)
+        for book in books
+        if (link := cover_link(book)) is not None
+    }
+
+
+def _book_detail(request: Request, book_uuid: UUID) -> dict[str, Any]:
+    selectors.book_get_for_user(user=user_of(request), book_uuid=book_uuid)  # 404 for another's
+    book = _books(request).prefetch_related("chapters").get(uuid=book_uuid)
+    return dict(BookDetailOutput(book, context={"cover_urls": _cover_urls(request, [book])}).data)
+
+
+def _upload_refusal(request: Request, size: int) -> BookError | CreditsError:
+    """Why an upload of ``size`` bytes is refused: over the cap, or over the quota."""
+    user = user_of(request)
+    try:
+        upload_check(user=user, size_bytes=size, storage_used_bytes=selectors.storage_used_bytes(user=user))
+    except CreditsError as error:
+        return error
+    return BookError("This file is larger than you can upload now.")
+
+
+class BookListCreateApi(APIView):
+    pagination_class = Pagination
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="books_list",
+        tags=["books"],
+        summary="Your books, newest first",
+        parameters=[BookListFilter],
+        responses={200: BookOutput(many=True), **errors(400, 404)},
+    )
+    def get(self, request: Request) -> Response:
+        query = BookListFilter(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        filters = query.validated_data
+        books = _books(request)
+        if "status" in filters:
+            books = books.filter(status=filters["status"])
+        if text := filters.get("q", "").strip():
+            books = books.filter(
+                Q(title__icontains=text) | Q(original_filename__icontains=text) | Q(authors__icontains=text)
+            )
+        ordering = filters.get("ordering", "-created_at")
+        if ordering.lstrip("-") == "title":
+            title = Lower(Coalesce(NullIf("title", Value("")), "original_filename"))
+            books = books.order_by(title.desc() if ordering.startswith("-") else title.asc(), "-id")
+        else:
+            books = books.order_by(ordering, "-id")
+        paginator = Pagination()
+        page = paginator.paginate_queryset(books, request, view=self) or []
+        context = {"cover_urls": _cover_urls(request, page)}
+        return paginator.get_paginated_response(BookOutput(page, many=True, context=context).data)
+
+    @extend_schema(
+        operation_id="books_upload",
+        tags=["books"],
+        summary="Upload a book (multipart, one `file` field)",
+        description=(
+            "The file is streamed to storage and its reading is queued: poll the book until "
+            "its status is `ready` (or `failed`, with a message)."
+        ),
+        request={"multipart/form-data": BookUploadInput},
+        responses={201: BookDetailOutput, **errors(400, 413, 415, 429, 503)},
+        parameters=[RETRY_AFTER],
+    )
+    def post(self, request: Request) -> Response:
+        user = user_of(request)
+        check_rate_limit(request_or_key=str(user.pk), action=Action.UPLOAD)
+        limit = selectors.upload_limit_bytes(user=user)
+        try:
+            announced = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            announced = 0
+        if announced > limit + MULTIPART_SLACK:
+            # Hopeless before a byte is read: refuse at once instead of reading the body.
+            raise _upload_refusal(request, announced - MULTIPART_SLACK)
+        handler = CappedUploadHandler(
+            request._request, limit=limit, refusal=lambda received: _upload_refusal(request, received)
+        )
+        # Before DRF parses the body, so the file streams to disk and stops past the cap.
+        request._request.upload_handlers = [handler]
+        upload = request.FILES.get(FIELD_NAME)
+        if isinstance(handler.error, BookError | CreditsError):
+            raise handler.error
+        BookUploadInput(data={"file": upload}).is_valid(raise_exception=True)
+        assert upload is not None
+        try:
+            book = services.book_create_from_upload(owner=user, upload=upload, filename=upload.name or "")
+        finally:
+            upload.close()
+        return Response(_book_detail(request, book.uuid), status=status.HTTP_201_CREATED)
+
+
+class BookDetailApi(APIView):
+    @extend_schema(
+        operation_id="books_retrieve",
+        tags=["books"],
+        summary="A book with its chapters",
+        responses={200: BookDetailOutput, **errors(404)},
+    )
+    def get(self, request: Request, book_uuid: UUID) -> Response:
+        return Response(_book_detail(request, book_uuid))
+
+    @extend_schema(
+        operation_id="books_delete",
+        tags=["books"],
+        summary="Delete a book with all its files",
+        responses={204: None, **errors(404)},
+    )
+    def delete(self, request: Request, book_uuid: UUID) -> Response:
+        services.book_delete(user=user_of(request), book_uuid=book_uuid)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BookQuoteApi(APIView):
+    @extend_schema(
+        operation_id="books_quote",
+        tags=["conversions"],
+        summary="What converting these chapters would cost",
+        parameters=[BookQuoteInput],
+        responses={200: BookQuoteOutput, **errors(400, 404)},
+    )
+    def get(self, request: Request, book_uuid: UUID) -> Response:
+        query = BookQuoteInput(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        quote = selectors.book_conversion_quote(
+            user=user_of(request),
+            book_uuid=book_uuid,
+            chapter_indexes=query.validated_data["chapters"],
+            voice_key=query.validated_data["voice"],
+        )
+        return Response(BookQuoteOutput(quote).data)

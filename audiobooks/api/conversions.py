@@ -1,0 +1,170 @@
+"""Conversions: create (with ``Idempotency-Key``), list, status with progress and ETA, cancel, files."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audiobooks import idempotency, selectors, services
+from audiobooks.deliverables import conversion_files_for_user
+from audiobooks.models import Conversion
+from audiobooks.pipeline.progress import conversion_progress
+from ebookvoice.api.pagination import Pagination
+from ebookvoice.api.schema import RETRY_AFTER, errors
+
+from .common import link_data, user_of
+from .serializers import (
+    ConversionCreateInput,
+    ConversionDetailOutput,
+    ConversionFilesOutput,
+    ConversionListFilter,
+    ConversionOutput,
+)
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    idempotency.HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Makes a retry safe (IETF draft httpapi-idempotency-key-header): the same key and body get "
+        "the first response again, with `Idempotent-Replayed: true`; while the first is still being "
+        "served, 409; the same key with another body, 422. Keys are yours alone. A refused request "
+        "(4xx) keeps no record, so its key can be used again."
+    ),
+)
+
+
+def _detail(conversion: Conversion) -> dict[str, Any]:
+    conversion = (
+        Conversion.objects.select_related("book")
+        .prefetch_related("selections__chapter")
+        .get(pk=conversion.pk)
+    )
+    context = {"progress": conversion_progress(conversion)}
+    return dict(ConversionDetailOutput(conversion, context=context).data)
+
+
+class ConversionListCreateApi(APIView):
+    pagination_class = Pagination
+
+    @extend_schema(
+        operation_id="conversions_list",
+        tags=["conversions"],
+        summary="Your conversions, newest first",
+        parameters=[ConversionListFilter],
+        responses={200: ConversionOutput(many=True), **errors(400, 404)},
+    )
+    def get(self, request: Request) -> Response:
+        query = ConversionListFilter(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        conversions = selectors.conversions_for_user(user=user_of(request)).select_related("book")
+        if book := query.validated_data.get("book"):
+            conversions = conversions.filter(book__uuid=book)
+        if state := query.validated_data.get("status"):
+            conversions = conversions.filter(status=state)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(conversions.order_by("-created_at", "-id"), request, view=self)
+        return paginator.get_paginated_response(ConversionOutput(page or [], many=True).data)
+
+    @extend_schema(
+        operation_id="conversions_create",
+        tags=["conversions"],
+        summary="Convert chapters of a book",
+        description=(
+            "Charges the quoted credits and queues the work. Poll the conversion for its progress; "
+            "its files appear under `downloads` as chapters become ready."
+        ),
+        request=ConversionCreateInput,
+        responses={201: ConversionDetailOutput, **errors(400, 402, 404, 409, 413, 422, 429, 503)},
+        parameters=[IDEMPOTENCY_KEY, RETRY_AFTER],
+    )
+    def post(self, request: Request) -> Response:
+        user = user_of(request)
+        key = idempotency.idempotency_key_parse(request.headers.get(idempotency.HEADER))
+
+        def submit() -> tuple[int, Any]:
+            data = ConversionCreateInput(data=request.data)
+            data.is_valid(raise_exception=True)
+            conversion = services.conversion_submit(
+                user=user,
+                book_uuid=data.validated_data["book"],
+                chapter_indexes=data.validated_data["chapters"],
+                voice_key=data.validated_data["voice"],
+                speed=data.validated_data["speed"],
+                idempotency_key=key,
+            )
+            return status.HTTP_201_CREATED, _detail(conversion)
+
+        answer = idempotency.idempotent_response(
+            user=user,
+            key=key,
+            fingerprint=idempotency.request_fingerprint(
+                method=request.method or "POST", path=request.path, body=request.data
+            ),
+            work=submit,
+        )
+        response = Response(answer.body, status=answer.status)
+        if answer.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+class ConversionDetailApi(APIView):
+    @extend_schema(
+        operation_id="conversions_retrieve",
+        tags=["conversions"],
+        summary="Where a conversion stands: progress, ETA and each chapter",
+        responses={200: ConversionDetailOutput, **errors(404)},
+    )
+    def get(self, request: Request, conversion_uuid: UUID) -> Response:
+        conversion = selectors.conversion_get_for_user(user=user_of(request), conversion_uuid=conversion_uuid)
+        return Response(_detail(conversion))
+
+
+class ConversionCancelApi(APIView):
+    @extend_schema(
+        operation_id="conversions_cancel",
+        tags=["conversions"],
+        summary="Cancel a conversion; what was not rendered is refunded",
+        request=None,
+        responses={200: ConversionDetailOutput, **errors(404, 409)},
+    )
+    def post(self, request: Request, conversion_uuid: UUID) -> Response:
+        conversion = services.conversion_cancel(user=user_of(request), conversion_uuid=conversion_uuid)
+        return Response(_detail(conversion))
+
+
+class ConversionDownloadsApi(APIView):
+    @extend_schema(
+        operation_id="conversions_downloads",
+        tags=["conversions"],
+        summary="Short-lived links to the M4B, each chapter's MP3 and its captions",
+        description="Links last at most 15 minutes; ask again for fresh ones.",
+        responses={200: ConversionFilesOutput, **errors(404)},
+    )
+    def get(self, request: Request, conversion_uuid: UUID) -> Response:
+        files = conversion_files_for_user(user=user_of(request), conversion_uuid=conversion_uuid)
+        data = {
+            "conversion": files.conversion,
+            "m4b": link_data(request, files.m4b),
+            "chapters": [
+                {
+                    "number": chapter.number,
+                    "title": chapter.title,
+                    "status": chapter.status,
+                    "duration_ms": chapter.duration_ms,
+                    "mp3": link_data(request, chapter.mp3),
+                    "captions": link_data(request, chapter.captions),
+                }
+                for chapter in files.chapters
+            ],
+        }
+        return Response(ConversionFilesOutput(data).data)

@@ -1,0 +1,263 @@
+"""Input and output serializers of the books API, kept apart: inputs validate shape, outputs render.
+
+Inputs check only what a field's type can say (an integer, a range); every
+rule about books, credits and conversions is the services' to enforce. The
+class names are the schema's component names, so each is unique.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from audiobooks.listening import MAX_NOTE_LENGTH
+from audiobooks.models import Book, Conversion, ConversionChapter
+from tts_engine.engines.base import SPEED_MAX, SPEED_MIN
+from tts_engine.registry import DEFAULT_VOICE
+
+# Positions beyond this (about 11 days into a chapter) are nonsense, and the column is 64-bit.
+MAX_POSITION_MS = 1_000_000_000
+
+
+class LinkOutput(serializers.Serializer):
+    """A short-lived link to one file; ask again for a fresh one once it expires."""
+
+    url = serializers.URLField()
+    expires_at = serializers.DateTimeField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField(help_text="Bytes.")
+
+
+# --- Books ---------------------------------------------------------------------------------
+
+
+class BookListFilter(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Book.Status.choices, required=False)
+    q = serializers.CharField(
+        required=False, max_length=200, help_text="Part of the title, an author or the file's name."
+    )
+    ordering = serializers.ChoiceField(
+        choices=["-created_at", "created_at", "title", "-title"], default="-created_at", required=False
+    )
+
+
+class BookUploadInput(serializers.Serializer):
+    file = serializers.FileField(help_text="An EPUB, PDF, TXT or HTML file.")
+
+
+class BookOutput(serializers.Serializer):
+    id = serializers.UUIDField(source="uuid")
+    title = serializers.CharField(source="display_title", help_text="The book's title, else its file's name.")
+    authors = serializers.ListField(child=serializers.CharField())
+    language = serializers.CharField()
+    format = serializers.CharField()
+    status = serializers.ChoiceField(choices=Book.Status.choices)
+    error_code = serializers.CharField(help_text="Empty unless the book could not be read.")
+    error_message = serializers.CharField(help_text="Empty unless the book could not be read.")
+    original_filename = serializers.CharField()
+    original_size = serializers.IntegerField()
+    chapters_count = serializers.IntegerField()
+    cover_url = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    ingested_at = serializers.DateTimeField(allow_null=True)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_cover_url(self, book: Book) -> str | None:
+        url = self.context.get("cover_urls", {}).get(book.pk)
+        return str(url) if url else None
+
+
+class ChapterOutput(serializers.Serializer):
+    index = serializers.IntegerField(help_text="What a conversion names the chapter by, from 0.")
+    title = serializers.CharField()
+    words = serializers.IntegerField()
+    chars = serializers.IntegerField()
+    included = serializers.BooleanField(help_text="Selected by default; front and back matter are not.")
+    exclusion_reason = serializers.CharField()
+
+
+class BookDetailOutput(BookOutput):
+    warnings = serializers.ListField(child=serializers.CharField())
+    chapters = ChapterOutput(many=True, source="chapters.all")
+
+
+class BookQuoteInput(serializers.Serializer):
+    chapters = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=2**31 - 1),
+        max_length=10_000,
+        help_text="Indexes of the chapters to convert (ChapterOutput.index); repeat the parameter.",
+    )
+    voice = serializers.CharField(required=False, default=DEFAULT_VOICE, max_length=200)
+
+
+class BookQuoteOutput(serializers.Serializer):
+    characters = serializers.IntegerField()
+    credits = serializers.IntegerField()
+    balance = serializers.IntegerField()
+    affordable = serializers.BooleanField()
+    shortfall = serializers.IntegerField()
+    language_warning = serializers.CharField(allow_null=True)
+
+
+# --- Direct upload ----------------------------------------------------------------------------
+
+
+class UploadStartInput(serializers.Serializer):
+    filename = serializers.CharField(max_length=1000)
+    size = serializers.IntegerField(min_value=0, help_text="The file's exact size in bytes.")
+    content_type = serializers.CharField(max_length=200)
+
+
+class UploadStartOutput(serializers.Serializer):
+    upload_id = serializers.UUIDField()
+    method = serializers.CharField()
+    url = serializers.URLField()
+    headers = serializers.DictField(child=serializers.CharField())
+    url_expires_at = serializers.DateTimeField()
+    finish_by = serializers.DateTimeField()
+    finish_url = serializers.URLField()
+
+
+class UploadFinishOutput(serializers.Serializer):
+    book = serializers.UUIDField(source="uuid")
+    status = serializers.ChoiceField(choices=Book.Status.choices)
+    original_filename = serializers.CharField()
+    original_size = serializers.IntegerField()
+
+
+# --- Conversions ----------------------------------------------------------------------------
+
+
+class ConversionListFilter(serializers.Serializer):
+    book = serializers.UUIDField(required=False)
+    status = serializers.ChoiceField(choices=Conversion.Status.choices, required=False)
+
+
+class ConversionCreateInput(serializers.Serializer):
+    book = serializers.UUIDField()
+    chapters = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=2**31 - 1),
+        allow_empty=True,
+        max_length=10_000,
+        help_text="Indexes of the chapters to convert (ChapterOutput.index).",
+    )
+    voice = serializers.CharField(default=DEFAULT_VOICE, max_length=200)
+    speed = serializers.FloatField(default=1.0, min_value=SPEED_MIN, max_value=SPEED_MAX)
+
+
+class ProgressOutput(serializers.Serializer):
+    percent = serializers.FloatField(help_text="Of the characters; 100 only once completed.")
+    parts_done = serializers.IntegerField()
+    parts_total = serializers.IntegerField()
+    chapters_ready = serializers.IntegerField()
+    chapters_total = serializers.IntegerField()
+    eta_seconds = serializers.IntegerField(
+        allow_null=True, help_text="Null once finished, or before anything was measured."
+    )
+
+
+class ConversionChapterOutput(serializers.Serializer):
+    number = serializers.IntegerField(help_text="In the finished book, from 1.")
+    index = serializers.IntegerField(source="chapter.index", help_text="The book chapter's index.")
+    title = serializers.CharField(source="chapter.title")
+    status = serializers.ChoiceField(choices=ConversionChapter.Status.choices)
+    duration_ms = serializers.IntegerField(allow_null=True)
+
+
+class ConversionOutput(serializers.Serializer):
+    id = serializers.UUIDField(source="uuid")
+    book = serializers.UUIDField(source="book.uuid")
+    book_title = serializers.CharField(source="book.display_title")
+    status = serializers.ChoiceField(choices=Conversion.Status.choices)
+    voice = serializers.CharField(source="voice_key")
+    speed = serializers.FloatField()
+    characters = serializers.IntegerField()
+    credits_charged = serializers.IntegerField()
+    error_message = serializers.CharField()
+    duration_ms = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class ConversionDetailOutput(ConversionOutput):
+    progress = serializers.SerializerMethodField()
+    chapters = ConversionChapterOutput(many=True, source="selections.all")
+
+    @extend_schema_field(ProgressOutput)
+    def get_progress(self, conversion: Conversion) -> dict[str, Any]:
+        return dict(ProgressOutput(self.context["progress"]).data)
+
+
+class ChapterFilesOutput(serializers.Serializer):
+    number = serializers.IntegerField()
+    title = serializers.CharField()
+    status = serializers.ChoiceField(choices=ConversionChapter.Status.choices)
+    duration_ms = serializers.IntegerField(allow_null=True)
+    mp3 = LinkOutput(allow_null=True, help_text="Once the chapter is ready.")
+    captions = LinkOutput(allow_null=True, help_text="WebVTT, once the chapter is ready.")
+
+
+class ConversionFilesOutput(serializers.Serializer):
+    conversion = serializers.UUIDField(source="conversion.uuid")
+    status = serializers.ChoiceField(choices=Conversion.Status.choices, source="conversion.status")
+    m4b = LinkOutput(allow_null=True, help_text="Once the conversion is completed.")
+    chapters = ChapterFilesOutput(many=True)
+
+
+# --- Voices --------------------------------------------------------------------------------
+
+
+class VoiceOutput(serializers.Serializer):
+    key = serializers.CharField(help_text="What a conversion names the voice by.")
+    engine = serializers.CharField()
+    name = serializers.CharField()
+    language = serializers.CharField()
+    quality = serializers.CharField()
+    licence = serializers.CharField()
+    non_commercial = serializers.BooleanField()
+    sample_rate = serializers.IntegerField()
+    preview_status = serializers.ChoiceField(choices=["ready", "pending", "failed"])
+    preview = LinkOutput(allow_null=True, help_text="The stock clip, once it is ready.")
+
+
+# --- Listening --------------------------------------------------------------------------------
+
+
+class ProgressInput(serializers.Serializer):
+    chapter = serializers.IntegerField(min_value=1, max_value=100_000)
+    position_ms = serializers.IntegerField(min_value=0, max_value=MAX_POSITION_MS)
+    recorded_at = serializers.DateTimeField(
+        required=False, help_text="When the listener was there; now when left out."
+    )
+
+
+class ListeningProgressOutput(serializers.Serializer):
+    book = serializers.UUIDField()
+    chapter = serializers.IntegerField()
+    position_ms = serializers.IntegerField()
+    recorded_at = serializers.DateTimeField(allow_null=True, help_text="Null when never listened to.")
+
+
+class BookmarkCreateInput(serializers.Serializer):
+    chapter = serializers.IntegerField(min_value=1, max_value=100_000)
+    position_ms = serializers.IntegerField(min_value=0, max_value=MAX_POSITION_MS)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_NOTE_LENGTH)
+
+
+class BookmarkUpdateInput(serializers.Serializer):
+    chapter = serializers.IntegerField(required=False, min_value=1, max_value=100_000)
+    position_ms = serializers.IntegerField(required=False, min_value=0, max_value=MAX_POSITION_MS)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=MAX_NOTE_LENGTH)
+
+
+class BookmarkOutput(serializers.Serializer):
+    id = serializers.UUIDField(source="uuid")
+    chapter = serializers.IntegerField()
+    position_ms = serializers.IntegerField()
+    note = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()

@@ -1,0 +1,43 @@
+"""The books API, mounted under ``/api/v1/`` in ``ebookvoice.urls``."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from . import books, conversions, listening, uploads, voices
+
+urlpatterns = [
+    path("voices", voices.VoiceListApi.as_view(), name="api_voices"),
+    path("books", books.BookListCreateApi.as_view(), name="api_books"),
+    path("books/<uuid:book_uuid>", books.BookDetailApi.as_view(), name="api_book"),
+    path("books/<uuid:book_uuid>/quote", books.BookQuoteApi.as_view(), name="api_book_quote"),
+    path("books/<uuid:book_uuid>/progress", listening.ProgressApi.as_view(), name="api_book_progress"),
+    path(
+        "books/<uuid:book_uuid>/bookmarks",
+        listening.BookmarkListCreateApi.as_view(),
+        name="api_book_bookmarks",
+    ),
+    path(
+        "books/<uuid:book_uuid>/bookmarks/<uuid:bookmark_uuid>",
+        listening.BookmarkDetailApi.as_view(),
+        name="api_book_bookmark",
+    ),
+    path("uploads", uploads.UploadStartApi.as_view(), name="api_upload_start"),
+    path("uploads/<uuid:upload_id>/finish", uploads.UploadFinishApi.as_view(), name="api_upload_finish"),
+    path("conversions", conversions.ConversionListCreateApi.as_view(), name="api_conversions"),
+    path(
+        "conversions/<uuid:conversion_uuid>",
+        conversions.ConversionDetailApi.as_view(),
+        name="api_conversion",
+    ),
+    path(
+        "conversions/<uuid:conversion_uuid>/cancel",
+        conversions.ConversionCancelApi.as_view(),
+        name="api_conversion_cancel",
+    ),
+    path(
+        "conversions/<uuid:conversion_uuid>/downloads",
+        conversions.ConversionDownloadsApi.as_view(),
+        name="api_conversion_downloads",
+    ),
+]

@@ -1,0 +1,121 @@
+"""What a conversion has produced so far, with short-lived links to each file (reads only).
+
+A chapter's MP3 and captions are offered once the chapter is ready, the M4B
+once the conversion is completed. Links come from ``storage.links`` (presigned
+on S3, signed by this app locally) and are made only after the ownership
+check of ``conversion_get_for_user``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from accounts.models import User
+
+from . import storage_keys
+from .models import Book, Conversion, ConversionChapter, StoredObject
+from .selectors import conversion_get_for_user
+from .storage import links
+from .storage.headers import content_type_for
+from .storage.links import Link
+
+
+@dataclass(frozen=True)
+class FileLink:
+    url: str  # relative to this site in local mode: the caller makes it absolute
+    expires_at: datetime
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ChapterFiles:
+    number: int
+    title: str
+    status: str
+    duration_ms: int | None
+    mp3: FileLink | None
+    captions: FileLink | None
+
+
+@dataclass(frozen=True)
+class ConversionFiles:
+    conversion: Conversion
+    m4b: FileLink | None
+    chapters: list[ChapterFiles]
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[/\\]", "_", name).strip() or "download"
+
+
+def _link(stored: StoredObject | None, filename: str) -> FileLink | None:
+    if stored is None:
+        return None
+    link = links.download_link(
+        key=stored.key, filename=_safe_name(stored.filename or filename), content_type=stored.content_type
+    )
+    return FileLink(link.url, link.expires_at, stored.content_type, stored.size)
+
+
+def conversion_files_for_user(*, user: User, conversion_uuid: UUID) -> ConversionFiles:
+    """The user's conversion's files, each with a fresh link; another user's conversion is a 404."""
+    conversion = conversion_get_for_user(user=user, conversion_uuid=conversion_uuid)
+    book = conversion.book
+    selections = list(conversion.selections.select_related("chapter").order_by("position"))
+    ready = [s for s in selections if s.status == ConversionChapter.Status.READY]
+    keys = {
+        "m4b": storage_keys.m4b_key(user_uuid=user.uuid, book_uuid=book.uuid),
+        **{
+            f"mp3:{s.number}": storage_keys.mp3_key(user_uuid=user.uuid, book_uuid=book.uuid, number=s.number)
+            for s in ready
+        },
+        **{
+            f"vtt:{s.number}": storage_keys.captions_key(
+                user_uuid=user.uuid, book_uuid=book.uuid, number=s.number
+            )
+            for s in ready
+        },
+    }
+    stored = {
+        row.key: row for row in StoredObject.objects.filter(owner=user, book=book, key__in=keys.values())
+    }
+    title = book.display_title
+    m4b = None
+    if conversion.status == Conversion.Status.COMPLETED:
+        m4b = _link(stored.get(keys["m4b"]), f"{title}.m4b")
+    chapters = []
+    for selection in selections:
+        is_ready = selection.status == ConversionChapter.Status.READY
+        number = f"{selection.number:02d}"
+        chapters.append(
+            ChapterFiles(
+                number=selection.number,
+                title=selection.chapter.title,
+                status=selection.status,
+                duration_ms=selection.duration_ms,
+                mp3=_link(stored.get(keys.get(f"mp3:{selection.number}", "")), f"{title} - {number}.mp3")
+                if is_ready
+                else None,
+                captions=_link(stored.get(keys.get(f"vtt:{selection.number}", "")), f"{title} - {number}.vtt")
+                if is_ready
+                else None,
+            )
+        )
+    return ConversionFiles(conversion=conversion, m4b=m4b, chapters=chapters)
+
+
+def cover_link(book: Book) -> Link | None:
+    """A short-lived inline link to the book's cover, or None when it has none (the caller checked access)."""
+    if not book.cover_key:
+        return None
+    extension = book.cover_key.rsplit(".", 1)[-1]
+    return links.download_link(
+        key=book.cover_key,
+        filename=_safe_name(f"{book.display_title} cover.{extension}"),
+        content_type=content_type_for(book.cover_key),
+        disposition="inline",
+    )

@@ -1,0 +1,11 @@
+"""Pages of lists: ``?page=N&page_size=M``, with ``count``, ``next`` and ``previous``."""
+
+from __future__ import annotations
+
+from rest_framework.pagination import PageNumberPagination
+
+
+class Pagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
