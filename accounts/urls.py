@@ -6,6 +6,7 @@ from . import apis, headless, views
 
 # Under /accounts/, beside allauth's own pages.
 urlpatterns = [
+    path("settings/", views.account_settings, name="account_settings"),
     path("magic-link/", views.magic_link_request, name="account_magic_link_request"),
     path("magic-link/sent/", views.magic_link_sent, name="account_magic_link_sent"),
     path("magic-link/<str:token>/", views.magic_link, name="account_magic_link"),
@@ -16,11 +17,13 @@ urlpatterns = [
 
 # Under /_allauth/app/v1/, beside allauth's headless API for apps.
 headless_urlpatterns = [
+    path("settings/", views.account_settings, name="account_settings"),
     path("auth/magic-link/request", headless.magic_link_request, name="headless_magic_link_request"),
     path("auth/magic-link/login", headless.magic_link_login, name="headless_magic_link_login"),
 ]
 
 # Under /api/v1/.
 api_urlpatterns = [
+    path("settings/", views.account_settings, name="account_settings"),
     path("me", apis.MeApi.as_view(), name="api_me"),
 ]

@@ -11,9 +11,13 @@ from http import HTTPStatus
 
 from allauth.account.decorators import reauthentication_required
 from allauth.account.internal.decorators import login_not_required
+from allauth.account.models import EmailAddress
 from allauth.core import ratelimit
+from allauth.mfa.models import Authenticator
+from allauth.socialaccount.models import SocialAccount
 from allauth.usersessions.internal.flows.sessions import end_sessions
 from allauth.usersessions.models import UserSession
+from django import forms
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
@@ -25,6 +29,7 @@ from django.views.decorators.http import require_http_methods
 
 from .forms import AccountDeleteForm, MagicLinkRequestForm
 from .magic_links import LinkState, MagicLinkRejected, magic_link_send, magic_link_sign_in, magic_link_state
+from .models import User
 from .ratelimits import TOO_MANY_REQUESTS, too_many_requests
 from .selectors import user_export
 from .services import user_delete
@@ -114,3 +119,49 @@ def account_delete(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Your account and everything in it have been deleted.")
         return redirect("home")
     return render(request, "account/delete.html", {"form": form})
+
+
+class NotificationsForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ("notify_by_email",)
+        labels = {"notify_by_email": "Email me when an audiobook is ready, or could not be finished"}
+
+
+# Sessions shown on the overview; the sessions page lists them all.
+SESSIONS_SHOWN = 5
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_settings(request: HttpRequest) -> HttpResponse:
+    """The account overview: email, notifications, security, sessions, connected accounts, data.
+
+    The one setting changed here is ``notify_by_email``; everything else links
+    to allauth's own page for it, or to ours for export and deletion.
+    """
+    user = request.user
+    assert isinstance(user, User)  # login_required
+    form = NotificationsForm(request.POST if request.method == "POST" else None, instance=user)
+    if request.method == "POST":
+        if form.is_valid():
+            form.save()
+            messages.success(
+                request,
+                "We will email you when an audiobook is ready."
+                if form.instance.notify_by_email
+                else "We won’t email you about your audiobooks any more.",
+            )
+            return redirect("account_settings")
+        messages.error(request, "That setting could not be saved. Please try again.")
+    sessions = list(UserSession.objects.filter(user=user).order_by("-last_seen_at"))
+    context = {
+        "form": form,
+        "emails": EmailAddress.objects.filter(user=user).order_by("-primary", "email"),
+        "has_password": user.has_usable_password(),
+        "authenticators": set(Authenticator.objects.filter(user=user).values_list("type", flat=True)),
+        "sessions": sessions[:SESSIONS_SHOWN],
+        "session_count": len(sessions),
+        "social_accounts": SocialAccount.objects.filter(user=user).order_by("provider"),
+    }
+    return render(request, "account/settings.html", context)

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
+    """The landing page for visitors; a signed-in reader's home is their library."""
+    if request.user.is_authenticated:
+        return redirect("audiobooks:library")
     return render(request, "home.html")
 
 

@@ -1,0 +1,75 @@
+"""The account page: sign-in methods, the email switch, sessions with sign-out, connected accounts, data."""
+
+from __future__ import annotations
+
+import pytest
+from allauth.usersessions.models import UserSession
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import User
+from accounts.tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+URL = reverse("account_settings")
+
+
+def browser(user: User, agent: str = "Firefox on a laptop") -> Client:
+    client = Client(HTTP_USER_AGENT=agent)
+    response = client.post(reverse("account_login"), {"login": user.email, "password": PASSWORD})
+    assert response.status_code == 302
+    return client
+
+
+def test_the_account_page_shows_every_section_with_a_way_to_change_it(reader):
+    page = browser(reader).get(URL)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert 'class="account-nav"' in text
+    for section in ("Sign-in", "Notifications", "Credits", "Where you’re signed in", "Connected accounts",
+                    "Your data"):  # fmt: skip
+        assert section in text
+    for name in ("account_email", "account_change_password", "mfa_index", "usersessions_list",
+                 "socialaccount_connections", "account_data_export", "account_delete"):  # fmt: skip
+        assert reverse(name) in text
+    assert reverse("audiobooks:credits") in text
+    assert "reader@example.com (primary)" in text
+    assert "Two-factor authentication</strong><span>Off" in text
+
+
+def test_the_email_switch_turns_the_audiobook_emails_off_and_on_again(reader):
+    client = browser(reader)
+    off = client.post(URL, {}, follow=True)
+    assert "We won’t email you about your audiobooks any more." in off.content.decode()
+    reader.refresh_from_db()
+    assert reader.notify_by_email is False
+    assert "checked" not in off.content.decode().split('name="notify_by_email"')[1][:20]
+    on = client.post(URL, {"notify_by_email": "on"}, follow=True)
+    assert "We will email you when an audiobook is ready." in on.content.decode()
+    reader.refresh_from_db()
+    assert reader.notify_by_email is True
+
+
+def test_a_session_elsewhere_is_listed_and_can_be_signed_out_from_the_account_page(reader):
+    phone = browser(reader, agent="Safari on a phone")
+    laptop = browser(reader)
+    text = laptop.get(URL).content.decode()
+    assert "This device" in text
+    assert "Safari on a phone" in text
+    other = UserSession.objects.get(user=reader, user_agent="Safari on a phone")
+    end = reverse("account_session_end", kwargs={"pk": other.pk})
+    assert end in text
+    assert laptop.post(end).status_code == 302
+    assert not phone.get(URL).wsgi_request.user.is_authenticated
+    assert laptop.get(URL).status_code == 200
+
+
+def test_someone_signed_out_is_sent_to_sign_in(client):
+    response = client.get(URL)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+
+
+def test_only_get_and_post_are_answered(reader):
+    assert browser(reader).put(URL).status_code == 405

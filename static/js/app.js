@@ -1,0 +1,463 @@
+/* eBookVoice: the little JavaScript the pages use. No framework and no build step.
+   Each feature starts from a data attribute in the page, and every page works without it:
+   forms post normally, and the pages that poll also render their state on the server. */
+(function () {
+  "use strict";
+
+  const $ = (selector, root) => (root || document).querySelector(selector);
+  const $$ = (selector, root) => Array.from((root || document).querySelectorAll(selector));
+
+  function csrfToken() {
+    const input = $("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  function formatTime(seconds) {
+    if (!isFinite(seconds) || seconds < 0) seconds = 0;
+    const s = Math.floor(seconds % 60), m = Math.floor(seconds / 60) % 60, h = Math.floor(seconds / 3600);
+    const mm = h ? String(m).padStart(2, "0") : String(m);
+    return (h ? h + ":" : "") + mm + ":" + String(s).padStart(2, "0");
+  }
+
+  function formatBytes(size) {
+    const units = [["GB", 1e9], ["MB", 1e6], ["KB", 1e3]];
+    for (const [unit, scale] of units) if (size >= scale) return (size / scale).toFixed(size / scale >= 10 ? 0 : 1) + " " + unit;
+    return size + " bytes";
+  }
+
+  function setProgress(bar, percent) {
+    const value = Math.max(0, Math.min(100, Math.round(percent)));
+    bar.setAttribute("aria-valuenow", String(value));
+    const fill = $(".progress__bar", bar);
+    if (fill) fill.style.width = value + "%";
+  }
+
+  /* Poll ``fn`` every ``seconds`` until it returns false; a failed request waits twice as long. */
+  function poll(seconds, fn) {
+    let delay = seconds * 1000;
+    const tick = async () => {
+      let again = true;
+      try {
+        again = await fn();
+        delay = seconds * 1000;
+      } catch (error) {
+        delay = Math.min(delay * 2, 60000);
+      }
+      if (again !== false) window.setTimeout(tick, delay);
+    };
+    window.setTimeout(tick, delay);
+  }
+
+  async function getJSON(url) {
+    const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (!response.ok) throw new Error("HTTP " + response.status);
+    return response.json();
+  }
+
+  /* --- New audiobook: drag and drop, upload with a progress bar ------------------------------ */
+  function initUpload(form) {
+    const input = $("input[type=file]", form);
+    const box = $("[data-upload-progress]", form);
+    const bar = $("[role=progressbar]", box);
+    const status = $("[data-upload-status]", form);
+    const percentText = $("[data-upload-percent]", form);
+    const errorBox = $("[data-upload-error]", form);
+    const limit = Number(form.dataset.limitBytes || 0);
+    let busy = false;
+
+    const showError = (message) => {
+      errorBox.textContent = message;
+      errorBox.hidden = false;
+      box.hidden = true;
+      busy = false;
+      input.value = "";
+    };
+
+    const send = (file) => {
+      if (busy || !file) return;
+      errorBox.hidden = true;
+      if (limit && file.size > limit) {
+        showError("This file is " + formatBytes(file.size) + "; you can upload up to " + formatBytes(limit) + " now.");
+        return;
+      }
+      busy = true;
+      box.hidden = false;
+      $("[data-upload-name]", form).textContent = file.name;
+      status.textContent = "Uploading…";
+      setProgress(bar, 0);
+      const data = new FormData();
+      data.append("csrfmiddlewaretoken", csrfToken());
+      data.append("file", file, file.name);
+      const request = new XMLHttpRequest();
+      request.open("POST", form.action);
+      request.setRequestHeader("Accept", "application/json");
+      request.setRequestHeader("X-CSRFToken", csrfToken());
+      request.upload.addEventListener("progress", (event) => {
+        if (!event.lengthComputable) return;
+        const percent = (event.loaded / event.total) * 100;
+        setProgress(bar, percent);
+        percentText.textContent = Math.round(percent) + "%";
+        if (percent >= 100) status.textContent = "Checking the file…";
+      });
+      request.addEventListener("load", () => {
+        let body = null;
+        try { body = JSON.parse(request.responseText); } catch (error) { body = null; }
+        if (request.status === 201 && body && body.book) {
+          status.textContent = "Uploaded. Opening your book…";
+          window.location.assign(form.dataset.nextTemplate.replace("00000000-0000-0000-0000-000000000000", body.book));
+          return;
+        }
+        const message = body && body.error ? body.error.message : "The upload failed. Please try again.";
+        showError(message);
+      });
+      request.addEventListener("error", () => showError("The connection was lost during the upload. Please try again."));
+      request.send(data);
+    };
+
+    input.addEventListener("change", () => send(input.files[0]));
+    ["dragenter", "dragover"].forEach((name) => form.addEventListener(name, (event) => {
+      event.preventDefault();
+      form.classList.add("is-dragging");
+    }));
+    ["dragleave", "dragend", "drop"].forEach((name) => form.addEventListener(name, (event) => {
+      event.preventDefault();
+      if (name !== "dragleave" || !form.contains(event.relatedTarget)) form.classList.remove("is-dragging");
+    }));
+    form.addEventListener("drop", (event) => {
+      const file = event.dataTransfer && event.dataTransfer.files[0];
+      if (file) send(file);
+    });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      send(input.files[0]);
+    });
+  }
+
+  /* --- While a book is read: wait, then show the picker ----------------------------------------- */
+  function initWaitForBook(card) {
+    poll(Number(card.dataset.pollSeconds || 2), async () => {
+      const status = await getJSON(card.dataset.waitForBook);
+      if (status.book.status === "uploaded" || status.book.status === "ingesting") return true;
+      window.location.reload();
+      return false;
+    });
+  }
+
+  /* --- Chapters, voice, speed, quote, Convert -------------------------------------------------- */
+  function initConvert(form) {
+    const boxes = $$("[data-chapter]", form);
+    const count = $("[data-chapter-count]", form);
+    const button = $("[data-convert-button]", form);
+    const warning = $("[data-language-warning]", form);
+    const previewStatus = $("[data-preview-status]", form);
+    let quoteRequest = 0;
+    let timer = null;
+
+    const checkedVoice = () => $("[data-voice]:checked", form);
+
+    const refreshQuote = async () => {
+      const number = ++quoteRequest;
+      const params = new URLSearchParams();
+      boxes.filter((box) => box.checked).forEach((box) => params.append("chapter", box.value));
+      const voice = checkedVoice();
+      if (voice) params.set("voice", voice.value);
+      try {
+        const quote = await getJSON(form.dataset.quoteUrl + "?" + params.toString());
+        if (number !== quoteRequest) return;
+        $("[data-quote-characters]", form).textContent = quote.characters.toLocaleString();
+        $("[data-quote-credits]", form).textContent = quote.credits;
+        $("[data-quote-plural]", form).textContent = quote.credits === 1 ? "" : "s";
+        $("[data-quote-balance]", form).textContent = quote.balance;
+        $("[data-quote-shortfall]", form).textContent = quote.shortfall;
+        $("[data-quote-short]", form).hidden = quote.affordable;
+        button.disabled = !quote.affordable || quote.characters === 0 || !voice;
+      } catch (error) {
+        button.disabled = false; // the server checks again on submit
+      }
+    };
+
+    const changed = () => {
+      const chosen = boxes.filter((box) => box.checked).length;
+      count.textContent = chosen;
+      if (chosen === 0) button.disabled = true;
+      window.clearTimeout(timer);
+      timer = window.setTimeout(refreshQuote, 200);
+    };
+
+    const showWarning = () => {
+      const voice = checkedVoice();
+      const text = voice ? voice.dataset.warning : "";
+      warning.textContent = text;
+      warning.hidden = !text;
+    };
+
+    boxes.forEach((box) => box.addEventListener("change", changed));
+    $$("[data-voice]", form).forEach((radio) => radio.addEventListener("change", () => { showWarning(); changed(); }));
+    $$("[data-select]", form).forEach((tool) => tool.addEventListener("click", () => {
+      boxes.forEach((box) => { box.checked = tool.dataset.select === "all"; });
+      changed();
+    }));
+
+    /* ▶ previews: one shared audio element; a preview still being made answers 202 with a message. */
+    const preview = new Audio();
+    let playing = null;
+    const stop = () => {
+      preview.pause();
+      if (playing) playing.setAttribute("aria-pressed", "false");
+      playing = null;
+    };
+    preview.addEventListener("ended", stop);
+    preview.addEventListener("error", async () => {
+      const source = playing;
+      stop();
+      if (!source) return;
+      try {
+        const response = await fetch(source.dataset.previewUrl, { headers: { Accept: "application/json" } });
+        const body = await response.json();
+        previewStatus.textContent = body.error ? body.error.message : "This sample can’t be played right now.";
+      } catch (error) {
+        previewStatus.textContent = "This sample can’t be played right now. Please try again in a moment.";
+      }
+    });
+    $$("[data-preview-url]", form).forEach((play) => play.addEventListener("click", () => {
+      if (playing === play) { stop(); return; }
+      stop();
+      previewStatus.textContent = "";
+      playing = play;
+      play.setAttribute("aria-pressed", "true");
+      preview.src = play.dataset.previewUrl;
+      preview.play().catch(() => {});
+    }));
+
+    form.addEventListener("submit", () => {
+      stop();
+      // The idempotency key makes a second submission harmless; this just says it is on its way.
+      window.setTimeout(() => { button.disabled = true; button.textContent = "Starting…"; }, 0);
+    });
+    const error = $("#convert-error");
+    if (error) error.focus();
+  }
+
+  /* --- Library: redraw the grid while books are read or converted ------------------------------ */
+  function initLibrary(container) {
+    const active = () => {
+      const grid = container.firstElementChild;
+      return grid && grid.dataset.polling === "true";
+    };
+    if (!active()) return;
+    poll(Number(container.dataset.pollSeconds || 3), async () => {
+      const response = await fetch(container.dataset.pollUrl, { credentials: "same-origin" });
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      container.innerHTML = await response.text();
+      return active();
+    });
+  }
+
+  /* --- Book page: progress, and the chapter-aware player ----------------------------------------- */
+  function initBookPage(page) {
+    const player = initPlayer($("[data-player]", page), page);
+    const card = $("[data-progress-card]", page);
+    if (page.dataset.active !== "true") return;
+    poll(Number(page.dataset.pollSeconds || 3), async () => {
+      const status = await getJSON(page.dataset.statusUrl);
+      const conversion = status.conversion || {};
+      const bar = $("[data-progress]", page);
+      setProgress(bar, conversion.percent || 0);
+      $("[data-progress-text]", page).textContent =
+        Math.round(conversion.percent || 0) + "% · " + (conversion.chapters_ready || 0) + " of " +
+        (conversion.chapters_total || 0) + " chapters ready";
+      $("[data-progress-eta]", page).textContent = conversion.eta || "";
+      player.update(status.chapters);
+      const badge = $("[data-state-badge]");
+      if (badge) {
+        badge.textContent = status.state_label;
+        badge.className = "badge badge-" + status.state;
+      }
+      if (status.active) return true;
+      card.hidden = true;
+      $("[data-m4b-link]", page).hidden = !status.m4b_ready;
+      $("[data-m4b-pending]", page).hidden = status.m4b_ready;
+      const acx = $("[data-acx-link]", page);
+      if (acx) acx.hidden = !status.m4b_ready;
+      if (status.state === "failed") {
+        $("[data-failed-message]", page).textContent = conversion.error_message || "";
+        $("[data-failed]", page).hidden = false;
+      }
+      return false;
+    });
+  }
+
+  function initPlayer(root, page) {
+    const audio = $("[data-audio]", root);
+    const track = $("[data-track]", root);
+    const play = $("[data-play]", root);
+    const seek = $("[data-seek]", root);
+    const rate = $("[data-rate]", root);
+    const captions = $("[data-captions]", root);
+    const captionsToggle = $("[data-captions-toggle]", root);
+    const controls = [play, seek, $("[data-back]", root), $("[data-forward]", root)];
+    const buttons = () => $$("[data-track-button]", page);
+    let current = null; // the chapter number loaded
+    let seeking = false;
+    let lastSaved = 0;
+    let retries = 0;
+
+    const buttonFor = (number) => buttons().find((button) => Number(button.dataset.number) === number);
+    const readyNumbers = () => buttons().filter((button) => button.dataset.src).map((button) => Number(button.dataset.number));
+
+    const showPlaying = () => {
+      const paused = audio.paused;
+      $("[data-icon-play]", play).hidden = !paused;
+      $("[data-icon-pause]", play).hidden = paused;
+      play.setAttribute("aria-label", paused ? "Play" : "Pause");
+    };
+
+    const updateNav = () => {
+      const ready = readyNumbers();
+      $("[data-prev]", root).disabled = current === null || !ready.some((number) => number < current);
+      $("[data-next]", root).disabled = current === null || !ready.some((number) => number > current);
+    };
+
+    const savePosition = (beacon) => {
+      if (current === null) return;
+      const data = new FormData();
+      data.append("csrfmiddlewaretoken", csrfToken());
+      data.append("chapter", String(current));
+      data.append("seconds", String(Math.floor(audio.currentTime || 0)));
+      lastSaved = Date.now();
+      if (beacon && navigator.sendBeacon) {
+        navigator.sendBeacon(root.dataset.positionUrl, data);
+      } else {
+        fetch(root.dataset.positionUrl, { method: "POST", body: data, credentials: "same-origin" }).catch(() => {});
+      }
+    };
+
+    const load = (number, startAt, autoplay) => {
+      const button = buttonFor(number);
+      if (!button || !button.dataset.src) return;
+      current = number;
+      retries = 0;
+      buttons().forEach((other) => other.removeAttribute("aria-current"));
+      button.setAttribute("aria-current", "true");
+      $("[data-now-title]", root).textContent = number + ". " + button.dataset.title;
+      captions.textContent = "";
+      track.src = button.dataset.captions || "";
+      audio.src = button.dataset.src;
+      audio.playbackRate = Number(rate.value);
+      controls.forEach((control) => { control.disabled = false; });
+      updateNav();
+      const start = () => {
+        if (startAt) audio.currentTime = startAt;
+        if (autoplay) audio.play().catch(() => {});
+      };
+      audio.addEventListener("loadedmetadata", start, { once: true });
+      audio.load();
+    };
+
+    play.addEventListener("click", () => {
+      if (current === null) return;
+      if (audio.paused) audio.play().catch(() => {}); else audio.pause();
+    });
+    $("[data-back]", root).addEventListener("click", () => { audio.currentTime = Math.max(0, audio.currentTime - 15); });
+    $("[data-forward]", root).addEventListener("click", () => {
+      audio.currentTime = Math.min(audio.duration || 0, audio.currentTime + 15);
+    });
+    $("[data-prev]", root).addEventListener("click", () => {
+      const earlier = readyNumbers().filter((number) => number < current);
+      if (earlier.length) load(earlier[earlier.length - 1], 0, true);
+    });
+    $("[data-next]", root).addEventListener("click", () => {
+      const later = readyNumbers().filter((number) => number > current);
+      if (later.length) load(later[0], 0, true);
+    });
+    page.addEventListener("click", (event) => {
+      const button = event.target.closest("[data-track-button]");
+      if (button && !button.disabled) load(Number(button.dataset.number), 0, true);
+    });
+
+    seek.addEventListener("input", () => { seeking = true; $("[data-time-current]", root).textContent = formatTime(Number(seek.value)); });
+    seek.addEventListener("change", () => { audio.currentTime = Number(seek.value); seeking = false; });
+    rate.addEventListener("change", () => {
+      audio.playbackRate = Number(rate.value);
+      try { window.localStorage.setItem("ebv-rate", rate.value); } catch (error) { /* private mode */ }
+    });
+    try {
+      const saved = window.localStorage.getItem("ebv-rate");
+      if (saved && $$("option", rate).some((option) => option.value === saved)) rate.value = saved;
+    } catch (error) { /* private mode */ }
+
+    audio.addEventListener("play", showPlaying);
+    audio.addEventListener("pause", () => { showPlaying(); savePosition(false); });
+    audio.addEventListener("loadedmetadata", () => {
+      seek.max = String(Math.floor(audio.duration || 0));
+      $("[data-time-total]", root).textContent = formatTime(audio.duration);
+      audio.playbackRate = Number(rate.value);
+      if (audio.textTracks[0]) audio.textTracks[0].mode = "hidden";
+    });
+    audio.addEventListener("timeupdate", () => {
+      if (!seeking) {
+        seek.value = String(Math.floor(audio.currentTime));
+        $("[data-time-current]", root).textContent = formatTime(audio.currentTime);
+      }
+      if (!audio.paused && Date.now() - lastSaved > 10000) savePosition(false);
+    });
+    audio.addEventListener("ended", () => {
+      const later = readyNumbers().filter((number) => number > current);
+      if (later.length) load(later[0], 0, true);
+    });
+    audio.addEventListener("error", () => {
+      // A link expires after some minutes: ask for a fresh one and carry on from the same second.
+      if (current === null || retries >= 2) return;
+      retries += 1;
+      const at = audio.currentTime;
+      const wasPlaying = !audio.paused;
+      const button = buttonFor(current);
+      audio.src = button.dataset.src + (button.dataset.src.includes("?") ? "&" : "?") + "retry=" + Date.now();
+      audio.addEventListener("loadedmetadata", () => { audio.currentTime = at; if (wasPlaying) audio.play().catch(() => {}); }, { once: true });
+    });
+    const showCue = () => {
+      const cues = audio.textTracks[0] && audio.textTracks[0].activeCues;
+      captions.textContent = cues && cues.length ? cues[cues.length - 1].text : "";
+    };
+    if (audio.textTracks[0]) {
+      audio.textTracks[0].mode = "hidden";
+      audio.textTracks[0].addEventListener("cuechange", showCue);
+    }
+    track.addEventListener("load", () => { if (audio.textTracks[0]) audio.textTracks[0].mode = "hidden"; });
+    captionsToggle.addEventListener("change", () => { captions.hidden = !captionsToggle.checked; });
+    window.addEventListener("pagehide", () => { if (!audio.paused) savePosition(true); });
+
+    const update = (chapters) => {
+      (chapters || []).forEach((chapter) => {
+        const button = buttonFor(chapter.number);
+        if (!button) return;
+        const meta = $("[data-track-meta]", button);
+        if (chapter.ready && !button.dataset.src) {
+          button.dataset.src = chapter.audio_url;
+          button.dataset.captions = chapter.captions_url || "";
+          button.disabled = false;
+          meta.textContent = chapter.duration;
+        } else if (!chapter.ready) {
+          meta.innerHTML = '<span class="spinner" aria-hidden="true"></span>';
+          meta.append(document.createTextNode(chapter.status_label));
+        }
+      });
+      if (current === null && readyNumbers().length) load(readyNumbers()[0], 0, false);
+      updateNav();
+    };
+
+    // Start where this reader left off, or at the first chapter that is ready.
+    const saved = JSON.parse(($("#player-position") || {}).textContent || "null");
+    if (saved && saved.chapter && readyNumbers().includes(saved.chapter)) load(saved.chapter, saved.seconds || 0, false);
+    else if (readyNumbers().length) load(readyNumbers()[0], 0, false);
+    return { update };
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $$("[data-upload]").forEach(initUpload);
+    $$("[data-wait-for-book]").forEach(initWaitForBook);
+    $$("[data-convert-form]").forEach(initConvert);
+    $$("[data-poll-url]").forEach(initLibrary);
+    $$("[data-book-page]").forEach(initBookPage);
+  });
+})();
