@@ -6,6 +6,9 @@ the web server, Celery beat, one synthesis worker process per core and a
 separate one-process worker for light work (ingestion, assembly, email), so
 uploads never wait behind synthesis. Ctrl-C stops everything cleanly; if any
 part dies, the rest are stopped too and the exit status says so.
+
+``manage.py convert`` reuses the pieces (``private_broker``, ``worker_commands``,
+``spawn``, ``stop``) to run the same workers for the length of one command.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from accounts.demo import DEMO_EMAIL, DEMO_PASSWORD
 from ebookvoice.local_services import die_with_parent, redis_server
@@ -34,14 +38,19 @@ class Child:
     process: subprocess.Popen[bytes]
 
 
-def _spawn(name: str, command: list[str], environ: dict[str, str]) -> Child:
+def spawn(
+    name: str, command: list[str], environ: dict[str, str], *, output: IO[bytes] | None = None
+) -> Child:
+    """Start one part of the stack; ``output`` takes its stdout and stderr (default: ours)."""
     # A session of its own keeps the terminal's Ctrl-C away from the children:
-    # devstack stops them in order, with one signal each.
+    # the parent stops them in order, with one signal each.
     process = subprocess.Popen(
         command,
         cwd=BASE_DIR,
         env=environ,
         stdin=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT if output is not None else None,
         start_new_session=True,
         preexec_fn=die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
     )
@@ -53,16 +62,20 @@ def _manage(*args: str, environ: dict[str, str]) -> None:
 
 
 def _commands(host: str, port: int, synthesis_processes: int) -> dict[str, list[str]]:
-    python = sys.executable
-    celery = [python, "-m", "celery", "-A", "ebookvoice"]
+    web = [
+        sys.executable, "-m", "gunicorn", "ebookvoice.wsgi",
+        "--bind", f"{host}:{port}",
+        "--workers", "2", "--threads", "4",
+        "--access-logfile", "-",
+    ]  # fmt: skip
+    return {"web": web, **worker_commands(synthesis_processes)}
+
+
+def worker_commands(synthesis_processes: int) -> dict[str, list[str]]:
+    """Beat (the reaper's clock), the synthesis worker and the light worker, by name."""
+    celery = [sys.executable, "-m", "celery", "-A", "ebookvoice"]
     run_dir = var_dir() / "run"
     return {
-        "web": [
-            python, "-m", "gunicorn", "ebookvoice.wsgi",
-            "--bind", f"{host}:{port}",
-            "--workers", "2", "--threads", "4",
-            "--access-logfile", "-",
-        ],
         "beat": [*celery, "beat", "--loglevel", "INFO", "--schedule", str(run_dir / "celerybeat-schedule")],
         "synthesis-worker": [
             *celery, "worker", "--queues", "synthesis", "--hostname", "synthesis@%h",
@@ -75,8 +88,14 @@ def _commands(host: str, port: int, synthesis_processes: int) -> dict[str, list[
     }  # fmt: skip
 
 
+def worker_environ(environ: dict[str, str], synthesis_processes: int) -> dict[str, str]:
+    """The environment for the stack's processes: the dispatcher sizes its window to the workers."""
+    return {**environ, "SYNTHESIS_PROCESSES": str(synthesis_processes)}
+
+
 @contextlib.contextmanager
-def _broker(environ: dict[str, str]) -> Iterator[dict[str, str]]:
+def private_broker(environ: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The environment with a broker: the configured one, else a private Redis for as long as this lasts."""
     if environ.get("REDIS_URL") or environ.get("CELERY_BROKER_URL"):
         yield environ
         return
@@ -84,7 +103,8 @@ def _broker(environ: dict[str, str]) -> Iterator[dict[str, str]]:
         yield {**environ, "REDIS_URL": url}
 
 
-def _stop(children: list[Child]) -> None:
+def stop(children: list[Child], *, say: Callable[[str], None] = print, label: str = "devstack") -> None:
+    """Stop children in reverse order of starting, each with one SIGTERM; kill what outlives the grace."""
     for child in reversed(children):
         if child.process.poll() is None:
             # SIGTERM is a warm shutdown for Celery: running tasks finish or go back to the queue.
@@ -94,7 +114,7 @@ def _stop(children: list[Child]) -> None:
         try:
             child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            print(f"devstack: {child.name} did not stop in time; killing it", flush=True)
+            say(f"{label}: {child.name} did not stop in time; killing it")
             os.killpg(child.process.pid, signal.SIGKILL)
             child.process.wait()
 
@@ -110,11 +130,11 @@ def run(host: str, port: int, synthesis_processes: int) -> int:
     signal.signal(signal.SIGTERM, request_stop)
 
     base = {"DJANGO_SETTINGS_MODULE": "ebookvoice.settings.base", **os.environ}
-    with _broker(base) as environ:
+    with private_broker(worker_environ(base, synthesis_processes)) as environ:
         _manage("migrate", "--noinput", environ=environ)
         _manage("ensure_demo_user", environ=environ)
         children = [
-            _spawn(name, command, environ)
+            spawn(name, command, environ)
             for name, command in _commands(host, port, synthesis_processes).items()
         ]
         print(
@@ -133,7 +153,7 @@ def run(host: str, port: int, synthesis_processes: int) -> int:
                 break
             time.sleep(0.3)
         print("devstack: stopping…", flush=True)
-        _stop(children)
+        stop(children, say=lambda line: print(line, flush=True))
     print("devstack: stopped.", flush=True)
     return status
 

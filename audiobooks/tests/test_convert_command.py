@@ -1,0 +1,271 @@
+"""`manage.py convert`, run for real: on the test workers, and as a newcomer runs it, with nothing running."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import load_command_class
+from mutagen.mp3 import MP3
+from mutagen.mp4 import MP4
+
+from accounts.models import User
+from audiobooks.audio.testing import parse_vtt
+from audiobooks.cli import OPERATOR_EMAIL
+from audiobooks.models import Book, Conversion
+from audiobooks.tests.ingest_fixtures import story_epub
+from credits.models import CreditEntry, EntryKind
+from credits.selectors import credit_balance_get
+from credits.services import credits_grant_by_system
+from ebookvoice.paths import BASE_DIR, corpus_dir
+from ebookvoice.tests.settings_probe import clean_environ
+
+TITLES = ("The Harbour", "The Storm", "Morning")
+JSON_KEYS = {"title", "chapters", "audio_seconds", "wall_seconds", "m4b", "mp3", "captions", "status"}
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    def error_line(self) -> str:
+        lines = self.stderr.splitlines()
+        assert len(lines) == 1, self.stderr
+        assert "Traceback" not in self.stderr
+        return lines[0]
+
+
+def convert(capsys: pytest.CaptureFixture[str], *args: object) -> Run:
+    """The command as manage.py runs it (exit status, CommandError as one stderr line), in this process."""
+    capsys.readouterr()
+    command = load_command_class("audiobooks", "convert")
+    try:
+        command.run_from_argv(["manage.py", "convert", *map(str, args)])
+        code = 0
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return Run(code, out, err)
+
+
+def seconds(audio: MP3 | MP4) -> float:
+    assert audio.info is not None
+    return float(audio.info.length)
+
+
+def assert_audiobook(result: dict[str, Any], out: Path) -> None:
+    assert set(result) == JSON_KEYS
+    assert (result["title"], result["status"], result["chapters"]) == ("The Lighthouse", "completed", 3)
+    assert result["wall_seconds"] > 0
+    m4b = Path(result["m4b"])
+    assert m4b == out / "The Lighthouse.m4b"
+    book = MP4(m4b)
+    assert book.chapters is not None
+    assert [chapter.title for chapter in book.chapters] == list(TITLES)
+    assert seconds(book) == pytest.approx(result["audio_seconds"], abs=0.5)
+    mp3s = [Path(path) for path in result["mp3"]]
+    assert mp3s == [out / "mp3" / f"0{n} - {title}.mp3" for n, title in enumerate(TITLES, 1)]
+    assert all(seconds(MP3(path)) > 1 for path in mp3s)
+    assert sum(seconds(MP3(path)) for path in mp3s) == pytest.approx(seconds(book), abs=1.5)
+    captions = [Path(path) for path in result["captions"]]
+    assert captions == [out / "captions" / f"0{n}.vtt" for n in (1, 2, 3)]
+    assert all(parse_vtt(path.read_text()) for path in captions)
+
+
+@pytest.mark.celery
+@pytest.mark.django_db(transaction=True)
+class TestOnTheRunningWorkers:
+    def test_an_operator_job_writes_the_audiobook_and_charges_no_one(self, capsys, tmp_path, celery_worker):
+        epub = story_epub(tmp_path, titles=TITLES)
+        run = convert(capsys, epub, "--json", "--out", tmp_path / "out")
+
+        assert run.code == 0, run.stderr
+        result = json.loads(run.stdout)  # the whole of stdout is the one object
+        assert_audiobook(result, tmp_path / "out")
+        assert run.stderr.splitlines()[-1].startswith("Converted 'The Lighthouse': 3 chapters, ")
+        conversion = Conversion.objects.get()
+        assert conversion.operator_job
+        assert conversion.credits_charged == 0
+        operator = conversion.owner
+        assert (operator.email, operator.is_active, operator.is_staff) == (OPERATOR_EMAIL, False, False)
+        assert not operator.has_usable_password()
+        assert not CreditEntry.objects.exists()
+
+    def test_with_a_user_the_user_owns_the_book_and_pays_one_credit(
+        self, capsys, tmp_path, owner, celery_worker
+    ):
+        credits_grant_by_system(user=owner, amount=3, reason="test")
+        epub = story_epub(tmp_path, titles=TITLES)
+        run = convert(
+            capsys, epub, "--user", "Owner@Example.com", "--out", tmp_path / "out", "--speed", "1.2"
+        )
+
+        assert run.code == 0, run.stderr
+        summary = run.stdout.strip()
+        assert summary.startswith("Converted 'The Lighthouse': 3 chapters, ")
+        assert summary.endswith(f"x real time) -> {tmp_path / 'out' / 'The Lighthouse.m4b'}")
+        conversion = Conversion.objects.get()
+        assert (conversion.owner, conversion.operator_job, conversion.speed) == (owner, False, 1.2)
+        assert conversion.book.owner == owner
+        assert CreditEntry.objects.filter(user=owner, kind=EntryKind.CHARGE).count() == 1
+        assert credit_balance_get(user=owner) == 2
+        assert not User.objects.filter(email=OPERATOR_EMAIL).exists()
+
+    def test_a_user_without_credits_is_refused_in_one_line_and_nothing_is_charged(
+        self, capsys, tmp_path, owner, celery_worker
+    ):
+        epub = story_epub(tmp_path, titles=TITLES)
+        run = convert(capsys, epub, "--user", owner.email, "--out", tmp_path / "out")
+
+        assert run.code == 2
+        assert run.error_line() == "CommandError: story.epub: This conversion needs 1 credit and you have 0."
+        assert not Conversion.objects.exists()
+        assert not CreditEntry.objects.exists()
+        assert not (tmp_path / "out" / "mp3").exists()
+
+    def test_a_file_that_cannot_be_read_is_refused_in_one_line(self, capsys, tmp_path, celery_worker):
+        drm = corpus_dir() / "bad" / "probe_encrypted_chapter.epub"
+        run = convert(capsys, drm, "--out", tmp_path)
+
+        assert run.code == 2
+        line = run.error_line()
+        assert line.startswith("CommandError: probe_encrypted_chapter.epub: ")
+        assert "DRM" in line or "encrypt" in line.lower()
+        assert Book.objects.get().status == Book.Status.FAILED
+        assert not Conversion.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)  # manage.py closes the connections as it ends
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--user", "nobody@example.com"],
+            "--user nobody@example.com: there is no user with this email address",
+        ),
+        (["--voice", "piper:xx_XX-nobody"], "--voice piper:xx_XX-nobody: there is no such voice; "),
+        (["--speed", "fast"], "--speed fast: the speed must be a number from 0.5 to 2.0"),
+        (["--speed", "3"], "--speed 3: the speed must be a number from 0.5 to 2.0"),
+    ],
+)
+def test_a_bad_option_is_refused_in_one_line_before_anything_starts(capsys, tmp_path, args, message):
+    epub = story_epub(tmp_path, titles=TITLES)
+    run = convert(capsys, epub, "--out", tmp_path / "out", *args)
+
+    assert run.code == 2
+    assert run.error_line().startswith(f"CommandError: {message}")
+    assert not Book.objects.exists()
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.django_db(transaction=True)  # manage.py closes the connections as it ends
+def test_a_missing_file_or_an_unsupported_type_is_refused_in_one_line(capsys, tmp_path):
+    missing = convert(capsys, tmp_path / "nothing.epub")
+    (tmp_path / "notes.docx").write_bytes(b"PK")
+    unsupported = convert(capsys, tmp_path / "notes.docx")
+
+    assert (missing.code, unsupported.code) == (2, 2)
+    assert missing.error_line() == f"CommandError: {tmp_path / 'nothing.epub'}: no such file"
+    assert unsupported.error_line().startswith("CommandError: notes.docx: this file type isn't supported")
+
+
+@pytest.mark.django_db(transaction=True)  # manage.py closes the connections as it ends
+def test_an_inactive_user_is_refused(capsys, tmp_path):
+    User.objects.create_user("gone@example.com", "pw", is_active=False)
+    run = convert(capsys, story_epub(tmp_path, titles=TITLES), "--user", "gone@example.com")
+
+    assert run.code == 2
+    assert run.error_line() == "CommandError: --user gone@example.com: this account is inactive"
+
+
+def processes_with(var_dir: Path) -> list[str]:
+    """Every process whose environment names this var dir: whatever the command started inherits it."""
+    found = []
+    marker = f"EBOOKVOICE_VAR_DIR={var_dir}".encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if marker in (proc / "environ").read_bytes().split(b"\0"):
+                command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                found.append(f"{proc.name}: {command}")
+        except OSError:
+            continue  # gone, or not ours to read
+    return found
+
+
+@pytest.mark.celery
+def test_the_embedded_default_starts_redis_and_workers_migrates_and_leaves_nothing_running(tmp_path):
+    var_dir = tmp_path / "var"
+    epub = story_epub(tmp_path, titles=TITLES)
+    environ = clean_environ(
+        var_dir, DJANGO_SETTINGS_MODULE="ebookvoice.settings.base", SYNTHESIS_PROCESSES="2"
+    )
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "manage.py", "convert", str(epub), "--json", "--out", str(tmp_path / "out")],
+        cwd=BASE_DIR,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    wall = time.monotonic() - started
+
+    assert result.returncode == 0, result.stderr + _log(var_dir)
+    output = json.loads(result.stdout)
+    assert_audiobook(output, tmp_path / "out")
+    print(f"embedded convert: {output['audio_seconds']:.1f} s of audio in {wall:.1f} s wall")
+    assert (var_dir / "db.sqlite3").exists()
+    assert processes_with(var_dir) == []
+    assert not (var_dir / "run" / "redis.sock").exists()
+
+
+@pytest.mark.celery
+def test_ctrl_c_cancels_the_embedded_conversion_and_stops_everything_it_started(tmp_path):
+    var_dir = tmp_path / "var"
+    epub = story_epub(tmp_path, titles=TITLES, paragraphs_per_chapter=12)
+    environ = clean_environ(
+        var_dir, DJANGO_SETTINGS_MODULE="ebookvoice.settings.base", SYNTHESIS_PROCESSES="1"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "convert", str(epub), "--out", str(tmp_path / "out"), "-v", "2"],
+        cwd=BASE_DIR,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:  # -v 2 without a terminal: a plain line whenever progress moves
+            if line.startswith("synthesizing: "):
+                break
+        else:
+            pytest.fail(f"the conversion never started: {process.communicate()}")
+        process.send_signal(signal.SIGINT)
+        _, rest = process.communicate(timeout=90)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    assert process.returncode == 130
+    assert (
+        rest.strip().splitlines()[-1].startswith("CommandError: Interrupted: the conversion is cancelled; ")
+    )
+    assert processes_with(var_dir) == []
+
+
+def _log(var_dir: Path) -> str:
+    log = var_dir / "run" / "convert-workers.log"
+    return f"\n--- workers ---\n{log.read_text()[-4000:]}" if log.exists() else ""
