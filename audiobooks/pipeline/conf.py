@@ -7,9 +7,13 @@ from datetime import timedelta
 from django.conf import settings
 
 
+def synthesis_processes() -> int:
+    return max(1, int(settings.PIPELINE_SYNTHESIS_PROCESSES))
+
+
 def in_flight_limit() -> int:
-    """Parts kept in the broker at once: one per synthesis process, plus one waiting."""
-    return max(1, int(settings.PIPELINE_SYNTHESIS_PROCESSES)) + 1
+    """Parts kept in the broker at once: one per synthesis process, plus one spare (see ``dispatch``)."""
+    return synthesis_processes() + 1
 
 
 def max_attempts() -> int:

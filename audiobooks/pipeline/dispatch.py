@@ -2,11 +2,16 @@
 
 Celery's queue is first in, first out. Were every Part of a 40-hour book sent
 at submission, a short story submitted after it would wait for all of them.
-So the broker only ever holds ``conf.in_flight_limit()`` Parts (one per
-synthesis process, plus one so a worker finishing a Part finds the next at
-once), and each free slot goes to the running conversion with the fewest
-Parts in flight, the one served longest ago first: round-robin, in reading
-order within each conversion.
+So the broker holds at most one Part per synthesis process, plus one spare,
+and each free slot goes to the running conversion with the fewest Parts in
+flight, the one served longest ago first: round-robin, in reading order
+within each conversion.
+
+The spare slot is kept for a conversion with nothing in flight. A new
+conversion's first Part is so sent at once and taken by the next worker to
+finish, instead of waiting in the queue behind a long book's next Part;
+a worker that finishes a Part dispatches before it asks for the next
+message, so the others never wait for work either.
 
 It runs after every submission, after every finished Part, and from the
 reaper, serialized by a database lock, so two dispatchers never fill the same
@@ -73,17 +78,22 @@ def _lock() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_DISPATCH_LOCK])
 
 
-def fair_share(candidates: list[Candidate], slots: int) -> Counter[int]:
-    """How many of ``slots`` each conversion gets: fewest in flight first, then least recently served."""
+def fair_share(candidates: list[Candidate], *, free: int, spare: int = 1) -> Counter[int]:
+    """How many slots each conversion gets: fewest in flight first, then least recently served.
+
+    ``free`` slots go to anyone; ``spare`` more only to conversions with no Part in flight.
+    """
     epoch = datetime.min.replace(tzinfo=timezone.get_current_timezone())
     heap = [(c.in_flight, c.last_sent or epoch, c.created_at, c.conversion_id, c.waiting) for c in candidates]
     heapq.heapify(heap)
     share: Counter[int] = Counter()
     now = timezone.now()
-    for turn in range(slots):
+    for turn in range(free + spare):
         if not heap:
             break
         in_flight, _, created_at, conversion_id, waiting = heapq.heappop(heap)
+        if in_flight and turn >= free:
+            break  # the heap gives the fewest in flight first: nobody left is new
         share[conversion_id] += 1
         if waiting > 1:
             # Served now: behind every conversion with as many in flight.
@@ -93,7 +103,7 @@ def fair_share(candidates: list[Candidate], slots: int) -> Counter[int]:
 
 
 def parts_dispatch() -> int:
-    """Send Parts to the synthesis queue until the broker holds ``in_flight_limit()``; returns how many.
+    """Send Parts to the synthesis queue, up to ``in_flight_limit()`` in the broker; returns how many.
 
     The messages go after commit; one that cannot be published is logged and
     sent again by the reaper once it counts as unclaimed.
@@ -101,8 +111,8 @@ def parts_dispatch() -> int:
     with transaction.atomic(durable=True):
         _lock()
         live = Part.objects.filter(runnable_conversions())
-        free = conf.in_flight_limit() - live.filter(IN_FLIGHT).count()
-        if free <= 0:
+        in_flight = live.filter(IN_FLIGHT).count()
+        if in_flight >= conf.in_flight_limit():
             return 0
         rows = (
             Conversion.objects.filter(status__in=RUNNABLE, cancel_requested=False)
@@ -114,7 +124,11 @@ def parts_dispatch() -> int:
             .filter(waiting__gt=0)
             .values_list("id", "in_flight", "waiting", "last_sent", "created_at")
         )
-        share = fair_share([Candidate(*row) for row in rows], free)
+        share = fair_share(
+            [Candidate(*row) for row in rows],
+            free=max(0, conf.synthesis_processes() - in_flight),
+            spare=conf.in_flight_limit() - max(in_flight, conf.synthesis_processes()),
+        )
         now = timezone.now()
         sent: list[tuple[int, str]] = []
         for conversion_id, count in share.items():

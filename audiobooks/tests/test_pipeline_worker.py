@@ -79,3 +79,22 @@ def test_a_conversion_renders_masters_and_assembles_on_real_workers(owner, tmp_p
     assert CreditEntry.objects.filter(kind=EntryKind.CHARGE).count() == 1
     assert credit_balance_get(user=owner) == 2
     assert not ledger_audit().mismatches
+
+
+def test_a_part_delivered_three_times_is_rendered_and_stored_once(owner, tmp_path, celery_worker):
+    from audiobooks.tasks import synthesize_part
+
+    credits_grant_by_system(user=owner, amount=3, reason="test")
+    book = ready_book(owner, tmp_path, titles=("Only",))
+    conversion = conversion_submit(
+        user=owner, book_uuid=book.uuid, chapter_indexes=[0], voice_key=DEFAULT_VOICE, speed=1.0
+    )
+    part = conversion.parts.get()
+    for _ in range(2):  # beside the dispatcher's own message: two worker processes race for it
+        synthesize_part.delay(part.pk)
+    conversion = wait_until_finished(conversion)
+
+    assert conversion.status == Conversion.Status.COMPLETED, conversion.error_message
+    part.refresh_from_db()
+    assert part.attempts == 1
+    assert StoredObject.objects.filter(kind=StoredObject.Kind.PART).count() == 1
