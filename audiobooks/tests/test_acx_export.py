@@ -228,10 +228,16 @@ def test_a_chapter_over_the_file_limit_is_cut_between_sentences_into_pieces_each
 
 @pytest.mark.celery
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("celery_worker")
 def test_another_users_acx_export_is_a_404_for_a_stranger_and_for_staff(
-    owner, stranger, staff, tmp_path, celery_worker
+    owner, stranger, staff, tmp_path, workdir
 ):
     conversion = converted(owner, tmp_path, titles=("Alone",))
+    head = _client(owner).head(_url(conversion.book))
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head["Content-Disposition"].startswith('attachment; filename="The Lighthouse (ACX).zip"')
+    assert not any(workdir.iterdir()), "HEAD builds nothing"
 
     assert _client(stranger).get(_url(conversion.book)).status_code == 404
     assert _client(staff).get(_url(conversion.book)).status_code == 404
