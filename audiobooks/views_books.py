@@ -19,6 +19,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_POST, require_safe
 
+from credits.errors import format_bytes
 from credits.selectors import credit_balance_get
 
 from . import selectors, services, storage_keys
@@ -159,8 +160,10 @@ def library(request: HttpRequest) -> HttpResponse:
 @require_safe
 def book_new(request: HttpRequest) -> HttpResponse:
     user = _user(request)
+    limit = selectors.upload_limit_bytes(user=user)
     context = {
-        "limit_bytes": selectors.upload_limit_bytes(user=user),
+        "limit_bytes": limit,
+        "limit_label": format_bytes(limit),
         "extensions": ".epub,.pdf,.txt,.html,.htm,.xhtml",
     }
     return render(request, "audiobooks/book_new.html", context)

@@ -1,10 +1,11 @@
-"""The player's helpers: captions served from this site, and the listening position per reader and book.
+"""The player's helpers: captions served from this site, and the listening position.
 
 Captions come through Django rather than a redirect to storage: a ``<track>``
 element loads them in CORS mode, which a redirect to another origin (S3, R2)
-would refuse; they are a few kilobytes. The position is kept in the cache
-(Redis, shared by every web process) under the reader's and the book's ids,
-so it follows the reader from one browser to another.
+would refuse; they are a few kilobytes. The position is the book's
+``ListeningProgress`` (``audiobooks.listening``), the same place the apps
+read and write through the API, so a reader resumes where they stopped on
+any device.
 """
 
 from __future__ import annotations
@@ -13,28 +14,24 @@ import math
 from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.models import User
 
-from . import selectors
+from . import listening, selectors
+from .errors import BookError
 from .storage import backend
 from .views import _user
 
-# Long enough to come back to a book after a holiday; the row-less cache is the trade-off.
-POSITION_TTL_SECONDS = 400 * 24 * 3600
-
-
-def _position_key(user: User, book_uuid: UUID) -> str:
-    return f"player-position:{user.uuid}:{book_uuid}"
-
 
 def player_position_get(*, user: User, book_uuid: UUID) -> dict[str, float | int] | None:
-    value = cache.get(_position_key(user, book_uuid))
-    return value if isinstance(value, dict) else None
+    """``{"chapter", "seconds"}`` where the reader stopped, or None before they first listened."""
+    progress = listening.listening_progress_get(user=user, book_uuid=book_uuid)
+    if progress.recorded_at is None:
+        return None
+    return {"chapter": progress.chapter, "seconds": round(progress.position_ms / 1000, 1)}
 
 
 @login_required
@@ -58,7 +55,11 @@ def _position_refused(message: str) -> JsonResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def book_position(request: HttpRequest, book_uuid: UUID) -> JsonResponse:
-    """``GET``: ``{"chapter", "seconds"}`` or ``{}``; ``POST`` (form: chapter, seconds): remember them."""
+    """``GET``: ``{"chapter", "seconds"}`` or ``{}``; ``POST`` (form: chapter, seconds): remember them.
+
+    The player posts with the page's CSRF token, also from ``navigator.sendBeacon``
+    when the page is closed.
+    """
     user = _user(request)
     book = selectors.book_get_for_user(user=user, book_uuid=book_uuid)
     if request.method == "POST":
@@ -67,12 +68,14 @@ def book_position(request: HttpRequest, book_uuid: UUID) -> JsonResponse:
             seconds = float(request.POST.get("seconds", ""))
         except ValueError:
             return _position_refused("Send the chapter number and the seconds into it.")
-        if not 1 <= chapter <= book.chapters.count() or not math.isfinite(seconds) or seconds < 0:
-            return _position_refused("The chapter counts from 1 to the book's last, and the seconds from 0.")
-        value = {"chapter": chapter, "seconds": round(seconds, 1)}
-        cache.set(_position_key(user, book.uuid), value, timeout=POSITION_TTL_SECONDS)
-        response = JsonResponse(value)
-    else:
-        response = JsonResponse(player_position_get(user=user, book_uuid=book.uuid) or {})
+        if chapter < 1 or not math.isfinite(seconds) or seconds < 0:
+            return _position_refused("The chapter counts from 1, and the seconds from 0.")
+        try:
+            listening.listening_progress_save(
+                user=user, book_uuid=book.uuid, chapter=chapter, position_ms=round(seconds * 1000)
+            )
+        except BookError as error:
+            return _position_refused(error.message)
+    response = JsonResponse(player_position_get(user=user, book_uuid=book.uuid) or {})
     patch_cache_control(response, private=True, no_store=True)
     return response

@@ -14,7 +14,7 @@ from django.urls import NoReverseMatch, reverse
 
 from accounts.models import User
 from audiobooks import storage_keys
-from audiobooks.models import Book, Conversion, ConversionChapter, StoredObject
+from audiobooks.models import Book, Conversion, ConversionChapter, ListeningProgress, StoredObject
 from audiobooks.services import book_ingest, conversion_submit
 from audiobooks.storage.services import stored_object_save
 from audiobooks.tests.factories import CORPUS, upload_file
@@ -508,6 +508,9 @@ def test_the_listening_position_is_remembered_per_reader_and_book(owner, strange
     assert client.get(url("book-position", other)).json() == {}
     another_browser = signed_in(owner)
     assert another_browser.get(url("book-position", book)).json()["chapter"] == 2
+    # The very place the apps read through the API.
+    progress = ListeningProgress.objects.get(book=book)
+    assert (progress.chapter, progress.position_ms) == (2, 73260)
     del stranger  # their requests are a 404 (see the parametrized test above)
 
 

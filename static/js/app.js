@@ -164,11 +164,12 @@
       try {
         const quote = await getJSON(form.dataset.quoteUrl + "?" + params.toString());
         if (number !== quoteRequest) return;
-        $("[data-quote-characters]", form).textContent = quote.characters.toLocaleString();
+        $("[data-quote-characters]", form).textContent = quote.characters.toLocaleString("en-US");
         $("[data-quote-credits]", form).textContent = quote.credits;
         $("[data-quote-plural]", form).textContent = quote.credits === 1 ? "" : "s";
         $("[data-quote-balance]", form).textContent = quote.balance;
         $("[data-quote-shortfall]", form).textContent = quote.shortfall;
+        $("[data-quote-shortfall-noun]", form).textContent = quote.shortfall === 1 ? "credit" : "credits";
         $("[data-quote-short]", form).hidden = quote.affordable;
         button.disabled = !quote.affordable || quote.characters === 0 || !voice;
       } catch (error) {

@@ -1,0 +1,220 @@
+"""The web app in a real browser: Debian's Chromium and Playwright, on the live server with a worker.
+
+1. A newcomer signs up, verifies the emailed code, uploads a three-chapter
+   EPUB, unticks a chapter, converts, watches the progress, plays a finished
+   chapter and downloads the M4B.
+2. A reader uploads The Adventures of Sherlock Holmes; the picker ticks its
+   twelve stories and leaves the front and back matter unticked.
+
+Each main page is checked with axe-core (vendored under ``tests/vendor``: no
+serious or critical violation), for no sideways scrolling at 360 px, and saved
+as a screenshot at desktop width and at 390 px under ``var/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core import mail
+
+from accounts.tests.conftest import PASSWORD, code_in, last_mail_to, make_person
+from audiobooks.models import Book, Conversion
+from audiobooks.tests.ingest_fixtures import story_epub
+from ebookvoice.paths import BASE_DIR, corpus_dir
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls the
+# test makes between page actions are still plain synchronous ones.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = BASE_DIR / "tests" / "vendor" / "axe-core" / "axe.min.js"
+SCREENSHOTS = BASE_DIR / "var" / "screenshots"
+DESKTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 390, "height": 844}
+NARROWEST = 360
+TITLES = ("The Harbour", "The Storm", "Morning")
+CONVERSION_TIMEOUT_S = 300
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--autoplay-policy=no-user-gesture-required"]
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium: Any, live_server: Any) -> Iterator[Any]:
+    context = chromium.new_context(viewport=DESKTOP, base_url=live_server.url, accept_downloads=True)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def check_page(page: Any, name: str) -> list[dict[str, Any]]:
+    """Run axe-core, check 360 px has no sideways scroll, save desktop and 390 px screenshots.
+
+    Returns the violations below serious (kept in a JSON file beside the screenshots).
+    """
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_load_state("networkidle")
+    page.add_script_tag(path=str(AXE))
+    results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    violations = results["violations"]
+    (SCREENSHOTS / f"axe-{name}.json").write_text(
+        json.dumps([{k: v[k] for k in ("id", "impact", "help", "nodes")} for v in violations], indent=1)
+    )
+    serious = [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not serious, f"{name}: {serious}"
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-desktop.png"), full_page=True)
+    page.set_viewport_size({"width": NARROWEST, "height": PHONE["height"]})
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{name} scrolls sideways by {overflow} px at {NARROWEST} px"
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-390.png"), full_page=True)
+    page.set_viewport_size(DESKTOP)
+    return [v for v in violations if v["impact"] not in ("serious", "critical")]
+
+
+def sign_up(page: Any, email: str) -> None:
+    page.goto("/")
+    check_page(page, "landing")
+    page.get_by_role("link", name="Start free").first.click()
+    page.wait_for_url("**/accounts/signup/")
+    check_page(page, "sign-up")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url("**/accounts/confirm-email/**")
+    check_page(page, "verify-email")
+    page.get_by_label("Code").fill(code_in(last_mail_to(email)))
+    page.get_by_role("button", name="Confirm").click()
+    page.wait_for_url("**/books/")
+
+
+def upload(page: Any, path: Path) -> None:
+    page.goto("/books/new")
+    check_page(page, "new-audiobook")
+    page.set_input_files("#book-file", str(path))
+    page.wait_for_url(re.compile(r".*/books/[0-9a-f-]{36}/convert$"))
+    # The page waits for the worker to read the book, then shows the picker by itself.
+    page.locator("[data-convert-form]").wait_for(timeout=120_000)
+
+
+def test_a_newcomer_signs_up_converts_a_short_book_listens_and_downloads_the_m4b(
+    page: Any, celery_worker: Any, tmp_path: Path
+) -> None:
+    mail.outbox.clear()
+    sign_up(page, "newcomer@example.com")
+    assert page.get_by_role("heading", name="Your library").is_visible()
+    assert " ".join(page.locator(".balance-chip").inner_text().split()) == "3 credits"
+    check_page(page, "library-empty")
+
+    upload(page, story_epub(tmp_path, titles=TITLES, paragraphs_per_chapter=2))
+    boxes = page.locator("[data-chapter]")
+    assert boxes.count() == 3
+    assert all(boxes.nth(i).is_checked() for i in range(3))
+    quoted = page.locator("[data-quote-characters]").inner_text()
+    page.get_by_label(re.compile("The Storm")).uncheck()
+    assert page.locator("[data-chapter-count]").inner_text() == "2"
+    page.wait_for_function(
+        "before => document.querySelector('[data-quote-characters]').textContent !== before", arg=quoted
+    )
+    assert page.locator("[data-quote-credits]").inner_text() == "1"
+    check_page(page, "picker")
+
+    page.get_by_role("button", name="Convert").click()
+    page.wait_for_url(re.compile(r".*/books/[0-9a-f-]{36}/$"))
+    assert page.get_by_role("heading", name="Making your audiobook").is_visible()
+    conversion = Conversion.objects.get(owner__email="newcomer@example.com")
+    assert [s.chapter.title for s in conversion.selections.order_by("position")] == ["The Harbour", "Morning"]
+
+    # Watch the progress: the bar moves and the first chapter becomes playable while the rest render.
+    first = page.locator("[data-track-button][data-number='1']")
+    sync_api.expect(first).to_be_enabled(timeout=CONVERSION_TIMEOUT_S * 1000)
+    check_page(page, "book-converting")
+    first.click()
+    page.wait_for_function(
+        "() => { const a = document.querySelector('[data-audio]'); return !a.paused && a.currentTime > .5; }",
+        timeout=30_000,
+    )
+    assert page.get_by_role("button", name="Pause").is_visible()
+    assert page.locator("[data-now-title]").inner_text() == "1. The Harbour"
+    page.get_by_role("button", name="Pause").click()
+
+    m4b = page.locator("[data-m4b-link]")
+    sync_api.expect(m4b).to_be_visible(timeout=CONVERSION_TIMEOUT_S * 1000)
+    conversion.refresh_from_db()
+    assert conversion.status == Conversion.Status.COMPLETED, conversion.error_message
+    assert not page.locator("[data-progress-card]").is_visible()
+    with page.expect_download() as download_info:
+        m4b.click()
+    download = download_info.value
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    assert saved.suffix == ".m4b"
+    assert saved.read_bytes()[4:8] == b"ftyp"
+    page.reload()
+    check_page(page, "book-done")
+
+    page.goto("/books/")
+    assert "Audiobook ready" in page.locator(".book-card").inner_text()
+    check_page(page, "library")
+    page.goto("/accounts/settings/")
+    check_page(page, "account")
+    page.goto("/credits/")
+    assert "Charge" in page.locator("table").inner_text()
+    check_page(page, "credits")
+
+
+def test_the_picker_shows_the_twelve_sherlock_holmes_stories_ticked_and_the_rest_unticked(
+    page: Any, celery_worker: Any
+) -> None:
+    make_person("holmes@example.com")
+    page.goto("/accounts/login/")
+    check_page(page, "sign-in")
+    page.get_by_label("Email").fill("holmes@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/books/")
+
+    upload(page, corpus_dir() / "good" / "sherlock-holmes.epub")
+    book = Book.objects.get(owner__email="holmes@example.com")
+    stories = list(book.chapters.filter(included=True).values_list("title", flat=True))
+    assert len(stories) == 12
+    options = page.locator(".chapter-option")
+    ticked = [
+        options.nth(i).locator(".title").inner_text().split("\n")[0]
+        for i in range(options.count())
+        if options.nth(i).locator("input").is_checked()
+    ]
+    assert ticked == stories
+    assert ticked[0] == "A Scandal in Bohemia"
+    unticked = [i for i in range(options.count()) if not options.nth(i).locator("input").is_checked()]
+    assert unticked, "the front and back matter should be listed, unticked"
+    assert all(options.nth(i).locator(".why").count() == 1 for i in unticked)
+    assert page.locator("[data-chapter-count]").inner_text() == "12"
+    check_page(page, "picker-sherlock")
