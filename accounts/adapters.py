@@ -17,11 +17,18 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+from ebookvoice import flags
+
 from . import crypto
 from .ratelimits import TOO_MANY_LOGIN_ATTEMPTS, too_many_requests
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def is_open_for_signup(self, request: HttpRequest) -> bool:
+        # Staff close signups with the "signups_closed" switch in the admin; the
+        # web form and the app API both ask here.
+        return flags.signups_open()
+
     def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
         # allauth counts failed logins per address ("login_failed" in
         # ACCOUNT_RATE_LIMITS) and reports the lockout as a form error; we

@@ -2,12 +2,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
-from django.db.models import QuerySet
+from django.contrib import admin, messages
+from django.db.models import Count, Max, Q, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
-from .models import Book, Chapter, Conversion, Part, StoredObject
+from accounts.models import User
+
+from . import admin_users  # noqa: F401  (the users list, with balance and storage)
+from .models import Book, Chapter, Conversion, ConversionChapter, Part, StoredObject
+from .pipeline.progress import conversion_progress
 from .services import book_delete_in_admin
+from .staff import ConversionNotRetryable, conversion_cancel_by_staff, conversion_retry_by_staff
 
 
 class ChapterInline(admin.TabularInline):
@@ -79,43 +86,10 @@ class StoredObjectAdmin(admin.ModelAdmin):
         return False
 
 
-class PartInline(admin.TabularInline):
-    """Read-only: Parts change only through the pipeline's claims and the reaper."""
-
-    model = Part
-    fields = (
-        "index", "chapter", "chapter_part_index", "characters", "status", "attempts", "worker",
-        "heartbeat_at", "duration_ms", "error",
-    )  # fmt: skip
-    readonly_fields = fields
-    ordering = ("index",)
-    extra = 0
-    can_delete = False
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows that change only through services and the pipeline: staff look, and act through actions."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(Conversion)
-class ConversionAdmin(admin.ModelAdmin):
-    """Read-only: a conversion moves only through its services, which charge and refund."""
-
-    list_display = (
-        "uuid", "book", "owner", "status", "voice_key", "speed", "characters", "credits_charged",
-        "created_at", "finished_at",
-    )  # fmt: skip
-    list_filter = ("status", "voice_key", "cancel_requested")
-    search_fields = ("uuid", "owner__email", "book__title", "book__uuid")
-    list_select_related = ("owner", "book")
-    date_hierarchy = "created_at"
-    readonly_fields = (
-        "uuid", "owner", "book", "status", "voice_key", "speed", "characters", "credits_charged",
-        "idempotency_key", "cancel_requested", "error_message", "created_at", "started_at", "finished_at",
-    )  # fmt: skip
-    exclude = ("chapters",)
-    inlines = (PartInline,)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -123,3 +97,200 @@ class ConversionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _render_seconds(part: Part) -> str:
+    if part.started_at and part.finished_at:
+        return f"{(part.finished_at - part.started_at).total_seconds():.1f}"
+    return "–"
+
+
+class PartInline(admin.TabularInline):
+    """Read-only: Parts change only through the pipeline's claims, the reaper and staff retries."""
+
+    model = Part
+    fields = (
+        "index", "chapter", "chapter_part_index", "characters", "status", "attempts", "worker",
+        "heartbeat_at", "dispatched_at", "render_seconds", "duration_ms", "error",
+    )  # fmt: skip
+    readonly_fields = fields
+    ordering = ("index",)
+    extra = 0
+    can_delete = False
+
+    @admin.display(description="render s")
+    def render_seconds(self, part: Part) -> str:
+        return _render_seconds(part)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Part]:
+        return super().get_queryset(request).select_related("chapter").defer("text", "sentences")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ConversionChapterInline(admin.TabularInline):
+    model = ConversionChapter
+    fields = ("number", "chapter", "status", "attempts", "sent_at", "duration_ms", "gain_db", "finished_at")
+    readonly_fields = fields
+    ordering = ("position",)
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "chapters"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Conversion)
+class ConversionAdmin(ReadOnlyAdmin):
+    """Read-only fields; staff retry or cancel through the actions, which go through the services."""
+
+    list_display = (
+        "uuid", "book", "owner", "status", "voice_key", "parts_done", "parts_failed_count", "attempts_max",
+        "credits_charged", "created_at", "finished_at", "error_short",
+    )  # fmt: skip
+    list_filter = ("status", "voice_key", "operator_job", "cancel_requested", "created_at")
+    search_fields = ("uuid", "owner__email", "book__title", "book__uuid")
+    list_select_related = ("owner", "book")
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "uuid", "owner", "book", "status", "progress", "voice_key", "speed", "characters", "credits_charged",
+        "operator_job", "idempotency_key", "cancel_requested", "error_message", "duration_ms",
+        "assembly_attempts", "assembly_sent_at", "created_at", "started_at", "finished_at", "ledger",
+    )  # fmt: skip
+    exclude = ("chapters",)
+    inlines = (ConversionChapterInline, PartInline)
+    actions = ("retry_failed_parts", "cancel_conversions")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Conversion]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                parts_total=Count("parts"),
+                parts_done_n=Count("parts", filter=Q(parts__status=Part.Status.DONE)),
+                parts_failed_n=Count("parts", filter=Q(parts__status=Part.Status.FAILED)),
+                attempts_max_n=Max("parts__attempts"),
+            )
+        )
+
+    @admin.display(description="parts done", ordering="parts_done_n")
+    def parts_done(self, conversion: Any) -> str:
+        return f"{conversion.parts_done_n}/{conversion.parts_total}"
+
+    @admin.display(description="failed", ordering="parts_failed_n")
+    def parts_failed_count(self, conversion: Any) -> int:
+        return int(conversion.parts_failed_n)
+
+    @admin.display(description="most attempts", ordering="attempts_max_n")
+    def attempts_max(self, conversion: Any) -> int:
+        return int(conversion.attempts_max_n or 0)
+
+    @admin.display(description="error")
+    def error_short(self, conversion: Conversion) -> str:
+        return _short(conversion.error_message)
+
+    @admin.display(description="progress")
+    def progress(self, conversion: Conversion) -> str:
+        p = conversion_progress(conversion)
+        return (
+            f"{p.percent}%: {p.parts_done} of {p.parts_total} Parts, "
+            f"{p.chapters_ready} of {p.chapters_total} chapters ready"
+        )
+
+    @admin.display(description="ledger")
+    def ledger(self, conversion: Conversion) -> str:
+        url = reverse("admin:credits_creditentry_changelist") + f"?q={conversion.uuid}"
+        return format_html('<a href="{}">Charge and refund of this conversion</a>', url)
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("audiobooks.change_conversion")
+
+    has_cancel_permission = has_retry_permission
+
+    @admin.action(description="Retry the failed Parts of the selected conversions", permissions=["retry"])
+    def retry_failed_parts(self, request: HttpRequest, queryset: QuerySet[Conversion]) -> None:
+        assert isinstance(request.user, User)
+        retried, refused = [], []
+        for conversion in queryset.order_by("created_at"):
+            try:
+                reopened = conversion_retry_by_staff(conversion_id=conversion.pk, actor=request.user)
+            except ConversionNotRetryable as error:
+                refused.append(f"{conversion.uuid}: {error.message}")
+                continue
+            retried.append(f"{conversion.uuid} ({reopened} Parts)")
+        if retried:
+            self.message_user(request, "Retrying " + ", ".join(retried) + ".", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, f"Not retried: {line}", messages.WARNING)
+
+    @admin.action(description="Cancel the selected conversions and refund what was not rendered",
+                  permissions=["cancel"])  # fmt: skip
+    def cancel_conversions(self, request: HttpRequest, queryset: QuerySet[Conversion]) -> None:
+        assert isinstance(request.user, User)
+        cancelled, finished = [], []
+        for conversion in queryset.order_by("created_at"):
+            if conversion_cancel_by_staff(conversion_id=conversion.pk, actor=request.user):
+                cancelled.append(str(conversion.uuid))
+            else:
+                finished.append(f"{conversion.uuid} ({conversion.get_status_display().lower()})")
+        if cancelled:
+            self.message_user(
+                request, "Cancelled and refunded: " + ", ".join(cancelled) + ".", messages.SUCCESS
+            )
+        if finished:
+            self.message_user(
+                request, "Already finished, nothing to cancel: " + ", ".join(finished) + ".", messages.WARNING
+            )
+
+
+@admin.register(ConversionChapter)
+class ConversionChapterAdmin(ReadOnlyAdmin):
+    list_display = (
+        "conversion",
+        "number",
+        "chapter",
+        "status",
+        "attempts",
+        "sent_at",
+        "duration_ms",
+        "gain_db",
+    )
+    list_filter = ("status",)
+    search_fields = ("conversion__uuid", "chapter__title")
+    list_select_related = ("conversion__book", "chapter")
+
+
+@admin.register(Part)
+class PartAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id", "conversion", "index", "chapter", "status", "attempts", "worker", "heartbeat_at",
+        "render_seconds", "duration_ms", "characters", "error_short",
+    )  # fmt: skip
+    list_filter = ("status", "attempts")
+    search_fields = ("conversion__uuid", "worker", "error", "task_id")
+    list_select_related = ("conversion__book", "chapter")
+    show_full_result_count = False
+    readonly_fields = (
+        "conversion", "chapter", "index", "chapter_part_index", "characters", "speaks_title",
+        "ends_paragraph", "cache_key", "status", "attempts", "worker", "heartbeat_at", "dispatched_at",
+        "task_id", "started_at", "finished_at", "duration_ms", "error", "text",
+    )  # fmt: skip
+    exclude = ("sentences",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Part]:
+        return super().get_queryset(request).defer("text", "sentences")
+
+    @admin.display(description="render s")
+    def render_seconds(self, part: Part) -> str:
+        return _render_seconds(part)
+
+    @admin.display(description="error")
+    def error_short(self, part: Part) -> str:
+        return _short(part.error)

@@ -26,7 +26,7 @@ from tts_engine.engines.base import SPEED_MAX, SPEED_MIN, EngineError
 from tts_engine.registry import get_engine, get_voice, split_voice_key
 from tts_engine.speech import render_key, validate_speed
 
-from . import storage_keys
+from . import availability, storage_keys
 from .errors import (
     BookError,
     BookNotReady,
@@ -92,6 +92,7 @@ def book_create_from_upload(*, owner: User, upload: File, filename: str) -> Book
     written, and again, exactly, under the owner's lock once the file is
     stored; a refused file is deleted again.
     """
+    availability.refuse_new_work_in_maintenance()
     extension = _upload_extension(filename)
     content_type = _upload_content_type(extension)
     upload_check(user=owner, size_bytes=upload.size, storage_used_bytes=storage_used_bytes(user=owner))
@@ -144,6 +145,7 @@ def upload_start(*, user: User, filename: str, size: int, content_type: str) -> 
     finished or expires (``STORAGE_UPLOAD_EXPIRY_MINUTES``; ``purge_expired``
     deletes it).
     """
+    availability.refuse_new_work_in_maintenance()
     extension = _upload_extension(filename)
     content_type = _upload_content_type(extension, content_type)
     if size <= 0:
@@ -397,6 +399,7 @@ def conversion_submit(
     An ``operator_job`` (``manage.py convert`` without ``--user``) is
     recorded as such and skips the rate limit, the quota and the charge.
     """
+    availability.refuse_new_work_in_maintenance()
     key = (idempotency_key or "").strip()
     if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
         raise InvalidIdempotencyKey(
@@ -490,6 +493,7 @@ def _chapters_chosen(*, book: Book, chapter_indexes: Iterable[int]) -> list[Chap
 
 def _voice_checked(voice_key: str) -> str:
     """The voice's key as the registry spells it; lists the catalogue but loads no model."""
+    availability.refuse_disabled_voice(voice_key)
     try:
         return get_voice(voice_key).key
     except (EngineError, LookupError, ValueError) as exc:

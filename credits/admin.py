@@ -99,62 +99,79 @@ class CreditAccountAdmin(admin.ModelAdmin):
     def grant_credits(
         self, request: HttpRequest, queryset: QuerySet[CreditAccount]
     ) -> TemplateResponse | None:
-        """Ask for an amount and a reason, then make one staff grant per selected account.
+        users = [account.user for account in queryset.select_related("user")]
+        return grant_credits_page(self, request, users)
 
-        The page carries an idempotency key made when it was first shown, so
-        submitting it twice grants once; after a partial failure, submitting
-        it again grants only what is missing.
-        """
-        accounts = list(queryset.select_related("user").order_by("user__email"))
-        form = GrantCreditsForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            self._grant(request, accounts, form)
-            return None  # back to the list, with the messages
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Grant credits",
-            "opts": self.model._meta,
-            "accounts": accounts,
-            "form": form,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "media": self.media + form.media,
-        }
-        return TemplateResponse(request, "admin/credits/grant_credits.html", context)
 
-    def _grant(self, request: HttpRequest, accounts: list[CreditAccount], form: GrantCreditsForm) -> None:
-        assert isinstance(request.user, User)
-        amount, reason = form.cleaned_data["amount"], form.cleaned_data["reason"]
-        keys = {account.user_id: form.idempotency_key(user_id=account.user_id) for account in accounts}
-        # Keys a submit of this page already used: skipped and reported. Were two submits to
-        # race past this read, the service still moves the money once, under its lock.
-        done_before = set(
-            CreditEntry.objects.filter(idempotency_key__in=keys.values()).values_list(
-                "idempotency_key", flat=True
-            )
+def grant_credits_page(
+    model_admin: admin.ModelAdmin[Any], request: HttpRequest, users: list[User]
+) -> TemplateResponse | None:
+    """The "grant credits" action of any admin whose selected rows are users (or their accounts).
+
+    It asks for an amount and a reason, then makes one staff grant per user.
+    The page carries an idempotency key made when it was first shown, so
+    submitting it twice grants once; after a partial failure, submitting it
+    again grants only what is missing. The selected ids it sends back are
+    user ids, which are also the accounts' primary keys, so the same page
+    serves the balances list and the users list.
+    """
+    existing = {account.pk: account for account in CreditAccount.objects.filter(user__in=users)}
+    # A user who never had a ledger entry has no row yet: shown at 0 on the free plan.
+    accounts = sorted(
+        (existing.get(user.pk) or CreditAccount(user=user) for user in users), key=lambda a: a.user.email
+    )
+    form = GrantCreditsForm(request.POST if "apply" in request.POST else None)
+    if form.is_valid():
+        _grant(model_admin, request, accounts, form)
+        return None  # back to the list, with the messages
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": "Grant credits",
+        "opts": model_admin.model._meta,
+        "accounts": accounts,
+        "form": form,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "media": model_admin.media + form.media,
+    }
+    return TemplateResponse(request, "admin/credits/grant_credits.html", context)
+
+
+def _grant(
+    model_admin: admin.ModelAdmin[Any],
+    request: HttpRequest,
+    accounts: list[CreditAccount],
+    form: GrantCreditsForm,
+) -> None:
+    assert isinstance(request.user, User)
+    amount, reason = form.cleaned_data["amount"], form.cleaned_data["reason"]
+    keys = {account.user_id: form.idempotency_key(user_id=account.user_id) for account in accounts}
+    # Keys a submit of this page already used: skipped and reported. Were two submits to
+    # race past this read, the service still moves the money once, under its lock.
+    used = CreditEntry.objects.filter(idempotency_key__in=keys.values())
+    done_before = set(used.values_list("idempotency_key", flat=True))
+    granted = []
+    for account in accounts:
+        if keys[account.user_id] in done_before:
+            continue
+        credits_grant(
+            user=account.user,
+            amount=amount,
+            actor=request.user,
+            reason=reason,
+            idempotency_key=keys[account.user_id],
         )
-        granted = []
-        for account in accounts:
-            if keys[account.user_id] in done_before:
-                continue
-            credits_grant(
-                user=account.user,
-                amount=amount,
-                actor=request.user,
-                reason=reason,
-                idempotency_key=keys[account.user_id],
-            )
-            granted.append(account.user.email)
-        if granted:
-            self.message_user(
-                request,
-                f"Granted {plural(amount, 'credit')} to {plural(len(granted), 'account')}"
-                + (f": {', '.join(granted)}." if len(granted) <= 10 else "."),
-                messages.SUCCESS,
-            )
-        if done_before:
-            self.message_user(
-                request,
-                f"{plural(len(done_before), 'account')} already had this grant from an earlier submit "
-                "of the same form; nothing more was given to them.",
-                messages.WARNING,
-            )
+        granted.append(account.user.email)
+    if granted:
+        model_admin.message_user(
+            request,
+            f"Granted {plural(amount, 'credit')} to {plural(len(granted), 'account')}"
+            + (f": {', '.join(granted)}." if len(granted) <= 10 else "."),
+            messages.SUCCESS,
+        )
+    if done_before:
+        model_admin.message_user(
+            request,
+            f"{plural(len(done_before), 'account')} already had this grant from an earlier submit "
+            "of the same form; nothing more was given to them.",
+            messages.WARNING,
+        )

@@ -8,7 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 import accounts.urls
 import ebookvoice.api.errors
 
-from . import views
+from . import flags, health, metrics, status, views
 
 # The admin has no login page of its own: it sends people to allauth's, so
 # the admin gets the same rate limits and MFA as everyone else.
@@ -23,6 +23,11 @@ handler500 = "ebookvoice.api.errors.server_error"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # Operations (issue 11): readiness, metrics, the status page and the public flags.
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
+    path("status", status.status_page, name="status"),
+    path("flags.json", flags.flags_json, name="flags"),
     path("admin/", admin.site.urls),
     path("accounts/", include(accounts.urls.urlpatterns)),
     path("accounts/", include("allauth.urls")),

@@ -17,7 +17,9 @@ from typing import Any
 import environ
 import imageio_ffmpeg
 
+from ebookvoice.logs import logging_config
 from ebookvoice.paths import BASE_DIR, var_dir
+from ebookvoice.sentry import sentry_init
 
 env = environ.Env()
 
@@ -70,9 +72,15 @@ INSTALLED_APPS = [
     "audiobooks",
     "credits",
     "tts_engine",
+    "waffle",
+    "ebookvoice.apps.EbookvoiceConfig",
 ]
 
 MIDDLEWARE = [
+    # Probes first: answered before host checks, redirects and sessions (ebookvoice.health).
+    "ebookvoice.health.HealthCheckMiddleware",
+    "ebookvoice.logs.RequestIdMiddleware",
+    "ebookvoice.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -101,6 +109,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "ebookvoice.flags.context",
             ],
         },
     },
@@ -299,15 +308,41 @@ CREDITS_RATE_LIMITS = {
 }
 
 # --- Logging ------------------------------------------------------------------------------
+# JSON lines with request_id and conversion_id (ebookvoice.logs), from web and workers alike;
+# LOG_FORMAT=plain for a person reading a terminal.
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-}
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+LOGGING = logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
+
+# --- Errors (Sentry) -----------------------------------------------------------------------
+# Only with SENTRY_DSN set (and sentry-sdk installed: requirements/prod.txt); no personal data is sent.
+
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="production")
+SENTRY_RELEASE = env.str("SENTRY_RELEASE", default="")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+SENTRY_ENABLED = sentry_init(
+    dsn=SENTRY_DSN,
+    environment=SENTRY_ENVIRONMENT,
+    release=SENTRY_RELEASE,
+    traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+)
+
+# --- Feature flags (django-waffle; ebookvoice.flags) ----------------------------------------
+# Our switches and flags are made by `migrate`, all off, and managed in the admin.
+
+WAFFLE_FLAG_DEFAULT = False
+WAFFLE_SWITCH_DEFAULT = False
+WAFFLE_CREATE_MISSING_FLAGS = False
+WAFFLE_CREATE_MISSING_SWITCHES = False
+WAFFLE_CACHE_PREFIX = "waffle:"
+
+# --- Metrics (Prometheus; ebookvoice.metrics) ------------------------------------------------
+# /metrics answers staff, or a scraper sending "Authorization: Bearer <METRICS_TOKEN>".
+# Several gunicorn processes add up their request counts under PROMETHEUS_MULTIPROC_DIR.
+
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 
 # --- REST framework ----------------------------------------------------------------------
 

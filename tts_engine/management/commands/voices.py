@@ -22,7 +22,10 @@ class Command(BaseCommand):
         parser.add_argument("--language", help="only voices of this language, e.g. 'en' or 'en-GB'")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        catalogue = voice_catalogue(engine=options["engine"], language=options["language"])
+        # Every installed voice, switched off by staff or not: operators see what the machine has.
+        catalogue = voice_catalogue(
+            engine=options["engine"], language=options["language"], include_disabled=True
+        )
         rows = [
             (
                 voice.engine,
