@@ -104,6 +104,10 @@ def encode_mp3(
         start, end = span_ms
         args += ["-ss", f"{start / 1000:.3f}", "-t", f"{(end - start) / 1000:.3f}"]
     args += ["-i", str(source), "-map", "0:a:0", "-map_metadata", "-1"]
+    if audio_filter and profile.sample_rate and "aresample=" not in audio_filter:
+        # With "-ar", ffmpeg may resample before the filters, which would
+        # stretch or squeeze the room tone they count in input samples.
+        audio_filter += f",aresample={profile.sample_rate}"
     if audio_filter:
         args += ["-af", audio_filter]
     args += ["-ac", "1"]

@@ -110,3 +110,15 @@ def test_a_span_encodes_only_that_stretch(tmp_path):
     target = encode_mp3(source, tmp_path / "piece.mp3", profile=ACX_MP3, span_ms=(2000, 5000))
 
     assert MP3(target).info.length == pytest.approx(3.0, abs=0.06)
+
+
+def test_mastering_on_the_way_to_44k1_keeps_the_room_tone_lengths(tmp_path, ffmpeg):
+    from audiobooks.audio.master import HEAD_MS, TAIL_MS, mastering_filter
+
+    source = write_tone(tmp_path / "a.wav", seconds=3)  # 22,050 Hz, as Piper speaks
+    chain = mastering_filter(0.0, input_rate=22050)
+
+    target = encode_mp3(source, tmp_path / "acx.mp3", profile=ACX_MP3, audio_filter=chain)
+
+    assert MP3(target).info.sample_rate == 44100
+    assert MP3(target).info.length == pytest.approx(3.0 + (HEAD_MS + TAIL_MS) / 1000, abs=0.06)

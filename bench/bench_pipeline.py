@@ -1,0 +1,457 @@
+"""Benchmark the conversion pipeline end to end on real workers. Prints one JSON object.
+
+    .venv/bin/python bench/bench_pipeline.py                 # about 35 minutes on 2 cores
+    .venv/bin/python bench/bench_pipeline.py --fairness-only # about 5 minutes
+    .venv/bin/python bench/bench_pipeline.py --chapters 3 --chapter-chars 3000 --skip-baseline  # a quick look
+
+A fixed generated book (by default 12 chapters of about 9,000 characters: 108k
+characters, every sentence unique so the render cache never helps) is
+converted by the real pipeline: PostgreSQL (a fresh database on DATABASE_URL's
+server, or SQLite under a temporary folder without it), a private Redis,
+``celery worker`` processes started as ``./dev up`` starts them, mastering,
+MP3s, captions and the M4B. Measured:
+
+- baseline: the same engine and Parts' text in one single-thread process, no
+  pipeline (render_to_wav, Part after Part);
+- for 1 and N synthesis processes: audio seconds, wall seconds, x real time of
+  synthesis alone (Part audio / first claim to last Part done) and end to end
+  (M4B audio / submit to completed), peak resident memory of every worker
+  process, and the CPU-seconds the light worker (mastering, both encodings,
+  captions, the M4B) spent per minute of audio;
+- parallel efficiency: synthesis x real time with N processes / (N x with 1),
+  and against N x the baseline (target >= 0.9);
+- first chapter playable (its MP3 stored) after submission, against the
+  target of its audio duration / 12 + 20 s;
+- fairness: a short book's first chapter alone, then submitted while a long
+  book renders (target <= 2 x alone + 30 s).
+
+Not a test: nothing asserts; the targets are reported beside the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+VOICE_ID = "en_US-joe-medium"
+SAMPLE_EVERY_S = 0.5
+
+_SUBJECTS = (
+    "The miller",
+    "Eliza",
+    "The vicar",
+    "Mr. Ashby",
+    "The carrier",
+    "Her uncle",
+    "The harbour master",
+    "A fisherman",
+    "The schoolmistress",
+    "Old Mrs. Penrose",
+    "The stranger",
+    "Young Tom",
+)
+_VERBS = ("walked", "waited", "wrote", "listened", "argued", "laughed", "looked", "worked", "sailed", "sang")
+_PLACES = (
+    "by the mill",
+    "on the quay",
+    "at the top of Beacon Hill",
+    "in the long field",
+    "under the elms",
+    "beside the river",
+    "at the Michaelmas fair",
+    "in the churchyard",
+    "on the Bristol road",
+)
+_AFTER = (
+    "until the light failed", "while the rain came on", "as the bells rang for evensong",
+    "though nobody had asked", "for the better part of an hour", "as if the world depended on it",
+)  # fmt: skip
+
+
+def generated_book(directory: Path, *, chapters: int, chapter_chars: int, seed: int, title: str) -> Path:
+    """An EPUB of original prose whose every sentence is unique (it carries its own numbers)."""
+    from audiobooks.tests.ingest_fixtures import EpubSpec, nav_list, xhtml
+
+    rng = random.Random(seed)  # noqa: S311  # a fixed book, not a secret
+    counter = 0
+    documents = []
+    for number in range(1, chapters + 1):
+        paragraphs, size = [], 0
+        while size < chapter_chars:
+            sentences = []
+            for _ in range(rng.randint(3, 6)):
+                counter += 1
+                sentences.append(
+                    f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_PLACES)} "
+                    f"{rng.choice(_AFTER)}, on the {counter}th day of the {seed}th year."
+                )
+            paragraph = " ".join(sentences)
+            paragraphs.append(f"<p>{paragraph}</p>")
+            size += len(paragraph)
+        heading = f"Chapter {number}"
+        documents.append(
+            (f"c{number}.xhtml", xhtml(f"<h1>{heading}</h1>{''.join(paragraphs)}", title=heading))
+        )
+    nav = nav_list([(f"Chapter {n}", f"c{n}.xhtml") for n in range(1, chapters + 1)])
+    return EpubSpec(documents=documents, nav=nav, title=title).write(directory, f"{title}.epub")
+
+
+# --- The environment: a database, a private Redis, Django ------------------------------------
+
+
+@contextlib.contextmanager
+def bench_environment(workdir: Path) -> Iterator[dict[str, str]]:
+    """Set up Django on a fresh database and a private Redis; yield the environment workers need."""
+    from ebookvoice.local_services import redis_server
+
+    environ = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "ebookvoice.settings.base",
+        "EBOOKVOICE_VAR_DIR": str(workdir / "var"),
+    }
+    environ.pop("CELERY_BROKER_URL", None)
+    database = ""
+    if os.environ.get("DATABASE_URL"):
+        import psycopg
+
+        server = os.environ["DATABASE_URL"]
+        database = f"ebv_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{database}"')
+        environ["DATABASE_URL"] = urlsplit(server)._replace(path=f"/{database}").geturl()
+    with redis_server(workdir / "redis", persistent=False) as redis_url:
+        environ["REDIS_URL"] = redis_url
+        os.environ.clear()
+        os.environ.update(environ)
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0)
+        try:
+            yield environ
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+            if database:
+                import psycopg
+
+                with psycopg.connect(server, autocommit=True) as admin:
+                    admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def ready_book(path: Path) -> Any:
+    from django.core.files import File
+
+    from accounts.models import User
+    from audiobooks.models import Book
+    from audiobooks.services import book_create_from_upload, book_ingest
+
+    user, _ = User.objects.get_or_create(email="bench@ebookvoice.invalid")
+    with path.open("rb") as handle:
+        book = book_create_from_upload(owner=user, upload=File(handle), filename=path.name)
+    book_ingest(book_id=book.id)
+    book.refresh_from_db()
+    assert book.status == Book.Status.READY, book.error_message
+    return book
+
+
+def submit(book: Any) -> Any:
+    from audiobooks.services import conversion_submit
+    from tts_engine.registry import DEFAULT_VOICE
+
+    return conversion_submit(
+        user=book.owner,
+        book_uuid=book.uuid,
+        chapter_indexes=list(book.chapters.values_list("index", flat=True)),
+        voice_key=DEFAULT_VOICE,
+        speed=1.0,
+        operator_job=True,
+    )
+
+
+def clear_render_cache() -> None:
+    from audiobooks.models import StoredObject
+    from audiobooks.storage.services import stored_objects_delete
+
+    keys = list(StoredObject.objects.filter(kind=StoredObject.Kind.PART).values_list("key", flat=True))
+    stored_objects_delete(keys=keys)
+
+
+# --- Workers, and what they use ----------------------------------------------------------------
+
+
+class Sampler(threading.Thread):
+    """Peak RSS (VmHWM) of every worker process, and the CPU the light worker's processes used."""
+
+    def __init__(self, roots: dict[str, int]) -> None:
+        super().__init__(daemon=True)
+        self.roots = roots
+        self.peak_mb: dict[str, dict[int, float]] = {name: {} for name in roots}
+        self.cpu_s: dict[str, dict[int, float]] = {name: {} for name in roots}
+        self.stopped = threading.Event()
+
+    def sample(self) -> None:
+        import psutil
+
+        for name, pid in self.roots.items():
+            with contextlib.suppress(psutil.Error):
+                root = psutil.Process(pid)
+                for process in [root, *root.children(recursive=True)]:
+                    with contextlib.suppress(psutil.Error, OSError):
+                        if "celery" not in " ".join(process.cmdline()):
+                            continue  # ffmpeg: counted in its worker's children time once reaped
+                        status = Path(f"/proc/{process.pid}/status").read_text()
+                        hwm = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+                        self.peak_mb[name][process.pid] = max(self.peak_mb[name].get(process.pid, 0), hwm)
+                        times = process.cpu_times()
+                        self.cpu_s[name][process.pid] = (
+                            times.user + times.system + times.children_user + times.children_system
+                        )
+
+    def run(self) -> None:
+        while not self.stopped.wait(SAMPLE_EVERY_S):
+            self.sample()
+
+    def cpu_total(self, name: str) -> float:
+        return sum(self.cpu_s[name].values())
+
+
+@contextlib.contextmanager
+def workers(environ: dict[str, str], processes: int, workdir: Path) -> Iterator[dict[str, int]]:
+    from django.conf import settings
+
+    from ebookvoice.devstack import spawn, stop, worker_commands, worker_environ
+    from ebookvoice.tasks import ping
+
+    settings.PIPELINE_SYNTHESIS_PROCESSES = processes  # this process dispatches at submission
+    commands = {name: command for name, command in worker_commands(processes).items() if name != "beat"}
+    children = []
+    with (workdir / f"workers-{processes}.log").open("wb") as log:
+        try:
+            for name, command in commands.items():
+                children.append(spawn(name, command, worker_environ(environ, processes), output=log))
+            for queue in ("light", "synthesis"):
+                ping.apply_async(queue=queue).get(timeout=120)
+            yield {child.name: child.process.pid for child in children}
+        finally:
+            stop(children, say=lambda _: None, label="bench")
+
+
+def wait_until_finished(conversion: Any, timeout: float) -> Any:
+    from audiobooks.models import Conversion
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conversion.refresh_from_db()
+        if conversion.status in Conversion.FINISHED:
+            return conversion
+        time.sleep(0.2)
+    raise RuntimeError(f"conversion {conversion.pk} still {conversion.status} after {timeout} s")
+
+
+def pipeline_run(book: Any, environ: dict[str, str], processes: int, workdir: Path) -> dict[str, Any]:
+    from django.db.models import Max, Min, Sum
+
+    clear_render_cache()
+    with workers(environ, processes, workdir) as roots:
+        sampler = Sampler(roots)
+        sampler.sample()
+        light_cpu_before = sampler.cpu_total("light-worker")
+        sampler.start()
+        submitted_wall = time.time()
+        started = time.monotonic()
+        conversion = submit(book)
+        conversion = wait_until_finished(conversion, timeout=3 * 3600)
+        wall = time.monotonic() - started
+        sampler.stopped.set()
+        sampler.join()
+        sampler.sample()
+        light_cpu = sampler.cpu_total("light-worker") - light_cpu_before
+    parts = conversion.parts.aggregate(
+        audio_ms=Sum("duration_ms"), first=Min("started_at"), last=Max("finished_at")
+    )
+    synthesis_wall = (parts["last"] - parts["first"]).total_seconds()
+    audio_s = (conversion.duration_ms or 0) / 1000
+    first = conversion.selections.get(position=0)
+    first_ready = first.finished_at.timestamp() - submitted_wall if first.finished_at else None
+    first_target = (first.duration_ms or 0) / 1000 / 12 + 20
+    return {
+        "status": conversion.status,
+        "synthesis_processes": processes,
+        "audio_seconds": round(audio_s, 1),
+        "parts": conversion.parts.count(),
+        "wall_seconds": round(wall, 1),
+        "synthesis_wall_seconds": round(synthesis_wall, 1),
+        "synthesis_x_real_time": round(parts["audio_ms"] / 1000 / synthesis_wall, 2),
+        "end_to_end_x_real_time": round(audio_s / wall, 2),
+        "peak_rss_mb": {
+            name: sorted(round(mb, 1) for mb in peaks.values()) for name, peaks in sampler.peak_mb.items()
+        },
+        "light_worker_cpu_seconds": round(light_cpu, 1),
+        "mastering_and_encoding_cpu_seconds_per_audio_minute": round(light_cpu / (audio_s / 60), 3),
+        "first_chapter": {
+            "audio_seconds": round((first.duration_ms or 0) / 1000, 1),
+            "playable_after_seconds": round(first_ready, 1) if first_ready is not None else None,
+            "target_seconds": round(first_target, 1),
+        },
+    }
+
+
+# --- The baseline: one single-thread process, no pipeline ------------------------------------
+
+
+def baseline_child(spec_path: Path) -> None:
+    """Run in a fresh process: render every Part of the spec Part after Part; print the figures."""
+    from tts_engine.engines.piper import PiperEngine
+    from tts_engine.speech import render_to_wav
+
+    specs = json.loads(spec_path.read_text())
+    engine = PiperEngine(intra_op_threads=1)
+    with tempfile.TemporaryDirectory() as workdir:
+        target = Path(workdir) / "part.wav"
+        render_to_wav(target, engine=engine, voice_id=VOICE_ID, text="Loading the model.")  # not timed
+        audio_ms, started = 0, time.perf_counter()
+        for spec in specs:
+            result = render_to_wav(target, engine=engine, voice_id=VOICE_ID, **spec)
+            audio_ms += result.duration_ms
+        wall = time.perf_counter() - started
+    print(json.dumps({"audio_seconds": round(audio_ms / 1000, 1), "wall_seconds": round(wall, 1),
+                      "x_real_time": round(audio_ms / 1000 / wall, 2)}))  # fmt: skip
+
+
+def baseline(book: Any, workdir: Path) -> dict[str, Any]:
+    from audiobooks.parts import chapter_parts
+
+    specs = []
+    for chapter in book.chapters.order_by("index"):
+        for piece in chapter_parts(text=chapter.text, language=book.language or "en"):
+            specs.append({
+                "text": piece.text, "title": chapter.title if piece.speaks_title else None,
+                "language": book.language or "en", "ends_paragraph": piece.ends_paragraph,
+            })  # fmt: skip
+    spec_path = workdir / "baseline.json"
+    spec_path.write_text(json.dumps(specs))
+    output = subprocess.run(
+        [sys.executable, __file__, "--baseline-child", str(spec_path)],
+        check=True, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    ).stdout  # fmt: skip
+    return json.loads(output.strip().splitlines()[-1])
+
+
+# --- Fairness ---------------------------------------------------------------------------------
+
+
+def fairness(environ: dict[str, str], processes: int, workdir: Path) -> dict[str, Any]:
+    from audiobooks.models import Part
+    from audiobooks.services import conversion_cancel
+
+    short_path = generated_book(workdir, chapters=3, chapter_chars=1400, seed=7, title="Short story")
+    long_path = generated_book(workdir, chapters=20, chapter_chars=9000, seed=8, title="Long book")
+    short, long = ready_book(short_path), ready_book(long_path)
+
+    def first_chapter_after_submit() -> tuple[float, float]:
+        submitted = time.time()
+        conversion = submit(short)
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            selection = conversion.selections.get(position=0)
+            if selection.finished_at is not None:
+                return selection.finished_at.timestamp() - submitted, (selection.duration_ms or 0) / 1000
+            time.sleep(0.1)
+        raise RuntimeError("the short book's first chapter never became playable")
+
+    with workers(environ, processes, workdir):
+        clear_render_cache()
+        alone, audio_s = first_chapter_after_submit()
+        clear_render_cache()
+        running = submit(long)
+        while Part.objects.filter(conversion=running, status=Part.Status.DONE).count() < processes:
+            time.sleep(0.2)
+        contended, _ = first_chapter_after_submit()
+        conversion_cancel(user=long.owner, conversion_uuid=running.uuid)
+    return {
+        "short_first_chapter_audio_seconds": round(audio_s, 1),
+        "alone_seconds": round(alone, 1),
+        "latency_target_seconds": round(audio_s / 12 + 20, 1),
+        "behind_a_long_book_seconds": round(contended, 1),
+        "fairness_target_seconds": round(2 * alone + 30, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--chapters", type=int, default=12)
+    parser.add_argument("--chapter-chars", type=int, default=9000)
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--skip-single", action="store_true", help="no run with one synthesis process")
+    parser.add_argument("--fairness-only", action="store_true")
+    parser.add_argument("--baseline-child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.baseline_child:
+        baseline_child(args.baseline_child)
+        return
+
+    import logging
+
+    logging.disable(logging.WARNING)
+    report: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}}
+    with tempfile.TemporaryDirectory(prefix="ebv-bench-") as tmp, bench_environment(Path(tmp)) as environ:
+        workdir = Path(tmp)
+        if not args.fairness_only:
+            path = generated_book(
+                workdir, chapters=args.chapters, chapter_chars=args.chapter_chars, seed=1, title="Bench book"
+            )
+            book = ready_book(path)
+            report["book"] = {
+                "chapters": book.chapters.count(),
+                "characters": sum(c.chars for c in book.chapters.all()),
+            }
+            if not args.skip_baseline:
+                report["baseline"] = baseline(book, workdir)
+            runs = {}
+            for processes in ([] if args.skip_single else [1]) + [args.processes]:
+                runs[str(processes)] = pipeline_run(book, environ, processes, workdir)
+            report["runs"] = runs
+            many = runs[str(args.processes)]["synthesis_x_real_time"]
+            report["parallel_efficiency"] = {}
+            if "1" in runs and args.processes != 1:
+                report["parallel_efficiency"]["against_1_worker_process"] = round(
+                    many / (args.processes * runs["1"]["synthesis_x_real_time"]), 3
+                )
+            if "baseline" in report:
+                report["parallel_efficiency"]["against_baseline"] = round(
+                    many / (args.processes * report["baseline"]["x_real_time"]), 3
+                )
+            report["targets"] = {
+                "synthesis_at_least_0.9_of_processes_x_baseline": 0.9,
+                "end_to_end_x_real_time_at_least": 12,
+                "mastering_and_encoding_cpu_seconds_per_audio_minute_at_most": 2,
+            }
+        report["fairness"] = fairness(environ, args.processes, workdir)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
