@@ -18,7 +18,7 @@ from .models import Conversion
 
 logger = logging.getLogger(__name__)
 
-_TEMPLATES = {
+_TEMPLATES: dict[str, str] = {
     Conversion.Status.COMPLETED: "audiobooks/email/conversion_completed",
     Conversion.Status.FAILED: "audiobooks/email/conversion_failed",
 }
