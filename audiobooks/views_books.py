@@ -21,6 +21,8 @@ from django.views.decorators.http import require_POST, require_safe
 
 from credits.errors import format_bytes
 from credits.selectors import credit_balance_get
+from tts_engine.engines.base import EngineError
+from tts_engine.registry import get_voice
 
 from . import selectors, services, storage_keys
 from .errors import ConversionNotCancellable
@@ -54,6 +56,15 @@ def format_eta(seconds: int | None) -> str:
         return f"About {minutes} min left"
     hours, minutes = divmod(minutes, 60)
     return f"About {hours} h {minutes:02d} min left"
+
+
+def voice_label(voice_key: str) -> str:
+    """``Joe (en-US)`` for ``piper:en_US-joe-medium``; the key itself for a voice no longer installed."""
+    try:
+        voice = get_voice(voice_key)
+    except (EngineError, LookupError, ValueError):
+        return voice_key
+    return f"{voice.name.replace('_', ' ').title()} ({voice.language})"
 
 
 def acx_export_url(book: Book) -> str | None:
@@ -254,12 +265,23 @@ def book_detail(request: HttpRequest, book_uuid: UUID) -> HttpResponse:
         # Nothing to play yet: the next step is reading the book, then choosing chapters and a voice.
         return redirect("audiobooks:book-convert", book_uuid=book.uuid)
     status = _book_status(book)
+    card = _card(book, _latest_conversion(book))
+    chapters = status["chapters"]
+    assert isinstance(chapters, list)
+    meta = [f"{len(chapters)} chapter{'s' if len(chapters) != 1 else ''}"]
+    if card.duration:
+        meta.append(card.duration)
+    voice = voice_label(card.conversion.voice_key) if card.conversion else ""
+    if voice:
+        meta.append(f"Read by {voice}")
     has_mp3 = StoredObject.objects.filter(owner=user, book=book, kind=StoredObject.Kind.MP3).exists()
     context = {
         "book": book,
-        "card": _card(book, _latest_conversion(book)),
+        "card": card,
         "status": status,
-        "chapters": status["chapters"],
+        "chapters": chapters,
+        "meta": meta,
+        "voice_label": voice,
         "has_mp3": has_mp3,
         "has_original": StoredObject.objects.filter(owner=user, book=book, key=book.original_key).exists(),
         "acx_url": acx_export_url(book),

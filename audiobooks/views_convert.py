@@ -117,8 +117,19 @@ def _context(
         }
         for chapter in chapters
     ]
+    words = sum(chapter.words for chapter in chapters)
+    meta = (
+        [f"{len(chapters)} chapter{'s' if len(chapters) != 1 else ''}", f"{words:,} words"]
+        if chapters
+        else []
+    )
+    if not chapters:
+        meta = []
+    elif book.language:
+        meta.append(f"Language: {book.language}")
     return {
         "book": book,
+        "meta": meta,
         "authors": ", ".join(str(author) for author in book.authors or []),
         "rows": rows,
         "included_count": sum(1 for row in rows if row["checked"]),

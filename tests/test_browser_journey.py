@@ -77,6 +77,7 @@ def check_page(page: Any, name: str) -> list[dict[str, Any]]:
     """
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_load_state("networkidle")
+    page.evaluate("() => window.scrollTo(0, 0)")
     page.add_script_tag(path=str(AXE))
     results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     violations = results["violations"]
@@ -149,13 +150,13 @@ def test_a_newcomer_signs_up_converts_a_short_book_listens_and_downloads_the_m4b
     page.get_by_role("button", name="Convert").click()
     page.wait_for_url(re.compile(r".*/books/[0-9a-f-]{36}/$"))
     assert page.get_by_role("heading", name="Making your audiobook").is_visible()
+    check_page(page, "book-converting")
     conversion = Conversion.objects.get(owner__email="newcomer@example.com")
     assert [s.chapter.title for s in conversion.selections.order_by("position")] == ["The Harbour", "Morning"]
 
     # Watch the progress: the bar moves and the first chapter becomes playable while the rest render.
     first = page.locator("[data-track-button][data-number='1']")
     sync_api.expect(first).to_be_enabled(timeout=CONVERSION_TIMEOUT_S * 1000)
-    check_page(page, "book-converting")
     first.click()
     page.wait_for_function(
         "() => { const a = document.querySelector('[data-audio]'); return !a.paused && a.currentTime > .5; }",

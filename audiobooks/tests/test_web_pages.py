@@ -560,3 +560,28 @@ def test_the_credits_page_shows_the_balance_and_each_entry_with_its_book(owner, 
     assert "Staff grant" in text or "test" in text
     assert "stranger&#x27;s grant" not in text
     assert "stranger's grant" not in text
+
+
+# --- The email a finished conversion sends ---------------------------------------------------
+
+
+def test_the_ready_email_links_the_book_page_and_the_switch_that_stops_it(owner, tmp_path, mailoutbox):
+    from django.conf import settings
+    from django.utils import timezone
+
+    from audiobooks.notifications import conversion_finished_email_send
+
+    book, conversion = converting_book(owner, tmp_path)
+    Conversion.objects.filter(pk=conversion.pk).update(
+        status=Conversion.Status.COMPLETED, duration_ms=120_000,
+        started_at=timezone.now(), finished_at=timezone.now(),
+    )  # fmt: skip
+    assert conversion_finished_email_send(conversion_id=conversion.pk)
+    body = mailoutbox[-1].body
+    assert settings.SITE_URL + url("book-detail", book) in body
+    assert settings.SITE_URL + reverse("account_settings") in body
+    client = signed_in(owner)
+    assert client.get(url("book-detail", book)).status_code == 200
+    client.post(reverse("account_settings"), {})  # the switch, unticked
+    assert not conversion_finished_email_send(conversion_id=conversion.pk)
+    assert len(mailoutbox) == 1
