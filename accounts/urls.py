@@ -17,13 +17,11 @@ urlpatterns = [
 
 # Under /_allauth/app/v1/, beside allauth's headless API for apps.
 headless_urlpatterns = [
-    path("settings/", views.account_settings, name="account_settings"),
     path("auth/magic-link/request", headless.magic_link_request, name="headless_magic_link_request"),
     path("auth/magic-link/login", headless.magic_link_login, name="headless_magic_link_login"),
 ]
 
 # Under /api/v1/.
 api_urlpatterns = [
-    path("settings/", views.account_settings, name="account_settings"),
     path("me", apis.MeApi.as_view(), name="api_me"),
 ]

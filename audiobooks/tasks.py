@@ -129,6 +129,19 @@ def assemble_book(conversion_id: int) -> None:
         conversion_assemble(conversion_id=conversion_id, workdir=Path(workdir))
 
 
+@shared_task(
+    name="audiobooks.notify_conversion_finished",
+    ignore_result=True,
+    autoretry_for=(OSError,),  # the mail server, for a moment
+    retry_backoff=30,
+    max_retries=5,
+)
+def notify_conversion_finished(conversion_id: int) -> None:
+    from .notifications import conversion_finished_email_send
+
+    conversion_finished_email_send(conversion_id=conversion_id)
+
+
 @shared_task(name="audiobooks.reap_conversions", ignore_result=True)
 def reap_conversions() -> None:
     """Run by beat every ``PIPELINE_REAP_EVERY_SECONDS``: see ``pipeline.reaper``."""

@@ -9,6 +9,7 @@ is about the mastered book once.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 from django.db import transaction
@@ -107,9 +108,13 @@ def _reopen(conversion: Conversion, selection: ConversionChapter, part_ids: list
 
 
 def _complete(conversion_id: int, *, duration_ms: int) -> None:
+    from audiobooks.tasks import notify_conversion_finished
+
     with transaction.atomic(durable=True):
         completed = Conversion.objects.filter(pk=conversion_id, status=Conversion.Status.ASSEMBLING).update(
             status=Conversion.Status.COMPLETED, duration_ms=duration_ms, finished_at=timezone.now()
         )
+        if completed:
+            transaction.on_commit(partial(notify_conversion_finished.delay, conversion_id), robust=True)
     if completed:
         logger.info("conversion %s completed: %.1f min of audio", conversion_id, duration_ms / 60_000)

@@ -74,8 +74,11 @@ def _fail(*, conversion_id: int, message: str) -> bool:
         status=Conversion.Status.FAILED, error_message=message, finished_at=timezone.now()
     )
     if failed:
+        from audiobooks.tasks import notify_conversion_finished
+
         logger.warning("conversion %s failed: %s", conversion_id, message)
         _settle(Conversion.objects.get(pk=conversion_id))
+        transaction.on_commit(partial(notify_conversion_finished.delay, conversion_id), robust=True)
     return bool(failed)
 
 

@@ -229,7 +229,7 @@ class TestRender:
 
 class TestChaptersAndBook:
     def test_a_chapter_is_playable_while_the_rest_still_renders_then_the_book_is_assembled(
-        self, owner, tmp_path
+        self, owner, tmp_path, django_capture_on_commit_callbacks
     ):
         book = ready_book(owner, tmp_path)
         conversion = submit(owner, book)
@@ -253,7 +253,9 @@ class TestChaptersAndBook:
             chapter_master(selection_id=later.pk, workdir=tmp_path)
         conversion.refresh_from_db()
         assert conversion.status == Conversion.Status.ASSEMBLING
-        conversion_assemble(conversion_id=conversion.pk, workdir=tmp_path)
+        with django_capture_on_commit_callbacks() as sent:
+            conversion_assemble(conversion_id=conversion.pk, workdir=tmp_path)
+        assert len(sent) == 1  # the reader's email
         conversion.refresh_from_db()
         assert conversion.status == Conversion.Status.COMPLETED
         total = sum(selection.duration_ms or 0 for selection in conversion.selections.all())
