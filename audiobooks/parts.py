@@ -1,7 +1,11 @@
 """Cutting a chapter into Parts: the bounded units that synthesis workers render.
 
-A Part holds at most ``PART_MAX_CHARS`` characters of text (about four
-minutes of audio), cut between sentences so no long chapter serializes a job.
+A Part holds at most ``PART_MAX_CHARS`` characters of text (under three
+minutes of audio), cut between sentences so no long chapter serializes a job,
+and a chapter's Parts are about the same size: a chapter of 2,600 characters
+is two Parts of 1,300, not one of 2,500 and one of 100, so every synthesis
+process gets an even share of a chapter and the first chapter is playable
+soonest.
 Only a single sentence longer than the limit is cut inside, at a clause mark
 or a space (``tts_engine.chunking.split_chunks``). Within a Part, sentences
 of one paragraph are joined by a space and paragraphs by a blank line, so
@@ -11,11 +15,15 @@ chapter's text lands in exactly one Part, in order.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from tts_engine.chunking import split_chunks, split_paragraphs, split_sentences
 
-PART_MAX_CHARS = 5_000
+PART_MAX_CHARS = 2_500
+# Room over the even share, so cutting only between sentences and paragraphs
+# does not spill a sliver into one more Part.
+_EVEN_SHARE_SLACK = 1.15
 _PARAGRAPH_BREAK = "\n\n"
 
 
@@ -35,6 +43,8 @@ def chapter_parts(*, text: str, language: str = "en", max_chars: int = PART_MAX_
     """
     if max_chars < 1:
         raise ValueError("max_chars must be positive")
+    pieces_needed = math.ceil(len(text) / max_chars)
+    fill = min(max_chars, math.ceil(len(text) / max(1, pieces_needed) * _EVEN_SHARE_SLACK))
     parts: list[PartText] = []
     current = ""
     current_ends_paragraph = True
@@ -42,14 +52,14 @@ def chapter_parts(*, text: str, language: str = "en", max_chars: int = PART_MAX_
     def add(piece: str, *, ends_paragraph: bool) -> None:
         nonlocal current, current_ends_paragraph
         separator = "" if not current else (_PARAGRAPH_BREAK if current_ends_paragraph else " ")
-        if current and len(current) + len(separator) + len(piece) > max_chars:
+        if current and len(current) + len(separator) + len(piece) > fill:
             parts.append(PartText(current, speaks_title=not parts, ends_paragraph=current_ends_paragraph))
             current, separator = "", ""
         current += separator + piece
         current_ends_paragraph = ends_paragraph
 
     for paragraph in split_paragraphs(text):
-        room = max_chars - len(current) - (len(_PARAGRAPH_BREAK) if current else 0)
+        room = fill - len(current) - (len(_PARAGRAPH_BREAK) if current else 0)
         if len(paragraph) <= room:
             add(paragraph, ends_paragraph=True)
             continue

@@ -95,3 +95,12 @@ def test_every_chapter_of_a_real_book_is_cut_into_bounded_parts_that_hold_all_it
         parts = chapter_parts(text=chapter.text, language=book.language)
         assert all(len(part.text) <= PART_MAX_CHARS for part in parts), chapter.title
         assert _letters("".join(part.text for part in parts)) == _letters(chapter.text), chapter.title
+
+
+def test_a_chapter_just_over_the_limit_is_cut_into_even_parts_not_a_full_one_and_a_sliver():
+    text = _chapter(paragraphs=4, sentences=12)  # about 1.3 x the limit
+    assert PART_MAX_CHARS < len(text) < 2 * PART_MAX_CHARS
+    parts = chapter_parts(text=text)
+    assert len(parts) == 2
+    sizes = [len(part.text) for part in parts]
+    assert max(sizes) - min(sizes) < len(text) / 3
