@@ -59,7 +59,7 @@ PLACE = {"chapter": 1, "position_ms": 0}
 ENDPOINTS: list[tuple[str, str, Any]] = [
     ("GET", "/api/v1/books/{book}", None),
     ("DELETE", "/api/v1/books/{book}", None),
-    ("GET", "/api/v1/books/{book}/quote?chapters=0", None),
+    ("POST", "/api/v1/books/{book}/quote", {"chapters": [0]}),
     ("GET", "/api/v1/books/{book}/progress", None),
     ("PUT", "/api/v1/books/{book}/progress", PLACE),
     ("GET", "/api/v1/books/{book}/bookmarks", None),

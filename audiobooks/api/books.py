@@ -162,20 +162,21 @@ class BookDetailApi(APIView):
 
 
 class BookQuoteApi(APIView):
+    # A POST that changes nothing: the chosen chapters of a long book do not fit in a URL.
     @extend_schema(
         operation_id="books_quote",
         tags=["conversions"],
-        summary="What converting these chapters would cost",
-        parameters=[BookQuoteInput],
+        summary="What converting these chapters would cost (changes nothing)",
+        request=BookQuoteInput,
         responses={200: BookQuoteOutput, **errors(400, 404)},
     )
-    def get(self, request: Request, book_uuid: UUID) -> Response:
-        query = BookQuoteInput(data=request.query_params)
-        query.is_valid(raise_exception=True)
+    def post(self, request: Request, book_uuid: UUID) -> Response:
+        data = BookQuoteInput(data=request.data)
+        data.is_valid(raise_exception=True)
         quote = selectors.book_conversion_quote(
             user=user_of(request),
             book_uuid=book_uuid,
-            chapter_indexes=query.validated_data["chapters"],
-            voice_key=query.validated_data["voice"],
+            chapter_indexes=data.validated_data["chapters"],
+            voice_key=data.validated_data["voice"],
         )
         return Response(BookQuoteOutput(quote).data)

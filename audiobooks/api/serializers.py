@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -64,7 +63,7 @@ class BookOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
     ingested_at = serializers.DateTimeField(allow_null=True)
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(serializers.URLField(allow_null=True))
     def get_cover_url(self, book: Book) -> str | None:
         url = self.context.get("cover_urls", {}).get(book.pk)
         return str(url) if url else None
@@ -88,7 +87,7 @@ class BookQuoteInput(serializers.Serializer):
     chapters = serializers.ListField(
         child=serializers.IntegerField(min_value=0, max_value=2**31 - 1),
         max_length=10_000,
-        help_text="Indexes of the chapters to convert (ChapterOutput.index); repeat the parameter.",
+        help_text="Indexes of the chapters to convert (ChapterOutput.index).",
     )
     voice = serializers.CharField(required=False, default=DEFAULT_VOICE, max_length=200)
 

@@ -195,7 +195,7 @@ def test_a_quote_says_what_the_chosen_chapters_cost_and_what_one_has(reader, tmp
     user, api = reader
     book = ready_book(user, tmp_path)
     credits_grant_by_system(user=user, amount=2, reason="test")
-    quote = api.get(f"/api/v1/books/{book.uuid}/quote", {"chapters": [0, 1]}).json()
+    quote = api.post(f"/api/v1/books/{book.uuid}/quote", {"chapters": [0, 1]}).json()
     assert quote["credits"] == 1
     assert quote["balance"] == 2
     assert quote["affordable"] is True
@@ -206,7 +206,7 @@ def test_a_quote_says_what_the_chosen_chapters_cost_and_what_one_has(reader, tmp
 def test_a_quote_needs_the_chapters(reader, tmp_path):
     user, api = reader
     book = ready_book(user, tmp_path)
-    assert_error(api.get(f"/api/v1/books/{book.uuid}/quote"), 400, "invalid", "chapters")
+    assert_error(api.post(f"/api/v1/books/{book.uuid}/quote", {}), 400, "invalid", "chapters")
 
 
 # --- Voices ------------------------------------------------------------------------------------

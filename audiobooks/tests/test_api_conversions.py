@@ -228,3 +228,13 @@ def test_a_completed_conversion_offers_links_that_download_its_files(reader):
     assert body["m4b"]["size"] == len(b"m4b audio")
     assert [fetch(c["mp3"]) for c in body["chapters"]] == [b"mp3 1", b"mp3 2"]
     assert [fetch(c["captions"]) for c in body["chapters"]] == [b"WEBVTT 1", b"WEBVTT 2"]
+
+
+def test_a_conversion_whose_files_would_not_fit_in_the_quota_is_refused_with_413_before_charging(
+    reader, settings
+):
+    user, api, book = reader
+    used = sum(StoredObject.objects.filter(owner=user).values_list("size", flat=True))
+    settings.CREDITS_STORAGE_QUOTA_BYTES = {"free": used + 10, "premium": used + 10}
+    assert_error(create(api, book), 413, "storage_quota_exceeded", "Delete some books")
+    assert credit_balance_get(user=user) == 3

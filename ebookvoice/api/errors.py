@@ -25,6 +25,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -116,8 +117,9 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith(API_PREFIX)
 
 
+@csrf_exempt  # it changes nothing; a POST to a wrong path is a 404, not a CSRF page
 def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-    """Any path under ``/api/`` that names no endpoint."""
+    """Any path under ``/api/`` that names no endpoint (a malformed id included)."""
     return JsonResponse(error_body(code="not_found", message="There is no such endpoint."), status=404)
 
 

@@ -1,0 +1,92 @@
+"""The OpenAPI schema at /api/schema/, and its Swagger UI and Redoc pages served from our own static files."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+OPERATIONS = {
+    ("get", "/api/v1/me"),
+    ("get", "/api/v1/voices"),
+    ("get", "/api/v1/books"),
+    ("post", "/api/v1/books"),
+    ("get", "/api/v1/books/{book_uuid}"),
+    ("delete", "/api/v1/books/{book_uuid}"),
+    ("post", "/api/v1/books/{book_uuid}/quote"),
+    ("get", "/api/v1/books/{book_uuid}/progress"),
+    ("put", "/api/v1/books/{book_uuid}/progress"),
+    ("get", "/api/v1/books/{book_uuid}/bookmarks"),
+    ("post", "/api/v1/books/{book_uuid}/bookmarks"),
+    ("get", "/api/v1/books/{book_uuid}/bookmarks/{bookmark_uuid}"),
+    ("patch", "/api/v1/books/{book_uuid}/bookmarks/{bookmark_uuid}"),
+    ("delete", "/api/v1/books/{book_uuid}/bookmarks/{bookmark_uuid}"),
+    ("post", "/api/v1/uploads"),
+    ("post", "/api/v1/uploads/{upload_id}/finish"),
+    ("get", "/api/v1/conversions"),
+    ("post", "/api/v1/conversions"),
+    ("get", "/api/v1/conversions/{conversion_uuid}"),
+    ("post", "/api/v1/conversions/{conversion_uuid}/cancel"),
+    ("get", "/api/v1/conversions/{conversion_uuid}/downloads"),
+    ("get", "/api/v1/credits"),
+    ("get", "/api/v1/credits/entries"),
+}
+
+
+def schema() -> dict:
+    response = Client().get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_the_schema_is_openapi_3_and_describes_every_endpoint_with_the_session_token():
+    document = schema()
+    assert document["openapi"].startswith("3.")
+    found = {(method, path) for path, item in document["paths"].items() for method in item}
+    assert found == OPERATIONS
+    assert document["components"]["securitySchemes"]["SessionToken"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Session-Token",
+        "description": document["components"]["securitySchemes"]["SessionToken"]["description"],
+    }
+
+
+def test_every_operation_describes_its_errors_in_the_one_envelope():
+    document = schema()
+    error = {"$ref": "#/components/schemas/Error"}
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            assert responses["default"]["content"]["application/json"]["schema"] == error, (method, path)
+            assert responses["401"]["content"]["application/json"]["schema"] == error, (method, path)
+
+
+def test_the_conversion_create_documents_the_idempotency_key_and_its_refusals():
+    create = schema()["paths"]["/api/v1/conversions"]["post"]
+    assert "Idempotency-Key" in {p["name"] for p in create["parameters"] if p["in"] == "header"}
+    assert {"201", "402", "409", "422", "429"} <= set(create["responses"])
+
+
+def test_the_schema_generates_without_a_warning():
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")
+
+
+@pytest.mark.parametrize("page", ["/api/schema/swagger/", "/api/schema/redoc/"])
+def test_the_docs_pages_load_their_scripts_from_this_site_only(page):
+    browser = Client()
+    response = browser.get(page)
+    assert response.status_code == 200
+    html = response.content.decode()
+    sources = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assets = [s for s in sources if s.endswith((".js", ".css", ".png"))]
+    assert assets
+    for asset in assets:
+        assert asset.startswith("/static/drf_spectacular_sidecar/"), asset
+        served = browser.get(asset)
+        assert served.status_code == 200, asset
+    assert "cdn." not in html
