@@ -585,3 +585,21 @@ def test_the_ready_email_links_the_book_page_and_the_switch_that_stops_it(owner,
     client.post(reverse("account_settings"), {})  # the switch, unticked
     assert not conversion_finished_email_send(conversion_id=conversion.pk)
     assert len(mailoutbox) == 1
+
+
+def test_the_library_makes_as_many_queries_for_five_books_as_for_one(owner, tmp_path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = signed_in(owner)
+    ready_book(owner, tmp_path)
+    client.get(reverse("audiobooks:library"))  # the first request also loads the session
+    with CaptureQueriesContext(connection) as one:
+        client.get(reverse("audiobooks:library"))
+    for number in range(4):
+        (tmp_path / str(number)).mkdir()
+        ready_book(owner, tmp_path / str(number))
+    with CaptureQueriesContext(connection) as five:
+        page = client.get(reverse("audiobooks:library"))
+    assert len(page.context["cards"]) == 5
+    assert len(five) == len(one)
