@@ -363,3 +363,23 @@ def test_progress_counts_parts_and_chapters_and_estimates_from_measured_throughp
     assert 0 < progress.percent < 99
     assert progress.eta_seconds is not None
     assert progress.eta_seconds >= 0
+
+
+def test_a_submission_whose_messages_cannot_be_published_succeeds_and_the_reaper_sends_them_later(
+    owner, tmp_path, settings, django_capture_on_commit_callbacks, caplog
+):
+    from tests.celery_processes import app_using_broker
+
+    book = ready_book(owner, tmp_path, titles=("One",))
+    with (
+        app_using_broker(f"unix://{tmp_path}/no-broker.sock"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        conversion = submit(owner, book)  # the broker is down: logged, not raised
+    assert "the reaper will send it again" in caplog.text
+    part = conversion.parts.get()
+    assert part.dispatched_at is not None
+    settings.PIPELINE_UNCLAIMED_SECONDS = 0
+    with django_capture_on_commit_callbacks() as sent:
+        reaped = conversions_reap()
+    assert (reaped.resent, reaped.dispatched, len(sent)) == (1, 1, 1)
