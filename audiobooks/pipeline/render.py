@@ -40,10 +40,6 @@ PART_EXTENSION = "wav"
 UNRENDERABLE_MESSAGE = "The voice could not read part of chapter “{chapter}”: {reason}"
 
 
-class PartRetry(Exception):
-    """The attempt failed in a way another attempt may not (an engine hiccup, storage down for a moment)."""
-
-
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -106,11 +102,10 @@ def _render_claimed(part: Part, *, worker: str) -> None:
                 error=str(error),
                 message=UNRENDERABLE_MESSAGE.format(chapter=part.chapter.title, reason=error.message),
             )
-    except (PartRetry, OSError) as error:
-        _retry_or_fail(part, worker=worker, error=str(error) or type(error).__name__)
     except Exception as error:
-        # A bug of ours: try again (it may be this worker), within the attempts.
-        logger.exception("rendering Part %s crashed", part.pk)
+        # Storage down for a moment, the time limit, or a bug of ours (it may be
+        # this worker): another attempt may do better, within the attempts.
+        logger.exception("rendering Part %s failed", part.pk)
         _retry_or_fail(part, worker=worker, error=f"{type(error).__name__}: {error}")
 
 

@@ -215,6 +215,16 @@ class TestRender:
         assert conversion.parts.get().status == Part.Status.PENDING
         assert not StoredObject.objects.filter(kind=StoredObject.Kind.PART).exists()
 
+    def test_a_part_no_attempt_can_render_fails_the_conversion_at_once_and_refunds_it(self, owner, tmp_path):
+        conversion = submit(owner, ready_book(owner, tmp_path, titles=("One",)))
+        Conversion.objects.filter(pk=conversion.pk).update(voice_key="piper:en_US-removed-medium")
+        part_render(part_id=conversion.parts.get().pk, worker="test:1")
+        conversion.refresh_from_db()
+        assert conversion.status == Conversion.Status.FAILED
+        assert conversion.error_message.startswith("The voice could not read part of chapter “One”")
+        assert conversion.parts.get().attempts == 1
+        assert credit_balance_get(user=owner) == 10
+
     def test_a_heartbeat_notices_a_cancel_so_the_render_stops(self, owner, tmp_path):
         conversion = submit(owner, ready_book(owner, tmp_path, titles=("One",)))
         part = conversion.parts.get()
