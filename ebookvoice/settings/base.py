@@ -343,7 +343,6 @@ WAFFLE_CACHE_PREFIX = "waffle:"
 
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
-
 # --- REST framework ----------------------------------------------------------------------
 
 REST_FRAMEWORK = {
