@@ -184,18 +184,32 @@ def test_a_newcomer_signs_up_converts_a_short_book_listens_and_downloads_the_m4b
     page.goto("/books/")
     assert "Audiobook ready" in page.locator(".book-card").inner_text()
     check_page(page, "library")
+    check_account_area(page)
+
+
+def check_account_area(page: Any) -> None:
     page.goto("/accounts/settings/")
     check_page(page, "account")
+    page.goto("/accounts/sessions/")
+    check_page(page, "sessions")
+    page.goto("/accounts/2fa/")
+    check_page(page, "two-factor")
     page.goto("/credits/")
     assert "Charge" in page.locator("table").inner_text()
     check_page(page, "credits")
 
 
 def test_the_picker_shows_the_twelve_sherlock_holmes_stories_ticked_and_the_rest_unticked(
-    page: Any, celery_worker: Any
+    page: Any, celery_worker: Any, settings: Any
 ) -> None:
+    # Google's button shows once a client is configured (nothing is sent to Google here).
+    google = settings.SOCIALACCOUNT_PROVIDERS["google"]
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        "google": {**google, "APPS": [{"client_id": "test-client", "secret": "test-secret", "key": ""}]}
+    }
     make_person("holmes@example.com")
     page.goto("/accounts/login/")
+    assert page.get_by_role("link", name="Continue with Google").is_visible()
     check_page(page, "sign-in")
     page.get_by_label("Email").fill("holmes@example.com")
     page.get_by_label("Password").fill(PASSWORD)

@@ -603,3 +603,16 @@ def test_the_library_makes_as_many_queries_for_five_books_as_for_one(owner, tmp_
         page = client.get(reverse("audiobooks:library"))
     assert len(page.context["cards"]) == 5
     assert len(five) == len(one)
+
+
+def test_the_library_card_of_a_converting_book_shows_its_progress_and_chapters_ready(owner, tmp_path):
+    book, conversion = converting_book(owner, tmp_path)
+    finish_chapter(owner, book, conversion, 1)
+    page = signed_in(owner).get(reverse("audiobooks:library"))
+    (card,) = page.context["cards"]
+    assert card.state == "queued"
+    assert card.active
+    text = html(page)
+    assert 'role="progressbar"' in text
+    assert "1 of 3 chapters ready" in text
+    assert 'data-polling="true"' in text
