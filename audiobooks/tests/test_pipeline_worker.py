@@ -10,7 +10,7 @@ from mutagen.mp4 import MP4
 
 from accounts.models import User
 from audiobooks import storage_keys
-from audiobooks.audio.testing import parse_vtt
+from audiobooks.audio.testing import parse_vtt, probe
 from audiobooks.models import Book, Conversion, ConversionChapter, Part, StoredObject
 from audiobooks.pipeline.progress import conversion_progress
 from audiobooks.services import book_ingest, conversion_submit
@@ -20,7 +20,7 @@ from audiobooks.tests.ingest_fixtures import story_epub
 from credits.models import CreditEntry, EntryKind
 from credits.selectors import credit_balance_get, ledger_audit
 from credits.services import credits_grant_by_system
-from tts_engine.registry import DEFAULT_VOICE
+from tts_engine.registry import DEFAULT_VOICE, get_voice
 
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 
@@ -65,6 +65,13 @@ def test_a_conversion_renders_masters_and_assembles_on_real_workers(owner, tmp_p
     backend.object_download(m4b_key, local)
     tags = MP4(local)
     assert tags["\xa9nam"] == ["The Lighthouse"]
+    assert tags["\xa9gen"] == ["Audiobook"]
+    assert tags["\xa9wrt"] == [get_voice(DEFAULT_VOICE).name]  # the narrator
+    described = probe(local)
+    assert [line.split(":", 1)[1].strip() for line in described.splitlines() if "title   " in line][
+        1:
+    ] == list(TITLES)  # the book's title, then one marker per chapter, titled from the table of contents
+    assert described.count("Chapter #") == 3
     for number in (1, 2, 3):
         vtt = tmp_path / f"{number}.vtt"
         backend.object_download(
