@@ -65,9 +65,8 @@ def app_using_broker(url: str) -> Iterator[None]:
     """
 
     def switch(broker: str, backend: str) -> None:
-        app.pool.force_close_all()
-        app.conf.broker_url = broker
-        app.conf.result_backend = backend
+        app.pool.force_close_all()  # type: ignore[attr-defined]  # a kombu ConnectionPool at run time
+        app.conf.update(broker_url=broker, result_backend=backend)
         app._after_fork()  # type: ignore[attr-defined]
         app._backend_cache = None  # type: ignore[attr-defined]
         app._local = threading.local()  # type: ignore[attr-defined]
