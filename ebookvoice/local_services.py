@@ -68,9 +68,12 @@ def redis_server(workdir: Path, *, persistent: bool) -> Iterator[str]:
         "--appendonly", "yes" if persistent else "no",
         "--logfile", str(workdir / "redis.log"),
     ]  # fmt: skip
+    # A session of its own: a terminal's Ctrl-C goes to the whole foreground
+    # group, and Redis must outlive the workers' warm shutdown, not die first.
     process = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
+        start_new_session=True,
         preexec_fn=die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
     )
     try:
