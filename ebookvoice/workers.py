@@ -124,18 +124,22 @@ class Workers:
             raise WorkersUnavailable("The workers this conversion was running on went away.")
 
 
+@dataclass(frozen=True)
+class Broker:
+    """A reachable broker, and the environment that reaches it (for processes started on it)."""
+
+    environ: dict[str, str]
+    private: bool  # a Redis started for this command, gone when it ends
+
+
 @contextlib.contextmanager
-def workers_for_command(*, synthesis_processes: int, say: Callable[[str], None]) -> Iterator[Workers]:
-    """Yield workers for both queues, starting (and afterwards stopping) whatever is missing."""
+def broker_for_command() -> Iterator[Broker]:
+    """The configured broker when it answers, else (embedded default only) a private Redis for a while.
+
+    Django's cache is the same Redis, so anything that needs the cache (migrate does) runs inside.
+    """
     if broker_reachable():
-        covered = live_queues()
-        if all(covered.get(queue) for queue in QUEUES):
-            _same_database()
-            hosts = sorted(set().union(*covered.values()))
-            yield Workers(description=f"on the running workers ({', '.join(hosts)})")
-            return
-        with _started_workers({**os.environ}, synthesis_processes, say) as workers:
-            yield workers
+        yield Broker(environ=dict(os.environ), private=False)
         return
     if not embedded_broker():
         raise WorkersUnavailable(
@@ -145,8 +149,24 @@ def workers_for_command(*, synthesis_processes: int, say: Callable[[str], None])
     environ = {
         key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "CELERY_BROKER_URL")
     }
-    with private_broker(environ) as with_broker, _started_workers(with_broker, synthesis_processes, say) as w:
-        yield w
+    with private_broker(environ) as with_redis:
+        yield Broker(environ=with_redis, private=True)
+
+
+@contextlib.contextmanager
+def workers_for_command(
+    broker: Broker, *, synthesis_processes: int, say: Callable[[str], None]
+) -> Iterator[Workers]:
+    """Yield workers for both queues, starting (and afterwards stopping) them when none are live."""
+    if not broker.private:
+        covered = live_queues()
+        if all(covered.get(queue) for queue in QUEUES):
+            _same_database()
+            hosts = sorted(set().union(*covered.values()))
+            yield Workers(description=f"on the running workers ({', '.join(hosts)})")
+            return
+    with _started_workers(broker.environ, synthesis_processes, say) as workers:
+        yield workers
 
 
 @contextlib.contextmanager

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -29,6 +31,11 @@ from ebookvoice.paths import BASE_DIR, corpus_dir
 from ebookvoice.tests.settings_probe import clean_environ
 
 TITLES = ("The Harbour", "The Storm", "Morning")
+LATEST_CONVERSION = "SELECT status, operator_job FROM audiobooks_conversion ORDER BY id DESC LIMIT 1"
+READY_IN_LATEST = (
+    "SELECT count(*) FROM audiobooks_conversionchapter WHERE status = 'ready' "
+    "AND conversion_id = (SELECT max(id) FROM audiobooks_conversion)"
+)
 JSON_KEYS = {"title", "chapters", "audio_seconds", "wall_seconds", "m4b", "mp3", "captions", "status"}
 
 
@@ -112,8 +119,8 @@ class TestOnTheRunningWorkers:
 
         assert run.code == 0, run.stderr
         summary = run.stdout.strip()
-        assert summary.startswith("Converted 'The Lighthouse': 3 chapters, ")
-        assert summary.endswith(f"x real time) -> {tmp_path / 'out' / 'The Lighthouse.m4b'}")
+        assert summary.startswith("Converted 'The Lighthouse': 3 chapters, "), run
+        assert summary.endswith(f"x real time) -> {tmp_path / 'out' / 'The Lighthouse.m4b'}"), run
         conversion = Conversion.objects.get()
         assert (conversion.owner, conversion.operator_job, conversion.speed) == (owner, False, 1.2)
         assert conversion.book.owner == owner
@@ -204,9 +211,17 @@ def processes_with(var_dir: Path) -> list[str]:
     return found
 
 
+@pytest.fixture(scope="module")
+def embedded_var(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One fresh var/ for both embedded runs: whichever runs first migrates it, as a first run does."""
+    return tmp_path_factory.mktemp("embedded") / "var"
+
+
 @pytest.mark.celery
-def test_the_embedded_default_starts_redis_and_workers_migrates_and_leaves_nothing_running(tmp_path):
-    var_dir = tmp_path / "var"
+def test_the_embedded_default_starts_redis_and_workers_migrates_and_leaves_nothing_running(
+    tmp_path, embedded_var
+):
+    var_dir = embedded_var
     epub = story_epub(tmp_path, titles=TITLES)
     environ = clean_environ(
         var_dir, DJANGO_SETTINGS_MODULE="ebookvoice.settings.base", SYNTHESIS_PROCESSES="2"
@@ -226,14 +241,15 @@ def test_the_embedded_default_starts_redis_and_workers_migrates_and_leaves_nothi
     output = json.loads(result.stdout)
     assert_audiobook(output, tmp_path / "out")
     print(f"embedded convert: {output['audio_seconds']:.1f} s of audio in {wall:.1f} s wall")
-    assert (var_dir / "db.sqlite3").exists()
+    assert rows(var_dir, LATEST_CONVERSION) == [("completed", 1)]
+    assert rows(var_dir, "SELECT count(*) FROM credits_creditentry") == [(0,)]
     assert processes_with(var_dir) == []
     assert not (var_dir / "run" / "redis.sock").exists()
 
 
 @pytest.mark.celery
-def test_ctrl_c_cancels_the_embedded_conversion_and_stops_everything_it_started(tmp_path):
-    var_dir = tmp_path / "var"
+def test_ctrl_c_cancels_the_embedded_conversion_and_stops_everything_it_started(tmp_path, embedded_var):
+    var_dir = embedded_var
     epub = story_epub(tmp_path, titles=TITLES, paragraphs_per_chapter=12)
     environ = clean_environ(
         var_dir, DJANGO_SETTINGS_MODULE="ebookvoice.settings.base", SYNTHESIS_PROCESSES="1"
@@ -245,6 +261,7 @@ def test_ctrl_c_cancels_the_embedded_conversion_and_stops_everything_it_started(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # a group of its own, to be signalled as a terminal's Ctrl-C is
     )
     try:
         assert process.stderr is not None
@@ -253,17 +270,27 @@ def test_ctrl_c_cancels_the_embedded_conversion_and_stops_everything_it_started(
                 break
         else:
             pytest.fail(f"the conversion never started: {process.communicate()}")
-        process.send_signal(signal.SIGINT)
+        os.killpg(process.pid, signal.SIGINT)  # the whole foreground group, as a terminal does
         _, rest = process.communicate(timeout=90)
     finally:
         if process.poll() is None:
             process.kill()
 
     assert process.returncode == 130
-    assert (
-        rest.strip().splitlines()[-1].startswith("CommandError: Interrupted: the conversion is cancelled; ")
-    )
+    last = rest.strip().splitlines()[-1]
+    assert last.startswith("CommandError: Interrupted: the conversion is cancelled; "), rest
+    assert rows(var_dir, LATEST_CONVERSION) == [("cancelled", 1)]
+    finished = rows(var_dir, READY_IN_LATEST)[0][0]
+    assert f"; {finished} finished chapter(s) written to " in last
+    mp3_dir = tmp_path / "out" / "mp3"
+    assert len(list(mp3_dir.iterdir()) if mp3_dir.exists() else []) == finished
     assert processes_with(var_dir) == []
+
+
+def rows(var_dir: Path, query: str) -> list[tuple[object, ...]]:
+    """Read the embedded database the command wrote (it is not the test database)."""
+    with contextlib.closing(sqlite3.connect(var_dir / "db.sqlite3")) as database:
+        return database.execute(query).fetchall()
 
 
 def _log(var_dir: Path) -> str:

@@ -29,7 +29,7 @@ from audiobooks.pipeline.progress import ConversionProgress, conversion_progress
 from audiobooks.services import book_create_from_upload, conversion_cancel, conversion_submit
 from credits.errors import CreditsError
 from ebookvoice.paths import var_dir
-from ebookvoice.workers import Workers, WorkersUnavailable, workers_for_command
+from ebookvoice.workers import Workers, WorkersUnavailable, broker_for_command, workers_for_command
 from tts_engine.engines.base import EngineError
 from tts_engine.registry import DEFAULT_VOICE, get_voice
 from tts_engine.speech import validate_speed
@@ -100,20 +100,20 @@ class Command(BaseCommand):
             voice_key = get_voice(options["voice"]).key
         except (EngineError, LookupError, ValueError):
             _refuse(f"--voice {options['voice']}: there is no such voice; `manage.py voices` lists them")
-        self._database_ready()
-        user = _user(options["user"]) if options["user"] is not None else None
-        out_dir: Path = options["out"].expanduser().resolve()
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            _refuse(f"--out {options['out']}: {error.strerror or error}")
-        owner = user or cli.operator_account_ensure()
-
         display = _Display(self, verbosity=verbosity)
-        with display:
+        with display, broker_for_command() as broker:
+            # Inside: migrate writes to the cache, which is the broker's Redis.
+            self._database_ready(display)
+            user = _user(options["user"]) if options["user"] is not None else None
+            out_dir: Path = options["out"].expanduser().resolve()
+            try:
+                out_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                _refuse(f"--out {options['out']}: {error.strerror or error}")
+            owner = user or cli.operator_account_ensure()
             display.stage(f"Starting workers for {path.name}")
             with workers_for_command(
-                synthesis_processes=int(settings.PIPELINE_SYNTHESIS_PROCESSES), say=display.note
+                broker, synthesis_processes=int(settings.PIPELINE_SYNTHESIS_PROCESSES), say=display.note
             ) as workers:
                 display.note(f"Converting {workers.description}.")
                 conversion = self._submit(
@@ -128,13 +128,14 @@ class Command(BaseCommand):
             conversion, written, out_dir, json_output=options["json"], started=started, verbosity=verbosity
         )
 
-    def _database_ready(self) -> None:
+    def _database_ready(self, display: _Display) -> None:
         """Migrate the embedded SQLite database on first use; refuse any other database that needs it."""
         executor = MigrationExecutor(connection)
         if not executor.migration_plan(executor.loader.graph.leaf_nodes()):
             return
         name = Path(str(connection.settings_dict["NAME"]))
         if connection.vendor == "sqlite" and name.resolve() == (var_dir() / "db.sqlite3").resolve():
+            display.stage("Setting up the local database")
             call_command("migrate", interactive=False, verbosity=0)
             return
         raise CommandError(
