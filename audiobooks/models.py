@@ -342,6 +342,9 @@ class Part(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    from_cache = models.BooleanField(
+        default=False, help_text="Done without rendering: the same audio was in the render cache."
+    )
     sentences = models.JSONField(
         default=list, blank=True, help_text="Sentence timings: start_ms, end_ms, text, is_title."
     )

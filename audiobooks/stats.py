@@ -40,13 +40,14 @@ class EngineThroughput:
 
 
 def throughput_by_engine(*, since: datetime | None = None) -> list[EngineThroughput]:
-    """Done Parts per engine: audio seconds over render seconds (``finished_at - started_at``).
+    """Rendered Parts per engine: audio seconds over render seconds (``finished_at - started_at``).
 
-    A Part found in the render cache counts too, with its short render time.
+    Parts found in the render cache are left out: they took no rendering.
     """
     render = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
     done = Part.objects.filter(
         status=Part.Status.DONE,
+        from_cache=False,
         started_at__isnull=False,
         finished_at__isnull=False,
         duration_ms__isnull=False,

@@ -88,10 +88,13 @@ def _claim(*, part_id: int, worker: str) -> Part | None:
 def _render_claimed(part: Part, *, worker: str) -> None:
     try:
         timings = _cached_timings(part)
+        from_cache = timings is not None
         if timings is None:
             timings = _render_and_store(part, worker=worker)
         if timings is not None:
-            part_mark_done(part=part, worker=worker, duration_ms=timings[0], sentences=timings[1])
+            part_mark_done(
+                part=part, worker=worker, duration_ms=timings[0], sentences=timings[1], from_cache=from_cache
+            )
     except EngineError as error:
         if error.retryable:
             _retry_or_fail(part, worker=worker, error=str(error))
@@ -156,7 +159,9 @@ def _render_and_store(part: Part, *, worker: str) -> tuple[int, list[dict[str, o
     return result.duration_ms, [asdict(sentence) for sentence in result.sentences]
 
 
-def part_mark_done(*, part: Part, worker: str, duration_ms: int, sentences: list[dict[str, object]]) -> bool:
+def part_mark_done(
+    *, part: Part, worker: str, duration_ms: int, sentences: list[dict[str, object]], from_cache: bool = False
+) -> bool:
     """Mark a running Part done; the chapter's last Part sends the chapter to mastering.
 
     The chapter row is locked first, so of two Parts finishing at once the
@@ -174,6 +179,7 @@ def part_mark_done(*, part: Part, worker: str, duration_ms: int, sentences: list
         ).update(
             status=Part.Status.DONE,
             duration_ms=duration_ms,
+            from_cache=from_cache,
             sentences=sentences,
             finished_at=now,
             heartbeat_at=now,

@@ -200,6 +200,8 @@ class TestRender:
         ours = dict(first.parts.values_list("cache_key", "duration_ms"))
         theirs = dict(again.parts.values_list("cache_key", "duration_ms"))
         assert ours == theirs
+        assert set(first.parts.values_list("from_cache", flat=True)) == {False}
+        assert set(again.parts.values_list("from_cache", flat=True)) == {True}
 
     def test_adding_one_chapter_back_renders_only_that_chapter(self, owner, tmp_path):
         book = ready_book(owner, tmp_path)
