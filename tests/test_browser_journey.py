@@ -28,10 +28,6 @@ from audiobooks.models import Book, Conversion
 from audiobooks.tests.ingest_fixtures import story_epub
 from ebookvoice.paths import BASE_DIR, corpus_dir
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls the
-# test makes between page actions are still plain synchronous ones.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 sync_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
@@ -50,12 +46,23 @@ CONVERSION_TIMEOUT_S = 300
 def chromium() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--autoplay-policy=no-user-gesture-required"]
-        )
-        yield browser
-        browser.close()
+    # Playwright's sync API runs an event loop in this thread; the ORM calls these
+    # tests make between page actions are still plain synchronous ones. Only while
+    # the browser is open, so every other test keeps Django's check.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=["--autoplay-policy=no-user-gesture-required"]
+            )
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
@@ -159,7 +166,7 @@ def test_a_newcomer_signs_up_converts_a_short_book_listens_and_downloads_the_m4b
     sync_api.expect(first).to_be_enabled(timeout=CONVERSION_TIMEOUT_S * 1000)
     first.click()
     page.wait_for_function(
-        "() => { const a = document.querySelector('[data-audio]'); return !a.paused && a.currentTime > .5; }",
+        "() => { const a = document.querySelector('[data-audio]'); return !a.paused && a.currentTime > 2; }",
         timeout=30_000,
     )
     assert page.get_by_role("button", name="Pause").is_visible()
@@ -179,6 +186,9 @@ def test_a_newcomer_signs_up_converts_a_short_book_listens_and_downloads_the_m4b
     assert saved.suffix == ".m4b"
     assert saved.read_bytes()[4:8] == b"ftyp"
     page.reload()
+    # The player comes back where the reader paused.
+    assert page.locator("[data-now-title]").inner_text() == "1. The Harbour"
+    page.wait_for_function("() => document.querySelector('[data-audio]').currentTime >= 2")
     check_page(page, "book-done")
 
     page.goto("/books/")
@@ -200,7 +210,7 @@ def check_account_area(page: Any) -> None:
 
 
 def test_the_picker_shows_the_twelve_sherlock_holmes_stories_ticked_and_the_rest_unticked(
-    page: Any, celery_worker: Any, settings: Any
+    page: Any, celery_worker: Any, settings: Any, tmp_path: Path
 ) -> None:
     # Google's button shows once a client is configured (nothing is sent to Google here).
     google = settings.SOCIALACCOUNT_PROVIDERS["google"]
@@ -215,6 +225,15 @@ def test_the_picker_shows_the_twelve_sherlock_holmes_stories_ticked_and_the_rest
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/books/")
+
+    # A file that is not a book is refused in the drop zone, in words.
+    page.goto("/books/new")
+    not_a_book = tmp_path / "setup.exe"
+    not_a_book.write_bytes(b"MZ" + bytes(2000))
+    page.set_input_files("#book-file", str(not_a_book))
+    refusal = page.locator("[data-upload-error]")
+    sync_api.expect(refusal).to_be_visible()
+    assert "Please upload an EPUB, PDF, TXT or HTML file." in refusal.inner_text()
 
     upload(page, corpus_dir() / "good" / "sherlock-holmes.epub")
     book = Book.objects.get(owner__email="holmes@example.com")
