@@ -36,7 +36,8 @@ class User(AbstractUser):
     email = models.EmailField("email address", unique=True)
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     notify_by_email = models.BooleanField(
-        "email me when an audiobook is ready", default=True,
+        "email me when an audiobook is ready",
+        default=True,
         help_text="An email when a conversion completes or fails, with a link to the book.",
     )
 
