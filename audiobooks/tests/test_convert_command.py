@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,9 @@ from mutagen.mp4 import MP4
 from accounts.models import User
 from audiobooks.audio.testing import parse_vtt
 from audiobooks.cli import OPERATOR_EMAIL
-from audiobooks.models import Book, Conversion
-from audiobooks.tests.ingest_fixtures import story_epub
+from audiobooks.models import Book, Conversion, ConversionChapter
+from audiobooks.services import conversion_cancel
+from audiobooks.tests.ingest_fixtures import STORY_SENTENCES, EpubSpec, nav_list, story_epub, xhtml
 from credits.models import CreditEntry, EntryKind
 from credits.selectors import credit_balance_get
 from credits.services import credits_grant_by_system
@@ -150,6 +152,46 @@ class TestOnTheRunningWorkers:
         assert "DRM" in line or "encrypt" in line.lower()
         assert Book.objects.get().status == Book.Status.FAILED
         assert not Conversion.objects.exists()
+
+    def test_a_conversion_cancelled_elsewhere_exits_1_and_keeps_the_finished_chapter(
+        self, capsys, tmp_path, celery_worker
+    ):
+        # A short chapter and a long one: the short one is ready while the long one still renders.
+        story = [" ".join(STORY_SENTENCES[:3]), " ".join(STORY_SENTENCES) * 3]
+        documents = [
+            (f"c{n}.xhtml", xhtml(f"<h1>{title}</h1><p>{text}</p>", title=title))
+            for n, (title, text) in enumerate(zip(TITLES[:2], story, strict=True), 1)
+        ]
+        nav = nav_list([(title, f"c{n}.xhtml") for n, title in enumerate(TITLES[:2], 1)])
+        epub = EpubSpec(documents=documents, nav=nav, title="Half Told").write(tmp_path, "half.epub")
+        runs: list[Run] = []
+        command = threading.Thread(
+            target=lambda: runs.append(convert(capsys, epub, "--json", "--out", tmp_path / "out"))
+        )
+        command.start()
+        try:
+            deadline = time.monotonic() + 120
+            while not ConversionChapter.objects.filter(status=ConversionChapter.Status.READY).exists():
+                assert time.monotonic() < deadline, "no chapter was ready in time"
+                time.sleep(0.2)
+            conversion = Conversion.objects.get()
+            conversion_cancel(user=conversion.owner, conversion_uuid=conversion.uuid)
+        finally:
+            command.join(timeout=120)
+
+        [run] = runs
+        assert run.code == 1
+        out = tmp_path / "out"
+        assert (
+            run.error_line()
+            == f"CommandError: The conversion was cancelled. 1 finished chapter(s) written to {out}."
+        )
+        result = json.loads(run.stdout)
+        assert (result["status"], result["chapters"], result["m4b"]) == ("cancelled", 1, None)
+        assert result["mp3"] == [str(out / "mp3" / "01 - The Harbour.mp3")]
+        assert [path.name for path in (out / "mp3").iterdir()] == ["01 - The Harbour.mp3"]
+        assert [path.name for path in (out / "captions").iterdir()] == ["01.vtt"]
+        assert not list(out.glob("*.m4b"))
 
 
 @pytest.mark.django_db(transaction=True)  # manage.py closes the connections as it ends

@@ -205,10 +205,12 @@ class Command(BaseCommand):
                 )
             )
         if conversion.status != Conversion.Status.COMPLETED:
-            reason = f": {conversion.error_message}" if conversion.error_message else "."
+            if conversion.status == Conversion.Status.FAILED:
+                outcome = f"The conversion failed: {conversion.error_message.rstrip('.')}."
+            else:
+                outcome = "The conversion was cancelled."
             raise CommandError(
-                f"The conversion {conversion.get_status_display().lower()}{reason} "
-                f"{len(written.mp3)} finished chapter(s) written to {out_dir}.",
+                f"{outcome} {len(written.mp3)} finished chapter(s) written to {out_dir}.",
                 returncode=NOT_COMPLETED,
             )
         summary = (
