@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from celery import shared_task
 
@@ -96,16 +97,19 @@ def synthesize_part(part_id: int) -> None:
     part_render(part_id=part_id)
 
 
-@shared_task(
-    name="audiobooks.master_chapter",
-    ignore_result=True,
-    # Storage or ffmpeg trouble: retried; the chapter row counts the attempts.
-    autoretry_for=(Exception,),
-    retry_kwargs={"max_retries": 3},
-    retry_backoff=5,
-    soft_time_limit=ASSEMBLY_SOFT_TIME_LIMIT_SECONDS,
-    time_limit=ASSEMBLY_SOFT_TIME_LIMIT_SECONDS + 60,
-)
+# Mastering a chapter and building the M4B: storage or ffmpeg trouble is
+# retried; the rows count the attempts and fail the conversion past them.
+_ASSEMBLY_TASK: dict[str, Any] = {
+    "ignore_result": True,
+    "autoretry_for": (Exception,),
+    "retry_kwargs": {"max_retries": 3},
+    "retry_backoff": 5,
+    "soft_time_limit": ASSEMBLY_SOFT_TIME_LIMIT_SECONDS,
+    "time_limit": ASSEMBLY_SOFT_TIME_LIMIT_SECONDS + 60,
+}
+
+
+@shared_task(name="audiobooks.master_chapter", **_ASSEMBLY_TASK)
 def master_chapter(selection_id: int) -> None:
     from .pipeline.chapters import chapter_master
 
@@ -113,15 +117,7 @@ def master_chapter(selection_id: int) -> None:
         chapter_master(selection_id=selection_id, workdir=Path(workdir))
 
 
-@shared_task(
-    name="audiobooks.assemble_book",
-    ignore_result=True,
-    autoretry_for=(Exception,),
-    retry_kwargs={"max_retries": 3},
-    retry_backoff=5,
-    soft_time_limit=ASSEMBLY_SOFT_TIME_LIMIT_SECONDS,
-    time_limit=ASSEMBLY_SOFT_TIME_LIMIT_SECONDS + 60,
-)
+@shared_task(name="audiobooks.assemble_book", **_ASSEMBLY_TASK)
 def assemble_book(conversion_id: int) -> None:
     from .pipeline.assemble import conversion_assemble
 

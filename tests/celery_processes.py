@@ -59,13 +59,14 @@ class PrivateRedis:
 def app_using_broker(url: str) -> Iterator[None]:
     """Point this process's Celery app (publishing, ping results) at another broker for a while.
 
-    Celery builds its connection pools and result backend once; dropping
-    them as it does after a fork (``_after_fork``) makes the next publish use
-    the new URL. Private to Celery 5.x, pinned in requirements.
+    Celery keeps its connection pools and result backend; dropping its
+    references as it does after a fork (``_after_fork``) makes the next
+    publish use the new URL. Private to Celery 5.x, pinned in requirements.
     """
 
     def switch(broker: str, backend: str) -> None:
-        app.pool.force_close_all()  # type: ignore[attr-defined]  # a kombu ConnectionPool at run time
+        # Not closed: kombu keeps one pool per broker for the process, and the
+        # test broker's is needed again afterwards.
         app.conf.update(broker_url=broker, result_backend=backend)
         app._after_fork()  # type: ignore[attr-defined]
         app._backend_cache = None  # type: ignore[attr-defined]

@@ -17,12 +17,10 @@ from typing import Any
 import pytest
 
 from accounts.models import User
-from audiobooks.models import Book, Conversion, Part, StoredObject
-from audiobooks.pipeline.progress import conversion_progress
+from audiobooks.models import Conversion, Part, StoredObject
 from audiobooks.pipeline.render import cached_part_key
-from audiobooks.services import book_ingest, conversion_submit
-from audiobooks.tests.factories import upload_file
-from audiobooks.tests.ingest_fixtures import story_epub
+from audiobooks.services import conversion_submit
+from audiobooks.tests.factories import story_book, wait_until_finished
 from credits.models import CreditEntry, EntryKind
 from credits.selectors import credit_balance_get, ledger_audit
 from credits.services import credits_grant_by_system
@@ -60,12 +58,8 @@ def pipeline_settings(settings: Any) -> dict[str, str]:
 
 
 def submitted(user: User, directory: Path, *, chapters: int = 2, paragraphs: int = 6) -> Conversion:
-    directory.mkdir(parents=True, exist_ok=True)
     titles = tuple(f"Chapter {n}" for n in range(1, chapters + 1))
-    book = upload_file(user, story_epub(directory, titles=titles, paragraphs_per_chapter=paragraphs))
-    book_ingest(book_id=book.id)
-    book.refresh_from_db()
-    assert book.status == Book.Status.READY
+    book = story_book(user, directory, titles=titles, paragraphs_per_chapter=paragraphs)
     credits_grant_by_system(user=user, amount=3, reason="test")
     return conversion_submit(
         user=user, book_uuid=book.uuid, chapter_indexes=range(chapters), voice_key=DEFAULT_VOICE, speed=1.0
@@ -80,16 +74,6 @@ def running_part(conversion: Conversion, *, timeout: float = 60) -> Part:
             return part
         time.sleep(0.05)
     raise AssertionError("no Part started rendering")
-
-
-def finished(conversion: Conversion, *, timeout: float = 240) -> Conversion:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        conversion.refresh_from_db()
-        if conversion.status in Conversion.FINISHED:
-            return conversion
-        time.sleep(0.25)
-    raise AssertionError(f"still {conversion.status}: {conversion_progress(conversion)}")
 
 
 def assert_each_part_stored_once(conversion: Conversion) -> None:
@@ -115,7 +99,7 @@ def test_a_worker_killed_mid_part_is_replaced_and_the_book_completes_charged_onc
         victim = running_part(conversion)
         time.sleep(0.5)  # well into the render
         os.kill(int(victim.worker.rpartition(":")[2]), signal.SIGKILL)
-        conversion = finished(conversion)
+        conversion = wait_until_finished(conversion)
 
     assert conversion.status == Conversion.Status.COMPLETED, conversion.error_message
     victim.refresh_from_db()
@@ -139,7 +123,7 @@ def test_a_part_whose_workers_are_killed_until_its_attempts_run_out_is_refunded_
             while Part.objects.filter(pk=victim.pk, status=Part.Status.RUNNING, attempts=attempt).exists():
                 assert time.monotonic() < deadline, "the reaper did not act"
                 time.sleep(0.1)
-        conversion = finished(conversion, timeout=60)
+        conversion = wait_until_finished(conversion, timeout=60)
 
     assert conversion.status == Conversion.Status.FAILED
     assert "could not be rendered after 2 attempts" in conversion.error_message
@@ -160,7 +144,7 @@ def test_every_conversion_completes_charged_once_when_the_broker_restarts_mid_jo
         ]
         running_part(conversions[0][1])
         broker.restart()
-        done = [(user, finished(conversion)) for user, conversion in conversions]
+        done = [(user, wait_until_finished(conversion)) for user, conversion in conversions]
 
     for user, conversion in done:
         assert conversion.status == Conversion.Status.COMPLETED, conversion.error_message

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from django.core.files import File
 
 from accounts.models import User
-from audiobooks.models import Book
-from audiobooks.services import book_create_from_upload
+from audiobooks.models import Book, Conversion
+from audiobooks.pipeline.progress import conversion_progress
+from audiobooks.services import book_create_from_upload, book_ingest
+from audiobooks.tests.ingest_fixtures import story_epub
 from ebookvoice.paths import corpus_dir
 
 CORPUS = corpus_dir()
@@ -15,3 +20,24 @@ CORPUS = corpus_dir()
 def upload_file(owner: User, path: Path, *, filename: str | None = None) -> Book:
     with path.open("rb") as handle:
         return book_create_from_upload(owner=owner, upload=File(handle), filename=filename or path.name)
+
+
+def story_book(owner: User, directory: Path, *, titles: Sequence[str], **story: Any) -> Book:
+    """A small EPUB of real prose (``ingest_fixtures.story_epub``), uploaded and read into chapters."""
+    directory.mkdir(parents=True, exist_ok=True)
+    book = upload_file(owner, story_epub(directory, titles=titles, **story))
+    book_ingest(book_id=book.id)  # its queued task would do the same; done here, now
+    book.refresh_from_db()
+    assert book.status == Book.Status.READY, book.error_message
+    return book
+
+
+def wait_until_finished(conversion: Conversion, *, timeout: float = 240) -> Conversion:
+    """Poll until real workers bring the conversion to a final state."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conversion.refresh_from_db()
+        if conversion.status in Conversion.FINISHED:
+            return conversion
+        time.sleep(0.25)
+    raise AssertionError(f"still {conversion.status} after {timeout} s: {conversion_progress(conversion)}")

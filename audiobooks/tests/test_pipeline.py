@@ -26,10 +26,9 @@ from audiobooks.pipeline.outcomes import ConversionNotRetryable, conversion_fail
 from audiobooks.pipeline.progress import conversion_progress
 from audiobooks.pipeline.reaper import conversions_reap
 from audiobooks.pipeline.render import cached_part_key, part_render
-from audiobooks.services import book_ingest, conversion_cancel, conversion_submit
+from audiobooks.services import conversion_cancel, conversion_submit
 from audiobooks.storage import backend
-from audiobooks.tests.factories import upload_file
-from audiobooks.tests.ingest_fixtures import story_epub
+from audiobooks.tests.factories import story_book
 from credits.models import CreditEntry, EntryKind
 from credits.selectors import credit_balance_get, ledger_audit
 from credits.services import credits_grant_by_system
@@ -51,12 +50,7 @@ def two_synthesis_processes(settings: Any) -> None:
 
 
 def ready_book(user: User, directory: Path, *, titles: tuple[str, ...] = TITLES, **story: Any) -> Book:
-    directory.mkdir(parents=True, exist_ok=True)
-    book = upload_file(user, story_epub(directory, titles=titles, **story))
-    book_ingest(book_id=book.id)
-    book.refresh_from_db()
-    assert book.status == Book.Status.READY, book.error_message
-    return book
+    return story_book(user, directory, titles=titles, **story)
 
 
 def submit(user: User, book: Book, chapters: list[int] | None = None) -> Conversion:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -13,10 +12,9 @@ from audiobooks import storage_keys
 from audiobooks.audio.testing import parse_vtt, probe
 from audiobooks.models import Book, Conversion, ConversionChapter, Part, StoredObject
 from audiobooks.pipeline.progress import conversion_progress
-from audiobooks.services import book_ingest, conversion_submit
+from audiobooks.services import conversion_submit
 from audiobooks.storage import backend
-from audiobooks.tests.factories import upload_file
-from audiobooks.tests.ingest_fixtures import story_epub
+from audiobooks.tests.factories import story_book, wait_until_finished
 from credits.models import CreditEntry, EntryKind
 from credits.selectors import credit_balance_get, ledger_audit
 from credits.services import credits_grant_by_system
@@ -28,23 +26,7 @@ TITLES = ("The Harbour", "The Storm", "Morning")
 
 
 def ready_book(user: User, directory: Path, titles: tuple[str, ...] = TITLES) -> Book:
-    book = upload_file(user, story_epub(directory, titles=titles))
-    book_ingest(book_id=book.id)
-    book.refresh_from_db()
-    assert book.status == Book.Status.READY, book.error_message
-    return book
-
-
-def wait_until_finished(conversion: Conversion, timeout: float = 240) -> Conversion:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        conversion.refresh_from_db()
-        if conversion.status in Conversion.FINISHED:
-            return conversion
-        time.sleep(0.5)
-    raise AssertionError(
-        f"conversion still {conversion.status} after {timeout} s: {conversion_progress(conversion)}"
-    )
+    return story_book(user, directory, titles=titles)
 
 
 def test_a_conversion_renders_masters_and_assembles_on_real_workers(owner, tmp_path, celery_worker):
