@@ -4,7 +4,8 @@ The decision, in order:
 
 1. The broker answers and, between them, live workers consume both queues
    (Celery's ``inspect active_queues``: answered by a worker's main process,
-   so a worker busy rendering still counts): use them. That is production,
+   so a worker busy rendering still counts; asked up to three times, with
+   longer waits, before concluding there are none): use them. That is production,
    or ``./dev up`` running on the same ``var/``. A light-queue ``ping`` then
    checks that they use this command's database: a Conversion they cannot
    see would wait forever.
@@ -14,6 +15,9 @@ The decision, in order:
    Redis socket under ``var/run``): start that Redis too, as ``./dev up``
    does, then the workers. Anything else is refused: a configured broker
    that is down is not ours to replace.
+
+``broker_for_command`` and ``workers_for_command`` are two steps so the
+command can migrate in between: the broker's Redis is also Django's cache.
 
 Started processes get a session of their own (the terminal's Ctrl-C reaches
 only the command, which stops them in order) and die with their parent on
@@ -39,6 +43,7 @@ from ebookvoice.paths import var_dir
 
 QUEUES = (LIGHT_QUEUE, SYNTHESIS_QUEUE)
 INSPECT_TIMEOUT_S = 1.0
+DETECT_TIMEOUTS_S = (1.0, 2.0, 3.0)
 START_TIMEOUT_S = 120.0
 PING_TIMEOUT_S = 20.0
 # Workers found running are looked for again this often; missing this many looks in a row ends the wait.
@@ -73,6 +78,17 @@ def live_queues(timeout: float = INSPECT_TIMEOUT_S) -> dict[str, set[str]]:
     for hostname, queues in answers.items():
         for queue in queues or ():
             covered.setdefault(str(queue.get("name")), set()).add(hostname)
+    return covered
+
+
+def _live_queues_patiently() -> dict[str, set[str]]:
+    """``live_queues``, asked again with longer waits: a loaded worker can answer late, and
+    starting a second set of workers by mistake costs far more than a few seconds."""
+    covered: dict[str, set[str]] = {}
+    for timeout in DETECT_TIMEOUTS_S:
+        covered = live_queues(timeout=timeout)
+        if all(covered.get(queue) for queue in QUEUES):
+            break
     return covered
 
 
@@ -159,7 +175,7 @@ def workers_for_command(
 ) -> Iterator[Workers]:
     """Yield workers for both queues, starting (and afterwards stopping) them when none are live."""
     if not broker.private:
-        covered = live_queues()
+        covered = _live_queues_patiently()
         if all(covered.get(queue) for queue in QUEUES):
             _same_database()
             hosts = sorted(set().union(*covered.values()))
