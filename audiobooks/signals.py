@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 
 from accounts.models import User
@@ -26,7 +27,12 @@ def user_books_export(*, user: User, **kwargs: Any) -> dict[str, Any]:
     """The books section of a person's data export: what they uploaded and what was read from it."""
     from .models import Book
 
-    books = Book.objects.filter(owner=user).prefetch_related("chapters").order_by("created_at")
+    books = (
+        Book.objects.filter(owner=user)
+        .select_related("listening_progress")
+        .prefetch_related("chapters", "bookmarks", "conversions")
+        .order_by("created_at")
+    )
     return {
         "books": [
             {
@@ -43,7 +49,32 @@ def user_books_export(*, user: User, **kwargs: Any) -> dict[str, Any]:
                     {"title": chapter.title, "words": chapter.words, "included": chapter.included}
                     for chapter in book.chapters.all()
                 ],
+                "conversions": [
+                    {
+                        "id": str(conversion.uuid),
+                        "status": conversion.status,
+                        "voice": conversion.voice_key,
+                        "speed": conversion.speed,
+                        "characters": conversion.characters,
+                        "credits_charged": conversion.credits_charged,
+                        "created_at": conversion.created_at.isoformat(),
+                    }
+                    for conversion in book.conversions.all()
+                ],
+                "listening_position": _position(book),
+                "bookmarks": [
+                    {"chapter": mark.chapter, "position_ms": mark.position_ms, "note": mark.note}
+                    for mark in book.bookmarks.all()
+                ],
             }
             for book in books
         ]
     }
+
+
+def _position(book: Any) -> dict[str, int] | None:
+    try:
+        progress = book.listening_progress
+    except ObjectDoesNotExist:
+        return None
+    return {"chapter": progress.chapter, "position_ms": progress.position_ms}
