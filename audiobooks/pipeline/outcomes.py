@@ -53,11 +53,17 @@ def _settle(conversion: Conversion) -> None:
 
 
 def _revoke(task_ids: list[str]) -> None:
-    """Ask workers to drop these messages; a running Part also stops at its next heartbeat."""
+    """Ask workers to drop these messages; a running Part also stops at its next heartbeat.
+
+    One connection attempt only: a cancel must answer at once even when the
+    broker is down, and nothing depends on the revoke.
+    """
     from ebookvoice.celery import app
 
     try:
-        app.control.revoke(task_ids)
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=2)
+            app.control.revoke(task_ids, connection=connection)
     except Exception:
         # Harmless: a Part of a finished conversion is never claimed.
         logger.warning("could not revoke %d Part messages", len(task_ids), exc_info=True)

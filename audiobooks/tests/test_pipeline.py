@@ -389,3 +389,22 @@ def test_a_submission_whose_messages_cannot_be_published_succeeds_and_the_reaper
     with django_capture_on_commit_callbacks() as sent:
         reaped = conversions_reap()
     assert (reaped.resent, reaped.dispatched, len(sent)) == (1, 1, 1)
+
+
+def test_a_cancel_answers_at_once_when_the_broker_is_down(
+    owner, tmp_path, django_capture_on_commit_callbacks
+):
+    import time
+
+    from tests.celery_processes import app_using_broker
+
+    conversion = submit(owner, ready_book(owner, tmp_path, titles=("One", "Two")))
+    started = time.monotonic()
+    with (
+        app_using_broker(f"unix://{tmp_path}/no-broker.sock"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        conversion_cancel(user=owner, conversion_uuid=conversion.uuid)
+    assert time.monotonic() - started < 10
+    conversion.refresh_from_db()
+    assert conversion.status == Conversion.Status.CANCELLED

@@ -154,3 +154,23 @@ def test_rolled_out_to_everyone_readers_see_the_summary_but_not_the_workers(clie
     assert set(data) >= {"accepting_work", "queues", "workers_answering", "workers_rendering"}
     assert "workers_ping" not in data
     assert "workers_heartbeats" not in data
+
+
+def test_migrate_on_a_fresh_embedded_install_needs_no_redis(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from ebookvoice.paths import BASE_DIR
+
+    environ = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CACHE_URL")
+    }
+    environ |= {"DJANGO_SETTINGS_MODULE": "ebookvoice.settings.base", "EBOOKVOICE_VAR_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+        cwd=BASE_DIR, env=environ, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
