@@ -30,7 +30,7 @@ from tts_engine.registry import get_engine, split_voice_key
 from tts_engine.speech import RenderStopped, SentenceTiming, render_to_wav
 
 from . import conf
-from .dispatch import parts_dispatch_safely, runnable_conversions
+from .dispatch import RUNNABLE, parts_dispatch_safely, runnable_conversions
 from .heartbeat import Heartbeat
 from .outcomes import part_fail
 
@@ -64,10 +64,25 @@ def part_render(*, part_id: int, worker: str | None = None) -> None:
 
 
 def _claim(*, part_id: int, worker: str) -> Part | None:
+    """Pending → running, counting an attempt; None when the Part is not this delivery's to render.
+
+    The compare-and-swap filters on the Part's own columns only: PostgreSQL
+    re-checks those on the row a concurrent claim just committed, whereas a
+    filter through the conversion (a join, so a subquery in the UPDATE) would
+    be judged on the old snapshot and let two workers claim the same Part.
+    """
     now = timezone.now()
     with transaction.atomic(durable=True):
+        part = Part.objects.select_related("conversion__book", "chapter").filter(pk=part_id).first()
+        if (
+            part is None
+            or not Conversion.objects.filter(
+                pk=part.conversion_id, status__in=RUNNABLE, cancel_requested=False
+            ).exists()
+        ):
+            return None
         claimed = Part.objects.filter(
-            runnable_conversions(), pk=part_id, status=Part.Status.PENDING, attempts__lt=conf.max_attempts()
+            pk=part_id, status=Part.Status.PENDING, attempts__lt=conf.max_attempts()
         ).update(
             status=Part.Status.RUNNING,
             attempts=F("attempts") + 1,
@@ -78,10 +93,10 @@ def _claim(*, part_id: int, worker: str) -> Part | None:
         )
         if not claimed:
             return None
-        part = Part.objects.select_related("conversion__book", "chapter").get(pk=part_id)
         Conversion.objects.filter(pk=part.conversion_id, status=Conversion.Status.QUEUED).update(
             status=Conversion.Status.SYNTHESIZING, started_at=now
         )
+    part.refresh_from_db(fields=["status", "attempts", "worker", "heartbeat_at", "started_at", "error"])
     return part
 
 

@@ -408,3 +408,16 @@ def test_a_cancel_answers_at_once_when_the_broker_is_down(
     assert time.monotonic() - started < 10
     conversion.refresh_from_db()
     assert conversion.status == Conversion.Status.CANCELLED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ten_workers_claiming_one_part_at_the_same_moment_claim_it_once(owner, tmp_path):
+    from audiobooks.pipeline import render
+    from tests.concurrency import run_at_once
+
+    part = submit(owner, ready_book(owner, tmp_path, titles=("One",))).parts.get()
+    claims = run_at_once([lambda n=n: render._claim(part_id=part.pk, worker=f"w:{n}") for n in range(10)])
+    assert [claim for claim in claims if isinstance(claim, Exception)] == []
+    assert sum(claim is not None for claim in claims) == 1
+    part.refresh_from_db()
+    assert part.attempts == 1
