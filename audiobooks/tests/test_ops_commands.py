@@ -80,7 +80,7 @@ def test_stats_reports_users_books_hours_queue_depth_and_times_real_time_per_eng
     render(convert(owner, book), audio_s=360, render_s=30)
     render(convert(owner, book, 1), audio_s=180, render_s=30)
     # Three messages sent by Celery itself (one with a priority, kept in a list of its own) under the prefix.
-    sender = Celery(broker=django_settings.CELERY_BROKER_URL)
+    sender = Celery(broker=django_settings.CELERY_BROKER_URL, set_as_current=False)
     sender.conf.broker_transport_options = {"global_keyprefix": own_broker_prefix}
     sender.send_task("ebookvoice.ping", queue="light")
     sender.send_task("ebookvoice.ping", queue="light", priority=6)
