@@ -20,6 +20,8 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
 from accounts.models import User
+from credits.models import Plan
+from credits.services import credit_account_plan_set
 
 from . import storage_keys
 from .errors import BookError
@@ -35,8 +37,13 @@ INGEST_POLL_S = 0.3
 
 @transaction.atomic
 def operator_account_ensure() -> User:
-    """The account that owns operator jobs, created on first use; it cannot sign in."""
-    user, _ = User.objects.get_or_create(
+    """The account that owns operator jobs, created on first use; it cannot sign in.
+
+    It is on the premium plan: its uploads and deliverables count against a
+    quota like anyone's (staff can delete old operator books in the admin),
+    and the free plan's would stop ``convert`` after a few dozen hours of audio.
+    """
+    user, created = User.objects.get_or_create(
         email=OPERATOR_EMAIL,
         defaults={
             "password": make_password(None),  # unusable
@@ -46,6 +53,8 @@ def operator_account_ensure() -> User:
             "notify_by_email": False,
         },
     )
+    if created:
+        credit_account_plan_set(user=user, plan=Plan.PREMIUM)
     return user
 
 

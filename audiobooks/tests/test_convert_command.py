@@ -26,8 +26,8 @@ from audiobooks.cli import OPERATOR_EMAIL
 from audiobooks.models import Book, Conversion, ConversionChapter
 from audiobooks.services import conversion_cancel
 from audiobooks.tests.ingest_fixtures import STORY_SENTENCES, EpubSpec, nav_list, story_epub, xhtml
-from credits.models import CreditEntry, EntryKind
-from credits.selectors import credit_balance_get
+from credits.models import CreditEntry, EntryKind, Plan
+from credits.selectors import credit_balance_get, credit_plan_get
 from credits.services import credits_grant_by_system
 from ebookvoice.paths import BASE_DIR, corpus_dir
 from ebookvoice.tests.settings_probe import clean_environ
@@ -109,6 +109,7 @@ class TestOnTheRunningWorkers:
         assert (operator.email, operator.is_active, operator.is_staff) == (OPERATOR_EMAIL, False, False)
         assert not operator.has_usable_password()
         assert not CreditEntry.objects.exists()
+        assert credit_plan_get(user=operator) == Plan.PREMIUM  # room for many books' deliverables
 
     def test_with_a_user_the_user_owns_the_book_and_pays_one_credit(
         self, capsys, tmp_path, owner, celery_worker
