@@ -37,6 +37,7 @@ from credits.ratelimits import Action, check_rate_limit
 from credits.selectors import upload_check
 
 from . import selectors, services
+from .availability import refuse_new_work_in_maintenance
 from .errors import BookError, UnsupportedFileType
 from .models import StoredObject
 from .storage import backend, links
@@ -101,8 +102,9 @@ def book_upload(request: HttpRequest) -> HttpResponse:
     """
     user = _user(request)
     try:
+        refuse_new_work_in_maintenance()  # before the body is read, not after
         check_rate_limit(request_or_key=request, action=Action.UPLOAD)
-    except CreditsError as error:
+    except (BookError, CreditsError) as error:
         return _refusal(request, error)
     limit = selectors.upload_limit_bytes(user=user)
     announced = int(request.META.get("CONTENT_LENGTH") or 0)

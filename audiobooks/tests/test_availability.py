@@ -90,6 +90,22 @@ def test_in_maintenance_the_upload_page_answers_503_with_the_message(owner):
     assert response["Retry-After"] == "600"
 
 
+def test_in_maintenance_the_upload_page_refuses_before_reading_the_body(owner):
+    switch("maintenance")
+    client = Client()
+    client.force_login(owner)
+    response = client.generic(
+        "POST",
+        reverse("audiobooks:book-upload"),
+        data=b"--x\r\n",
+        content_type="multipart/form-data; boundary=x",
+        HTTP_ACCEPT="application/json",
+        CONTENT_LENGTH=str(10 * 1024**3),  # announced: 10 GB that would be streamed first
+    )
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "maintenance"
+
+
 def test_in_maintenance_the_upload_api_answers_503_with_the_message():
     make_person("reader@example.com")
     switch("maintenance")
