@@ -101,11 +101,16 @@ class PreviewBusy(PreviewError):
 
 
 def voice_get(*, voice_key: str) -> Voice:
-    """The voice, or ``UnknownVoice`` (404); reads the catalogue only, loads no model."""
+    """The voice, or ``UnknownVoice`` (404), as for one staff switched off; loads no model."""
+    from ebookvoice.flags import voice_enabled
+
     try:
-        return get_voice(voice_key)
+        voice = get_voice(voice_key)
     except EngineError:
         raise UnknownVoice() from None
+    if not voice_enabled(voice.key):
+        raise UnknownVoice()
+    return voice
 
 
 def voice_preview_key(*, voice: Voice) -> str:

@@ -179,3 +179,15 @@ def test_the_voice_list_pages_read_hides_a_voice_switched_off(owner):
     listed = client.get(reverse("audiobooks:voices"))
     assert listed.status_code == 200
     assert DEFAULT_VOICE not in listed.content.decode()
+
+
+def test_a_voice_switched_off_has_no_previews_either(owner):
+    switch(f"voice_off:{DEFAULT_VOICE}")
+    client = Client()
+    client.force_login(owner)
+    stock = client.get(reverse("audiobooks:voice-preview", kwargs={"voice_key": DEFAULT_VOICE}))
+    own_text = client.post(
+        reverse("audiobooks:voice-preview", kwargs={"voice_key": DEFAULT_VOICE}),
+        {"text": "Hello there.", "speed": "1.0"},
+    )
+    assert (stock.status_code, own_text.status_code) == (404, 404)
