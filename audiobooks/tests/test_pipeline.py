@@ -416,7 +416,9 @@ def test_ten_workers_claiming_one_part_at_the_same_moment_claim_it_once(owner, t
     from tests.concurrency import run_at_once
 
     part = submit(owner, ready_book(owner, tmp_path, titles=("One",))).parts.get()
-    claims = run_at_once([lambda n=n: render._claim(part_id=part.pk, worker=f"w:{n}") for n in range(10)])
+    from functools import partial
+
+    claims = run_at_once([partial(render._claim, part_id=part.pk, worker=f"w:{n}") for n in range(10)])
     assert [claim for claim in claims if isinstance(claim, Exception)] == []
     assert sum(claim is not None for claim in claims) == 1
     part.refresh_from_db()
