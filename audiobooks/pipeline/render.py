@@ -186,9 +186,13 @@ def part_mark_done(
 
     now = timezone.now()
     with transaction.atomic(durable=True):
-        selection = ConversionChapter.objects.select_for_update().get(
-            conversion_id=part.conversion_id, chapter_id=part.chapter_id
+        selection = (
+            ConversionChapter.objects.select_for_update()
+            .filter(conversion_id=part.conversion_id, chapter_id=part.chapter_id)
+            .first()
         )
+        if selection is None:
+            return False  # the book was deleted while this Part rendered; its audio stays cached
         done = Part.objects.filter(
             runnable_conversions(), pk=part.pk, status=Part.Status.RUNNING, worker=worker
         ).update(

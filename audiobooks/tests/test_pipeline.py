@@ -423,3 +423,16 @@ def test_ten_workers_claiming_one_part_at_the_same_moment_claim_it_once(owner, t
     assert sum(claim is not None for claim in claims) == 1
     part.refresh_from_db()
     assert part.attempts == 1
+
+
+def test_a_part_whose_book_was_deleted_while_it_rendered_is_dropped_quietly(owner, tmp_path, caplog):
+    from audiobooks.pipeline import render
+    from audiobooks.services import book_delete
+
+    book = ready_book(owner, tmp_path, titles=("One",))
+    part = submit(owner, book).parts.get()
+    claimed = render._claim(part_id=part.pk, worker="test:1")
+    assert claimed is not None
+    book_delete(user=owner, book_uuid=book.uuid)
+    assert not render.part_mark_done(part=claimed, worker="test:1", duration_ms=1, sentences=[])
+    assert "failed" not in caplog.text

@@ -10,8 +10,9 @@ from mutagen.mp4 import MP4
 from accounts.models import User
 from audiobooks import storage_keys
 from audiobooks.audio.testing import parse_vtt, probe
-from audiobooks.models import Book, Conversion, ConversionChapter, Part, StoredObject
+from audiobooks.models import Book, Conversion, ConversionChapter, StoredObject
 from audiobooks.pipeline.progress import conversion_progress
+from audiobooks.pipeline.render import cached_part_key
 from audiobooks.services import conversion_submit
 from audiobooks.storage import backend
 from audiobooks.tests.factories import story_book, wait_until_finished
@@ -63,8 +64,8 @@ def test_a_conversion_renders_masters_and_assembles_on_real_workers(owner, tmp_p
         assert cues
         assert cues[0].start_ms >= 500
     assert StoredObject.objects.filter(book=book, kind=StoredObject.Kind.MP3).count() == 3
-    keys = set(Part.objects.filter(conversion=conversion).values_list("cache_key", flat=True))
-    assert StoredObject.objects.filter(kind=StoredObject.Kind.PART).count() == len(keys)
+    keys = {cached_part_key(key) for key in conversion.parts.values_list("cache_key", flat=True)}
+    assert StoredObject.objects.filter(kind=StoredObject.Kind.PART, key__in=keys).count() == len(keys) == 3
     assert CreditEntry.objects.filter(kind=EntryKind.CHARGE).count() == 1
     assert credit_balance_get(user=owner) == 2
     assert not ledger_audit().mismatches
@@ -86,4 +87,4 @@ def test_a_part_delivered_three_times_is_rendered_and_stored_once(owner, tmp_pat
     assert conversion.status == Conversion.Status.COMPLETED, conversion.error_message
     part.refresh_from_db()
     assert part.attempts == 1
-    assert StoredObject.objects.filter(kind=StoredObject.Kind.PART).count() == 1
+    assert StoredObject.objects.filter(key=cached_part_key(part.cache_key)).count() == 1
