@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
 from audiobooks.models import Conversion, ConversionChapter, Part
@@ -36,7 +36,6 @@ def conversion_progress(conversion: Conversion) -> ConversionProgress:
         total=Count("id"),
         done=Count("id", filter=Q(status=Part.Status.DONE)),
         chars_done=Sum("characters", filter=Q(status=Part.Status.DONE)),
-        last_done=Max("finished_at", filter=Q(status=Part.Status.DONE)),
     )
     chapters = conversion.selections.aggregate(
         total=Count("id"), ready=Count("id", filter=Q(status=ConversionChapter.Status.READY))
@@ -51,7 +50,7 @@ def conversion_progress(conversion: Conversion) -> ConversionProgress:
         percent = min(99.0, 99.0 * done_chars / conversion.characters) if conversion.characters else 0.0
     eta = None
     if not finished:
-        rate = _own_rate(conversion, done_chars, parts["last_done"]) or _shared_rate()
+        rate = _own_rate(conversion, done_chars) or _shared_rate()
         eta = round(remaining / rate) if rate else None
     return ConversionProgress(
         status=conversion.status,
@@ -64,8 +63,8 @@ def conversion_progress(conversion: Conversion) -> ConversionProgress:
     )
 
 
-def _own_rate(conversion: Conversion, done_chars: int, last_done: object) -> float | None:
-    if not done_chars or conversion.started_at is None or last_done is None:
+def _own_rate(conversion: Conversion, done_chars: int) -> float | None:
+    if not done_chars or conversion.started_at is None:
         return None
     elapsed = (timezone.now() - conversion.started_at).total_seconds()
     return done_chars / elapsed if elapsed > 0 else None
