@@ -193,8 +193,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_WORKER_SEND_TASK_EVENTS = True
-CELERY_TASK_SEND_SENT_EVENT = True
+# Task events stay off (Celery's default): nothing here consumes them, and every
+# event is a publish on the cores synthesis needs. For Flower or `celery events`,
+# turn them on in the running workers: celery -A ebookvoice control enable_events
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "run" / "celerybeat-schedule")
 
 # --- Storage ----------------------------------------------------------------------
