@@ -40,10 +40,11 @@ class BookAdmin(admin.ModelAdmin):
     inlines = (ChapterInline,)
 
     # Deleting here goes through the service, so the book's files go too;
-    # their rows (read-only in the admin) are the service's to delete.
+    # their rows and its conversions' (read-only in the admin) are the service's to delete.
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        perms_needed.discard(StoredObject._meta.verbose_name)
+        for model in (StoredObject, Conversion, ConversionChapter, Part):
+            perms_needed.discard(model._meta.verbose_name)
         return deleted, counts, perms_needed, protected
 
     def delete_model(self, request: HttpRequest, obj: Book) -> None:

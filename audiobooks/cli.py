@@ -107,7 +107,7 @@ def _download(key: str, target: Path) -> None:
 def deliverables_write(conversion: Conversion, out_dir: Path) -> Written:
     """Copy the ready chapters (MP3 and captions) and, once completed, the M4B into ``out_dir``."""
     book = conversion.book
-    owner, book_uuid = book.owner.uuid, book.uuid
+    ids = {"user_uuid": book.owner.uuid, "book_uuid": book.uuid, "conversion_uuid": conversion.uuid}
     selections = list(conversion.selections.select_related("chapter").order_by("position"))
     width = max(2, len(str(len(selections))))
     written = Written()
@@ -119,14 +119,14 @@ def deliverables_write(conversion: Conversion, out_dir: Path) -> Written:
         vtt = out_dir / "captions" / f"{number:0{width}d}.vtt"
         mp3.parent.mkdir(parents=True, exist_ok=True)
         vtt.parent.mkdir(parents=True, exist_ok=True)
-        _download(storage_keys.mp3_key(user_uuid=owner, book_uuid=book_uuid, number=number), mp3)
-        _download(storage_keys.captions_key(user_uuid=owner, book_uuid=book_uuid, number=number), vtt)
+        _download(storage_keys.mp3_key(**ids, number=number), mp3)
+        _download(storage_keys.captions_key(**ids, number=number), vtt)
         written.mp3.append(mp3)
         written.captions.append(vtt)
         written.audio_ms += selection.duration_ms or 0
     if conversion.status == Conversion.Status.COMPLETED:
         written.m4b = out_dir / f"{safe_filename(book.display_title)}.m4b"
-        _download(storage_keys.m4b_key(user_uuid=owner, book_uuid=book_uuid), written.m4b)
+        _download(storage_keys.m4b_key(**ids), written.m4b)
         written.audio_ms = conversion.duration_ms or written.audio_ms
     return written
 

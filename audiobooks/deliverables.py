@@ -67,18 +67,11 @@ def conversion_files_for_user(*, user: User, conversion_uuid: UUID) -> Conversio
     book = conversion.book
     selections = list(conversion.selections.select_related("chapter").order_by("position"))
     ready = [s for s in selections if s.status == ConversionChapter.Status.READY]
+    ids = {"user_uuid": user.uuid, "book_uuid": book.uuid, "conversion_uuid": conversion.uuid}
     keys = {
-        "m4b": storage_keys.m4b_key(user_uuid=user.uuid, book_uuid=book.uuid),
-        **{
-            f"mp3:{s.number}": storage_keys.mp3_key(user_uuid=user.uuid, book_uuid=book.uuid, number=s.number)
-            for s in ready
-        },
-        **{
-            f"vtt:{s.number}": storage_keys.captions_key(
-                user_uuid=user.uuid, book_uuid=book.uuid, number=s.number
-            )
-            for s in ready
-        },
+        "m4b": storage_keys.m4b_key(**ids),
+        **{f"mp3:{s.number}": storage_keys.mp3_key(**ids, number=s.number) for s in ready},
+        **{f"vtt:{s.number}": storage_keys.captions_key(**ids, number=s.number) for s in ready},
     }
     stored = {
         row.key: row for row in StoredObject.objects.filter(owner=user, book=book, key__in=keys.values())

@@ -23,7 +23,7 @@ from . import storage_keys
 from .models import Book, Conversion, Part, StoredObject
 
 # What a book's file URL may name after /books/<uuid>/files/: the deliverables
-# by their key inside the book's folder, and two aliases.
+# of its newest conversion by their key inside that conversion's folder, and two aliases.
 _BOOK_FILE = re.compile(r"^(book\.m4b|mp3/\d{2,4}\.mp3|captions/\d{2,4}\.vtt)$")
 ORIGINAL, COVER = "original", "cover"
 
@@ -35,6 +35,20 @@ def books_for_user(*, user: User) -> QuerySet[Book]:
 def book_get_for_user(*, user: User, book_uuid: UUID) -> Book:
     """The user's book, or 404: another user's book is indistinguishable from none."""
     return get_object_or_404(books_for_user(user=user), uuid=book_uuid)
+
+
+def book_latest_conversion(*, book: Book) -> Conversion | None:
+    """The book's newest conversion: the one its pages show, and whose files its file URLs name."""
+    return Conversion.objects.filter(book=book).order_by("-created_at").first()
+
+
+def _latest_files_prefix(book: Book) -> str | None:
+    conversion = book_latest_conversion(book=book)
+    if conversion is None:
+        return None
+    return storage_keys.conversion_prefix(
+        user_uuid=book.owner.uuid, book_uuid=book.uuid, conversion_uuid=conversion.uuid
+    )
 
 
 def storage_used_bytes(*, user: User) -> int:
@@ -49,9 +63,9 @@ def storage_used_bytes(*, user: User) -> int:
 def book_file_get_for_user(*, user: User, book_uuid: UUID, name: str) -> tuple[Book, StoredObject]:
     """One of the user's book's files by its name in URLs, or 404.
 
-    ``name`` is ``original``, ``cover``, ``book.m4b``, ``mp3/NN.mp3`` or
-    ``captions/NN.vtt``. A file that is not (or no longer) stored is a 404
-    too, as is a pending upload.
+    ``name`` is ``original``, ``cover``, or one of the newest conversion's
+    ``book.m4b``, ``mp3/NN.mp3`` or ``captions/NN.vtt``. A file that is not
+    (or no longer) stored is a 404 too, as is a pending upload.
     """
     book = book_get_for_user(user=user, book_uuid=book_uuid)
     if name == ORIGINAL:
@@ -59,7 +73,8 @@ def book_file_get_for_user(*, user: User, book_uuid: UUID, name: str) -> tuple[B
     elif name == COVER:
         key = book.cover_key
     elif _BOOK_FILE.match(name):
-        key = storage_keys.book_prefix(user_uuid=user.uuid, book_uuid=book.uuid) + name
+        prefix = _latest_files_prefix(book)
+        key = prefix + name if prefix else ""
     else:
         raise Http404("No such file.")
     stored = StoredObject.objects.filter(owner=user, book=book, key=key, expires_at__isnull=True).first()
@@ -69,10 +84,12 @@ def book_file_get_for_user(*, user: User, book_uuid: UUID, name: str) -> tuple[B
 
 
 def book_mp3s_for_user(*, user: User, book_uuid: UUID) -> tuple[Book, list[StoredObject]]:
-    """The user's book and its chapter MP3s in chapter order; 404 when it has none."""
+    """The user's book and its newest conversion's chapter MP3s in chapter order; 404 when it has none."""
     book = book_get_for_user(user=user, book_uuid=book_uuid)
+    prefix = _latest_files_prefix(book)
+    stored = StoredObject.objects.filter(owner=user, book=book, kind=StoredObject.Kind.MP3)
     mp3s = sorted(
-        StoredObject.objects.filter(owner=user, book=book, kind=StoredObject.Kind.MP3),
+        stored.filter(key__startswith=prefix) if prefix else stored.none(),
         key=lambda stored: _chapter_number(stored.key),
     )
     if not mp3s:

@@ -1,8 +1,9 @@
 """Storage keys: made by the server only, never from a user's filename.
 
 users/<user_uuid>/uploads/<uuid>.<ext>          originals (with a TTL)
-users/<user_uuid>/books/<book_uuid>/...         deliverables and the cover:
-    book.m4b, mp3/NN.mp3, captions/NN.vtt, cover.<ext>
+users/<user_uuid>/books/<book_uuid>/...         the cover (cover.<ext>), and each conversion's
+    deliverables under conversions/<conversion_uuid>/: book.m4b, mp3/NN.mp3, captions/NN.vtt
+    (a second conversion of a book, in another voice say, never overwrites the first's files)
 parts/<sha256>.<ext>                            the shared render cache (with a TTL)
 voices/previews/<sha256>.mp3                    each voice's stock preview clip (shared, kept)
 """
@@ -43,17 +44,26 @@ def cover_key(*, user_uuid: UUID, book_uuid: UUID, media_type: str) -> str:
     return book_prefix(user_uuid=user_uuid, book_uuid=book_uuid) + f"cover.{COVER_EXTENSIONS[media_type]}"
 
 
-def m4b_key(*, user_uuid: UUID, book_uuid: UUID) -> str:
-    return book_prefix(user_uuid=user_uuid, book_uuid=book_uuid) + "book.m4b"
+def conversion_prefix(*, user_uuid: UUID, book_uuid: UUID, conversion_uuid: UUID) -> str:
+    return book_prefix(user_uuid=user_uuid, book_uuid=book_uuid) + f"conversions/{conversion_uuid}/"
 
 
-def mp3_key(*, user_uuid: UUID, book_uuid: UUID, number: int) -> str:
+def m4b_key(*, user_uuid: UUID, book_uuid: UUID, conversion_uuid: UUID) -> str:
+    return (
+        conversion_prefix(user_uuid=user_uuid, book_uuid=book_uuid, conversion_uuid=conversion_uuid)
+        + "book.m4b"
+    )
+
+
+def mp3_key(*, user_uuid: UUID, book_uuid: UUID, conversion_uuid: UUID, number: int) -> str:
     """``number`` counts chapters from 1, as a listener does: mp3/01.mp3, …, mp3/120.mp3."""
-    return book_prefix(user_uuid=user_uuid, book_uuid=book_uuid) + f"mp3/{_number(number)}.mp3"
+    prefix = conversion_prefix(user_uuid=user_uuid, book_uuid=book_uuid, conversion_uuid=conversion_uuid)
+    return prefix + f"mp3/{_number(number)}.mp3"
 
 
-def captions_key(*, user_uuid: UUID, book_uuid: UUID, number: int) -> str:
-    return book_prefix(user_uuid=user_uuid, book_uuid=book_uuid) + f"captions/{_number(number)}.vtt"
+def captions_key(*, user_uuid: UUID, book_uuid: UUID, conversion_uuid: UUID, number: int) -> str:
+    prefix = conversion_prefix(user_uuid=user_uuid, book_uuid=book_uuid, conversion_uuid=conversion_uuid)
+    return prefix + f"captions/{_number(number)}.vtt"
 
 
 def part_digest(*, engine: str, voice: str, speed: float | str, text: str) -> str:

@@ -143,7 +143,7 @@ def _card(book: Book, conversion: Conversion | None) -> BookCard:
 
 
 def _latest_conversion(book: Book) -> Conversion | None:
-    return selectors.conversions_for_user(user=book.owner).filter(book=book).first()
+    return selectors.book_latest_conversion(book=book)
 
 
 @login_required
@@ -216,9 +216,16 @@ def _book_status(book: Book) -> dict[str, object]:
     """What the book page's script needs to redraw itself: the book, its conversion, its chapters."""
     card = _card(book, _latest_conversion(book))
     conversion, progress = card.conversion, card.progress
-    m4b = StoredObject.objects.filter(
-        owner=book.owner, book=book, key=storage_keys.m4b_key(user_uuid=book.owner.uuid, book_uuid=book.uuid)
-    ).exists()
+    m4b = (
+        conversion is not None
+        and StoredObject.objects.filter(
+            owner=book.owner,
+            book=book,
+            key=storage_keys.m4b_key(
+                user_uuid=book.owner.uuid, book_uuid=book.uuid, conversion_uuid=conversion.uuid
+            ),
+        ).exists()
+    )
     return {
         "book": {
             "uuid": str(book.uuid),

@@ -140,15 +140,16 @@ def chapter_master(*, selection_id: int, workdir: Path) -> None:
         conversion_fail(conversion_id=conversion.pk, message=ASSEMBLY_FAILED_MESSAGE)
         return
     owner, prefix = book.owner, f"{book.display_title} - {number:02d}"
+    ids = {"user_uuid": owner.uuid, "book_uuid": book.uuid, "conversion_uuid": conversion.uuid}
     with mp3.open("rb") as content:
         stored_object_save(
-            key=storage_keys.mp3_key(user_uuid=owner.uuid, book_uuid=book.uuid, number=number),
+            key=storage_keys.mp3_key(**ids, number=number),
             content=content, kind=StoredObject.Kind.MP3, owner=owner, book=book,
             filename=f"{prefix} - {selection.chapter.title}.mp3",
         )  # fmt: skip
     with vtt.open("rb") as content:
         stored_object_save(
-            key=storage_keys.captions_key(user_uuid=owner.uuid, book_uuid=book.uuid, number=number),
+            key=storage_keys.captions_key(**ids, number=number),
             content=content, kind=StoredObject.Kind.VTT, owner=owner, book=book, filename=f"{prefix}.vtt",
         )  # fmt: skip
     _ready(selection, gain_db=gain, duration_ms=duration_ms)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.files import File
+from django.utils import timezone
 
 from accounts.models import User
 from audiobooks.models import Book, Conversion
@@ -41,3 +42,22 @@ def wait_until_finished(conversion: Conversion, *, timeout: float = 240) -> Conv
             return conversion
         time.sleep(0.25)
     raise AssertionError(f"still {conversion.status} after {timeout} s: {conversion_progress(conversion)}")
+
+
+def completed_conversion(book: Book) -> Conversion:
+    """A completed conversion row with no chapters: for tests that store its files themselves."""
+    now = timezone.now()
+    return Conversion.objects.create(
+        owner=book.owner, book=book, status=Conversion.Status.COMPLETED, voice_key="piper:en_US-joe-medium",
+        speed=1.0, characters=1000, credits_charged=0, operator_job=True, duration_ms=60_000,
+        started_at=now, finished_at=now,
+    )  # fmt: skip
+
+
+def deliverable_ids(conversion: Conversion) -> dict[str, Any]:
+    """The keywords of ``storage_keys.m4b_key``, ``mp3_key`` and ``captions_key`` for ``conversion``."""
+    return {
+        "user_uuid": conversion.book.owner.uuid,
+        "book_uuid": conversion.book.uuid,
+        "conversion_uuid": conversion.uuid,
+    }

@@ -16,7 +16,7 @@ from audiobooks.availability import InMaintenance, VoiceUnavailable
 from audiobooks.models import Book, Conversion, StoredObject
 from audiobooks.services import book_create_from_upload, book_ingest, conversion_submit, upload_start
 from audiobooks.storage.services import stored_object_save
-from audiobooks.tests.factories import CORPUS, upload_file
+from audiobooks.tests.factories import CORPUS, completed_conversion, deliverable_ids, upload_file
 from credits.models import CreditEntry
 from credits.services import credits_grant_by_system
 from ebookvoice.tests.flag_helpers import own_cache_prefix, switch
@@ -124,7 +124,7 @@ def test_in_maintenance_finished_audiobooks_can_still_be_downloaded(
 ):
     with django_capture_on_commit_callbacks():
         book = book_create_from_upload(owner=owner, upload=ContentFile(EPUB), filename="Moby.epub")
-    key = storage_keys.m4b_key(user_uuid=owner.uuid, book_uuid=book.uuid)
+    key = storage_keys.m4b_key(**deliverable_ids(completed_conversion(book)))
     stored_object_save(
         key=key, content=ContentFile(b"m4b" * 100), kind=StoredObject.Kind.M4B, owner=owner, book=book
     )

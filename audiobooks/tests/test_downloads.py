@@ -12,9 +12,12 @@ from django.test import Client
 from django.urls import reverse
 
 from audiobooks import storage_keys
+from audiobooks.deliverables import conversion_files_for_user
 from audiobooks.models import StoredObject
 from audiobooks.services import book_create_from_upload
+from audiobooks.storage import backend
 from audiobooks.storage.services import stored_object_save
+from audiobooks.tests.factories import completed_conversion, deliverable_ids
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +33,7 @@ def book(owner, django_capture_on_commit_callbacks):
         book = book_create_from_upload(owner=owner, upload=ContentFile(EPUB), filename="<Moby> Dick.html")
     book.title = "Moby-Dick; or, The Whale"
     book.save(update_fields=["title"])
-    ids = {"user_uuid": owner.uuid, "book_uuid": book.uuid}
+    ids = deliverable_ids(completed_conversion(book))
     stored_object_save(
         key=storage_keys.m4b_key(**ids),
         content=ContentFile(M4B),
@@ -69,6 +72,10 @@ def _file_url(book, name, **query):
     return url + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
 
 
+def _zip_url(book) -> str:
+    return reverse("audiobooks:book-mp3-zip", kwargs={"book_uuid": book.uuid})
+
+
 def _link(client, book, name, **query) -> str:
     response = client.get(_file_url(book, name, **query))
     assert response.status_code == 302, response.content
@@ -83,6 +90,31 @@ def test_the_owner_is_sent_to_a_short_lived_link_that_plays_the_audiobook(storag
     assert headers["Content-Type"] == "audio/mp4"
     assert headers["Content-Disposition"].startswith('inline; filename="Moby-Dick_ or, The Whale.m4b"')
     assert "filename*=UTF-8''Moby-Dick%3B%20or%2C%20The%20Whale.m4b" in headers["Content-Disposition"]
+
+
+def test_a_second_conversion_of_the_book_never_touches_the_first_ones_files(storage, owner, book, tmp_path):
+    first = book.conversions.get()
+    second = completed_conversion(book)  # the newest: the book's pages offer its files
+    for key, kind, data in (
+        (storage_keys.m4b_key(**deliverable_ids(second)), StoredObject.Kind.M4B, b"second m4b"),
+        (storage_keys.mp3_key(**deliverable_ids(second), number=1), StoredObject.Kind.MP3, b"ID3 second"),
+    ):
+        stored_object_save(key=key, content=ContentFile(data), kind=kind, owner=owner, book=book)
+    client = _client(owner)
+    assert storage.fetch("GET", _link(client, book, "book.m4b"))[2] == b"second m4b"
+    assert storage.fetch("GET", _link(client, book, "mp3/01.mp3"))[2] == b"ID3 second"
+    assert client.get(_file_url(book, "mp3/02.mp3")).status_code == 404  # the first one's, not offered here
+    zipped = zipfile.ZipFile(io.BytesIO(b"".join(_chunks(client.get(_zip_url(book))))))
+    assert [zipped.read(name) for name in zipped.namelist()] == [b"ID3 second"]
+    # The first conversion's files are as they were, through its own downloads.
+    files = conversion_files_for_user(user=owner, conversion_uuid=first.uuid)
+    assert files.m4b is not None
+    assert storage.fetch("GET", files.m4b.url)[2] == M4B
+    for number, data in enumerate(MP3S, start=1):
+        backend.object_download(
+            storage_keys.mp3_key(**deliverable_ids(first), number=number), tmp_path / "a.mp3"
+        )
+        assert (tmp_path / "a.mp3").read_bytes() == data
 
 
 def test_a_download_is_an_attachment_and_an_original_always_is(storage, owner, book):
@@ -245,7 +277,7 @@ def test_the_local_link_views_do_not_exist_with_s3(s3, owner, book):
 
 
 def test_all_mp3s_come_as_one_zip_streamed_in_chapter_order(storage, owner, book):
-    response = _client(owner).get(reverse("audiobooks:book-mp3-zip", kwargs={"book_uuid": book.uuid}))
+    response = _client(owner).get(_zip_url(book))
     assert response.status_code == 200
     assert response.streaming
     assert response["Content-Type"] == "application/zip"
@@ -268,7 +300,7 @@ def test_all_mp3s_come_as_one_zip_streamed_in_chapter_order(storage, owner, book
 def test_the_zip_of_another_users_book_or_of_a_book_without_mp3s_is_a_404(
     local_storage, owner, stranger, staff, book
 ):
-    url = reverse("audiobooks:book-mp3-zip", kwargs={"book_uuid": book.uuid})
+    url = _zip_url(book)
     assert _client(stranger).get(url).status_code == 404
     assert _client(staff).get(url).status_code == 404
     StoredObject.objects.filter(kind=StoredObject.Kind.MP3).delete()

@@ -28,7 +28,7 @@ from audiobooks.pipeline.reaper import conversions_reap
 from audiobooks.pipeline.render import cached_part_key, part_render
 from audiobooks.services import conversion_cancel, conversion_submit
 from audiobooks.storage import backend
-from audiobooks.tests.factories import story_book
+from audiobooks.tests.factories import deliverable_ids, story_book
 from credits.models import CreditEntry, EntryKind
 from credits.selectors import credit_balance_get, ledger_audit
 from credits.services import credits_grant_by_system
@@ -247,7 +247,7 @@ class TestChaptersAndBook:
         assert selection.status == ConversionChapter.Status.READY
         assert selection.duration_ms
         assert selection.gain_db is not None
-        mp3 = storage_keys.mp3_key(user_uuid=owner.uuid, book_uuid=book.uuid, number=1)
+        mp3 = storage_keys.mp3_key(**deliverable_ids(conversion), number=1)
         assert StoredObject.objects.get(key=mp3).filename == "The Lighthouse - 01 - The Harbour.mp3"
         conversion.refresh_from_db()
         assert conversion.status == Conversion.Status.SYNTHESIZING
@@ -267,7 +267,7 @@ class TestChaptersAndBook:
         total = sum(selection.duration_ms or 0 for selection in conversion.selections.all())
         assert conversion.duration_ms is not None
         assert abs(conversion.duration_ms - total) < 200
-        assert backend.object_head(storage_keys.m4b_key(user_uuid=owner.uuid, book_uuid=book.uuid))
+        assert backend.object_head(storage_keys.m4b_key(**deliverable_ids(conversion)))
 
     def test_parts_purged_from_the_cache_before_mastering_are_rendered_again(self, owner, tmp_path):
         conversion = submit(owner, ready_book(owner, tmp_path, titles=("One",)))

@@ -15,7 +15,7 @@ from audiobooks.pipeline.progress import conversion_progress
 from audiobooks.pipeline.render import cached_part_key
 from audiobooks.services import conversion_submit
 from audiobooks.storage import backend
-from audiobooks.tests.factories import story_book, wait_until_finished
+from audiobooks.tests.factories import deliverable_ids, story_book, wait_until_finished
 from credits.models import CreditEntry, EntryKind
 from credits.selectors import credit_balance_get, ledger_audit
 from credits.services import credits_grant_by_system
@@ -43,7 +43,7 @@ def test_a_conversion_renders_masters_and_assembles_on_real_workers(owner, tmp_p
     assert (progress.percent, progress.parts_done, progress.chapters_ready) == (100.0, 3, 3)
     assert set(conversion.selections.values_list("status", flat=True)) == {ConversionChapter.Status.READY}
 
-    m4b_key = storage_keys.m4b_key(user_uuid=owner.uuid, book_uuid=book.uuid)
+    m4b_key = storage_keys.m4b_key(**deliverable_ids(conversion))
     local = tmp_path / "book.m4b"
     backend.object_download(m4b_key, local)
     tags = MP4(local)
@@ -57,9 +57,7 @@ def test_a_conversion_renders_masters_and_assembles_on_real_workers(owner, tmp_p
     assert described.count("Chapter #") == 3
     for number in (1, 2, 3):
         vtt = tmp_path / f"{number}.vtt"
-        backend.object_download(
-            storage_keys.captions_key(user_uuid=owner.uuid, book_uuid=book.uuid, number=number), vtt
-        )
+        backend.object_download(storage_keys.captions_key(**deliverable_ids(conversion), number=number), vtt)
         cues = parse_vtt(vtt.read_text())
         assert cues
         assert cues[0].start_ms >= 500

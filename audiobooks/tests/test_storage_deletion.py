@@ -19,6 +19,7 @@ from audiobooks.selectors import storage_used_bytes
 from audiobooks.services import book_create_from_upload, book_delete
 from audiobooks.storage import backend
 from audiobooks.storage.services import stored_object_save
+from audiobooks.tests.factories import completed_conversion, deliverable_ids
 from credits.errors import StorageQuotaExceeded
 
 EPUB = b"PK\x03\x04" + b"e" * 1000
@@ -27,11 +28,12 @@ EPUB = b"PK\x03\x04" + b"e" * 1000
 def _book_with_files(owner) -> Book:
     book = book_create_from_upload(owner=owner, upload=ContentFile(EPUB), filename="a.epub")
     ids = {"user_uuid": owner.uuid, "book_uuid": book.uuid}
+    files = deliverable_ids(completed_conversion(book))
     for key, kind, size in (
         (storage_keys.cover_key(**ids, media_type="image/jpeg"), StoredObject.Kind.COVER, 300),
-        (storage_keys.m4b_key(**ids), StoredObject.Kind.M4B, 5000),
-        (storage_keys.mp3_key(**ids, number=1), StoredObject.Kind.MP3, 2000),
-        (storage_keys.captions_key(**ids, number=1), StoredObject.Kind.VTT, 100),
+        (storage_keys.m4b_key(**files), StoredObject.Kind.M4B, 5000),
+        (storage_keys.mp3_key(**files, number=1), StoredObject.Kind.MP3, 2000),
+        (storage_keys.captions_key(**files, number=1), StoredObject.Kind.VTT, 100),
     ):
         stored_object_save(key=key, content=ContentFile(b"x" * size), kind=kind, owner=owner, book=book)
     Book.objects.filter(pk=book.pk).update(cover_key=storage_keys.cover_key(**ids, media_type="image/jpeg"))
@@ -43,7 +45,7 @@ def test_deleting_a_book_removes_every_object_and_frees_its_storage(storage, own
     kept = book_create_from_upload(owner=owner, upload=ContentFile(EPUB), filename="kept.epub")
     book = _book_with_files(owner)
     # A file the pipeline wrote and crashed before recording: the book's folder goes whole.
-    storage.put_raw(storage_keys.mp3_key(user_uuid=owner.uuid, book_uuid=book.uuid, number=2), b"half")
+    storage.put_raw(storage_keys.mp3_key(**deliverable_ids(book.conversions.get()), number=2), b"half")
     assert storage_used_bytes(user=owner) == 2 * len(EPUB) + 300 + 5000 + 2000 + 100
     book_delete(user=owner, book_uuid=book.uuid)
     assert storage.object_keys() == {kept.original_key}
@@ -134,7 +136,7 @@ def test_an_account_deletion_that_rolls_back_keeps_every_object(
 @pytest.mark.django_db
 def test_replacing_a_file_counts_its_new_size_once(local_storage, owner):
     book = book_create_from_upload(owner=owner, upload=ContentFile(EPUB), filename="a.epub")
-    key = storage_keys.m4b_key(user_uuid=owner.uuid, book_uuid=book.uuid)
+    key = storage_keys.m4b_key(**deliverable_ids(completed_conversion(book)))
     for size in (5000, 3000):
         stored_object_save(
             key=key, content=ContentFile(b"x" * size), kind=StoredObject.Kind.M4B, owner=owner, book=book

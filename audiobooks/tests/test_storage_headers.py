@@ -10,7 +10,7 @@ from audiobooks import storage_keys
 from audiobooks.storage.headers import ascii_fallback, content_disposition, content_type_for
 from audiobooks.storage.ranges import RangeNotSatisfiable, parse_range
 
-USER, BOOK = uuid.UUID(int=1), uuid.UUID(int=2)
+USER, BOOK, CONVERSION = uuid.UUID(int=1), uuid.UUID(int=2), uuid.UUID(int=3)
 
 
 def test_an_ascii_filename_is_quoted_and_also_given_as_utf8():
@@ -67,14 +67,15 @@ def test_each_kind_of_object_has_its_content_type(key, content_type):
     assert content_type_for(key) == content_type
 
 
-def test_deliverable_keys_live_in_the_books_folder():
-    prefix = f"users/{USER}/books/{BOOK}/"
-    assert storage_keys.m4b_key(user_uuid=USER, book_uuid=BOOK) == prefix + "book.m4b"
-    assert storage_keys.mp3_key(user_uuid=USER, book_uuid=BOOK, number=3) == prefix + "mp3/03.mp3"
-    assert storage_keys.mp3_key(user_uuid=USER, book_uuid=BOOK, number=120) == prefix + "mp3/120.mp3"
-    assert storage_keys.captions_key(user_uuid=USER, book_uuid=BOOK, number=3) == prefix + "captions/03.vtt"
+def test_deliverable_keys_live_in_their_conversions_folder_inside_the_books():
+    ids = {"user_uuid": USER, "book_uuid": BOOK, "conversion_uuid": CONVERSION}
+    prefix = f"users/{USER}/books/{BOOK}/conversions/{CONVERSION}/"
+    assert storage_keys.m4b_key(**ids) == prefix + "book.m4b"
+    assert storage_keys.mp3_key(**ids, number=3) == prefix + "mp3/03.mp3"
+    assert storage_keys.mp3_key(**ids, number=120) == prefix + "mp3/120.mp3"
+    assert storage_keys.captions_key(**ids, number=3) == prefix + "captions/03.vtt"
     with pytest.raises(ValueError, match="start at 1"):
-        storage_keys.mp3_key(user_uuid=USER, book_uuid=BOOK, number=0)
+        storage_keys.mp3_key(**ids, number=0)
 
 
 def test_a_part_key_is_its_content_address_and_nothing_else():

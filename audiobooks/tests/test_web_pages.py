@@ -375,14 +375,18 @@ def converting_book(owner: User, tmp_path: Path) -> tuple[Book, Conversion]:
 def finish_chapter(owner: User, book: Book, conversion: Conversion, number: int) -> None:
     """What mastering leaves behind for one chapter: its MP3, its captions, and the row marked ready."""
     stored_object_save(
-        key=storage_keys.mp3_key(user_uuid=owner.uuid, book_uuid=book.uuid, number=number),
+        key=storage_keys.mp3_key(
+            user_uuid=owner.uuid, book_uuid=book.uuid, conversion_uuid=conversion.uuid, number=number
+        ),
         content=ContentFile(b"ID3" + b"\0" * 500),
         kind=StoredObject.Kind.MP3,
         owner=owner,
         book=book,
     )
     stored_object_save(
-        key=storage_keys.captions_key(user_uuid=owner.uuid, book_uuid=book.uuid, number=number),
+        key=storage_keys.captions_key(
+            user_uuid=owner.uuid, book_uuid=book.uuid, conversion_uuid=conversion.uuid, number=number
+        ),
         content=ContentFile(b"WEBVTT\n\n00:00.500 --> 00:02.000\nThe Harbour\n"),
         kind=StoredObject.Kind.VTT,
         owner=owner,
@@ -421,7 +425,7 @@ def test_the_book_page_links_the_m4b_the_mp3_zip_and_the_acx_export_when_it_exis
     book, conversion = converting_book(owner, tmp_path)
     finish_chapter(owner, book, conversion, 1)
     stored_object_save(
-        key=storage_keys.m4b_key(user_uuid=owner.uuid, book_uuid=book.uuid),
+        key=storage_keys.m4b_key(user_uuid=owner.uuid, book_uuid=book.uuid, conversion_uuid=conversion.uuid),
         content=ContentFile(b"m4b"),
         kind=StoredObject.Kind.M4B,
         owner=owner,
