@@ -90,7 +90,7 @@ def book_mp3s_for_user(*, user: User, book_uuid: UUID) -> tuple[Book, list[Store
     stored = StoredObject.objects.filter(owner=user, book=book, kind=StoredObject.Kind.MP3)
     mp3s = sorted(
         stored.filter(key__startswith=prefix) if prefix else stored.none(),
-        key=lambda stored: _chapter_number(stored.key),
+        key=lambda mp3: _chapter_number(mp3.key),
     )
     if not mp3s:
         raise Http404("This book has no MP3s yet.")
