@@ -107,7 +107,7 @@ def _download(key: str, target: Path) -> None:
 def deliverables_write(conversion: Conversion, out_dir: Path) -> Written:
     """Copy the ready chapters (MP3 and captions) and, once completed, the M4B into ``out_dir``."""
     book = conversion.book
-    ids = {"user_uuid": book.owner.uuid, "book_uuid": book.uuid, "conversion_uuid": conversion.uuid}
+    ids = storage_keys.deliverable_ids(conversion)
     selections = list(conversion.selections.select_related("chapter").order_by("position"))
     width = max(2, len(str(len(selections))))
     written = Written()

@@ -67,7 +67,7 @@ def conversion_files_for_user(*, user: User, conversion_uuid: UUID) -> Conversio
     book = conversion.book
     selections = list(conversion.selections.select_related("chapter").order_by("position"))
     ready = [s for s in selections if s.status == ConversionChapter.Status.READY]
-    ids = {"user_uuid": user.uuid, "book_uuid": book.uuid, "conversion_uuid": conversion.uuid}
+    ids = storage_keys.deliverable_ids(conversion)
     keys = {
         "m4b": storage_keys.m4b_key(**ids),
         **{f"mp3:{s.number}": storage_keys.mp3_key(**ids, number=s.number) for s in ready},

@@ -46,9 +46,7 @@ def _latest_files_prefix(book: Book) -> str | None:
     conversion = book_latest_conversion(book=book)
     if conversion is None:
         return None
-    return storage_keys.conversion_prefix(
-        user_uuid=book.owner.uuid, book_uuid=book.uuid, conversion_uuid=conversion.uuid
-    )
+    return storage_keys.conversion_prefix(**storage_keys.deliverable_ids(conversion))
 
 
 def storage_used_bytes(*, user: User) -> int:
@@ -125,7 +123,9 @@ def conversions_for_user(*, user: User) -> QuerySet[Conversion]:
 
 def conversion_get_for_user(*, user: User, conversion_uuid: UUID) -> Conversion:
     """The user's conversion, or 404: another user's is indistinguishable from none."""
-    return get_object_or_404(conversions_for_user(user=user), uuid=conversion_uuid)
+    return get_object_or_404(
+        conversions_for_user(user=user).select_related("book__owner"), uuid=conversion_uuid
+    )
 
 
 @dataclass(frozen=True)

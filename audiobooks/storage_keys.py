@@ -14,7 +14,11 @@ import hashlib
 import json
 import re
 import uuid
+from typing import TYPE_CHECKING, TypedDict
 from uuid import UUID
+
+if TYPE_CHECKING:
+    from audiobooks.models import Conversion
 
 UPLOAD_EXTENSIONS = frozenset({"epub", "pdf", "txt", "html", "htm", "xhtml"})
 COVER_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
@@ -42,6 +46,18 @@ def book_prefix(*, user_uuid: UUID, book_uuid: UUID) -> str:
 
 def cover_key(*, user_uuid: UUID, book_uuid: UUID, media_type: str) -> str:
     return book_prefix(user_uuid=user_uuid, book_uuid=book_uuid) + f"cover.{COVER_EXTENSIONS[media_type]}"
+
+
+class DeliverableIds(TypedDict):
+    user_uuid: UUID
+    book_uuid: UUID
+    conversion_uuid: UUID
+
+
+def deliverable_ids(conversion: Conversion) -> DeliverableIds:
+    """The keywords of ``conversion_prefix`` and the deliverable keys for ``conversion``."""
+    book = conversion.book
+    return {"user_uuid": book.owner.uuid, "book_uuid": book.uuid, "conversion_uuid": conversion.uuid}
 
 
 def conversion_prefix(*, user_uuid: UUID, book_uuid: UUID, conversion_uuid: UUID) -> str:

@@ -142,10 +142,6 @@ def _card(book: Book, conversion: Conversion | None) -> BookCard:
     return BookCard(book=book, conversion=conversion, progress=progress)
 
 
-def _latest_conversion(book: Book) -> Conversion | None:
-    return selectors.book_latest_conversion(book=book)
-
-
 @login_required
 @require_safe
 def library(request: HttpRequest) -> HttpResponse:
@@ -214,16 +210,14 @@ def _chapter_rows(conversion: Conversion | None, book: Book) -> list[dict[str, o
 
 def _book_status(book: Book) -> dict[str, object]:
     """What the book page's script needs to redraw itself: the book, its conversion, its chapters."""
-    card = _card(book, _latest_conversion(book))
+    card = _card(book, selectors.book_latest_conversion(book=book))
     conversion, progress = card.conversion, card.progress
     m4b = (
         conversion is not None
         and StoredObject.objects.filter(
             owner=book.owner,
             book=book,
-            key=storage_keys.m4b_key(
-                user_uuid=book.owner.uuid, book_uuid=book.uuid, conversion_uuid=conversion.uuid
-            ),
+            key=storage_keys.m4b_key(**storage_keys.deliverable_ids(conversion)),
         ).exists()
     )
     return {
@@ -272,7 +266,7 @@ def book_detail(request: HttpRequest, book_uuid: UUID) -> HttpResponse:
         # Nothing to play yet: the next step is reading the book, then choosing chapters and a voice.
         return redirect("audiobooks:book-convert", book_uuid=book.uuid)
     status = _book_status(book)
-    card = _card(book, _latest_conversion(book))
+    card = _card(book, selectors.book_latest_conversion(book=book))
     chapters = status["chapters"]
     assert isinstance(chapters, list)
     meta = [f"{len(chapters)} chapter{'s' if len(chapters) != 1 else ''}"]

@@ -78,9 +78,7 @@ def conversion_assemble(*, conversion_id: int, workdir: Path) -> None:
         return
     with m4b.path.open("rb") as content:
         stored_object_save(
-            key=storage_keys.m4b_key(
-                user_uuid=book.owner.uuid, book_uuid=book.uuid, conversion_uuid=conversion.uuid
-            ),
+            key=storage_keys.m4b_key(**storage_keys.deliverable_ids(conversion)),
             content=content,
             kind=StoredObject.Kind.M4B,
             owner=book.owner,

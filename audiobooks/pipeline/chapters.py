@@ -140,7 +140,7 @@ def chapter_master(*, selection_id: int, workdir: Path) -> None:
         conversion_fail(conversion_id=conversion.pk, message=ASSEMBLY_FAILED_MESSAGE)
         return
     owner, prefix = book.owner, f"{book.display_title} - {number:02d}"
-    ids = {"user_uuid": owner.uuid, "book_uuid": book.uuid, "conversion_uuid": conversion.uuid}
+    ids = storage_keys.deliverable_ids(conversion)
     with mp3.open("rb") as content:
         stored_object_save(
             key=storage_keys.mp3_key(**ids, number=number),

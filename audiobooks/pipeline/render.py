@@ -74,12 +74,7 @@ def _claim(*, part_id: int, worker: str) -> Part | None:
     now = timezone.now()
     with transaction.atomic(durable=True):
         part = Part.objects.select_related("conversion__book", "chapter").filter(pk=part_id).first()
-        if (
-            part is None
-            or not Conversion.objects.filter(
-                pk=part.conversion_id, status__in=RUNNABLE, cancel_requested=False
-            ).exists()
-        ):
+        if part is None or part.conversion.status not in RUNNABLE or part.conversion.cancel_requested:
             return None
         claimed = Part.objects.filter(
             pk=part_id, status=Part.Status.PENDING, attempts__lt=conf.max_attempts()

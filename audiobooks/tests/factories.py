@@ -52,12 +52,3 @@ def completed_conversion(book: Book) -> Conversion:
         speed=1.0, characters=1000, credits_charged=0, operator_job=True, duration_ms=60_000,
         started_at=now, finished_at=now,
     )  # fmt: skip
-
-
-def deliverable_ids(conversion: Conversion) -> dict[str, Any]:
-    """The keywords of ``storage_keys.m4b_key``, ``mp3_key`` and ``captions_key`` for ``conversion``."""
-    return {
-        "user_uuid": conversion.book.owner.uuid,
-        "book_uuid": conversion.book.uuid,
-        "conversion_uuid": conversion.uuid,
-    }

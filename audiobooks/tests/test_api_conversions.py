@@ -13,7 +13,7 @@ from accounts.tests.conftest import fresh_rate_limits  # noqa: F401
 from audiobooks import storage_keys
 from audiobooks.models import Book, Conversion, ConversionChapter, StoredObject
 from audiobooks.storage.services import stored_object_save
-from audiobooks.tests.factories import deliverable_ids
+from audiobooks.storage_keys import deliverable_ids
 from credits.models import CreditEntry, EntryKind
 from credits.selectors import credit_balance_get
 from credits.services import credits_grant_by_system
@@ -195,7 +195,10 @@ def test_a_completed_conversion_offers_links_that_download_its_files(reader):
     created = create(api, book).json()
     conversion = Conversion.objects.get(uuid=created["id"])
     files = {
-        storage_keys.m4b_key(**deliverable_ids(conversion)): (StoredObject.Kind.M4B, b"m4b audio"),
+        storage_keys.m4b_key(**deliverable_ids(conversion)): (
+            StoredObject.Kind.M4B,
+            b"m4b audio",
+        ),
         **{
             storage_keys.mp3_key(**deliverable_ids(conversion), number=n): (
                 StoredObject.Kind.MP3,

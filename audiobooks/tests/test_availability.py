@@ -16,7 +16,8 @@ from audiobooks.availability import InMaintenance, VoiceUnavailable
 from audiobooks.models import Book, Conversion, StoredObject
 from audiobooks.services import book_create_from_upload, book_ingest, conversion_submit, upload_start
 from audiobooks.storage.services import stored_object_save
-from audiobooks.tests.factories import CORPUS, completed_conversion, deliverable_ids, upload_file
+from audiobooks.storage_keys import deliverable_ids
+from audiobooks.tests.factories import CORPUS, completed_conversion, upload_file
 from credits.models import CreditEntry
 from credits.services import credits_grant_by_system
 from ebookvoice.tests.flag_helpers import own_cache_prefix, switch

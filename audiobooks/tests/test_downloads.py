@@ -17,7 +17,8 @@ from audiobooks.models import StoredObject
 from audiobooks.services import book_create_from_upload
 from audiobooks.storage import backend
 from audiobooks.storage.services import stored_object_save
-from audiobooks.tests.factories import completed_conversion, deliverable_ids
+from audiobooks.storage_keys import deliverable_ids
+from audiobooks.tests.factories import completed_conversion
 
 pytestmark = pytest.mark.django_db
 
@@ -97,7 +98,11 @@ def test_a_second_conversion_of_the_book_never_touches_the_first_ones_files(stor
     second = completed_conversion(book)  # the newest: the book's pages offer its files
     for key, kind, data in (
         (storage_keys.m4b_key(**deliverable_ids(second)), StoredObject.Kind.M4B, b"second m4b"),
-        (storage_keys.mp3_key(**deliverable_ids(second), number=1), StoredObject.Kind.MP3, b"ID3 second"),
+        (
+            storage_keys.mp3_key(**deliverable_ids(second), number=1),
+            StoredObject.Kind.MP3,
+            b"ID3 second",
+        ),
     ):
         stored_object_save(key=key, content=ContentFile(data), kind=kind, owner=owner, book=book)
     client = _client(owner)

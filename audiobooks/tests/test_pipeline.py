@@ -28,7 +28,8 @@ from audiobooks.pipeline.reaper import conversions_reap
 from audiobooks.pipeline.render import cached_part_key, part_render
 from audiobooks.services import conversion_cancel, conversion_submit
 from audiobooks.storage import backend
-from audiobooks.tests.factories import deliverable_ids, story_book
+from audiobooks.storage_keys import deliverable_ids
+from audiobooks.tests.factories import story_book
 from credits.models import CreditEntry, EntryKind
 from credits.selectors import credit_balance_get, ledger_audit
 from credits.services import credits_grant_by_system

@@ -15,7 +15,8 @@ from audiobooks.pipeline.progress import conversion_progress
 from audiobooks.pipeline.render import cached_part_key
 from audiobooks.services import conversion_submit
 from audiobooks.storage import backend
-from audiobooks.tests.factories import deliverable_ids, story_book, wait_until_finished
+from audiobooks.storage_keys import deliverable_ids
+from audiobooks.tests.factories import story_book, wait_until_finished
 from credits.models import CreditEntry, EntryKind
 from credits.selectors import credit_balance_get, ledger_audit
 from credits.services import credits_grant_by_system

@@ -19,7 +19,8 @@ from audiobooks.selectors import storage_used_bytes
 from audiobooks.services import book_create_from_upload, book_delete
 from audiobooks.storage import backend
 from audiobooks.storage.services import stored_object_save
-from audiobooks.tests.factories import completed_conversion, deliverable_ids
+from audiobooks.storage_keys import deliverable_ids
+from audiobooks.tests.factories import completed_conversion
 from credits.errors import StorageQuotaExceeded
 
 EPUB = b"PK\x03\x04" + b"e" * 1000
