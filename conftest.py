@@ -8,11 +8,11 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 import pytest
 
 from accounts.models import User
+from ebookvoice.local_services import database_url_for
 from ebookvoice.paths import BASE_DIR
 
 STRICT_SKIPS_ENV = "EBOOKVOICE_STRICT_SKIPS"
@@ -60,12 +60,6 @@ def staff(db: None) -> User:
     return User.objects.create_user("staff@example.com", "pw", is_staff=True, is_superuser=True)
 
 
-def _database_url_for(name: str) -> str:
-    """DATABASE_URL with its database replaced, keeping host, user and options."""
-    url = urlsplit(os.environ["DATABASE_URL"])
-    return url._replace(path=f"/{name}").geturl()
-
-
 class CeleryWorker:
     """A real `celery worker` process on the test broker and the test database."""
 
@@ -88,7 +82,7 @@ def celery_worker(django_db_setup: None, django_db_blocker: object) -> Iterator[
     queues = "light,synthesis"
     environ = {
         **os.environ,
-        "DATABASE_URL": _database_url_for(str(connection.settings_dict["NAME"])),
+        "DATABASE_URL": database_url_for(os.environ["DATABASE_URL"], str(connection.settings_dict["NAME"])),
         "DJANGO_SETTINGS_MODULE": "ebookvoice.settings.test",
     }
     command = [

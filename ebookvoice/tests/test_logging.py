@@ -119,13 +119,14 @@ def test_a_task_run_by_celery_in_another_process_writes_json_lines_with_the_conv
     from django.db import connection
 
     from audiobooks.models import Book, Conversion
+    from ebookvoice.local_services import database_url_for
     from ebookvoice.paths import BASE_DIR
 
     book = Book.objects.create(owner=owner, original_key="k", original_filename="a.epub", original_size=1)
     conversion = Conversion.objects.create(
         owner=owner, book=book, voice_key="piper:x", speed=1.0, characters=1, credits_charged=0
     )
-    url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + str(connection.settings_dict["NAME"])
+    url = database_url_for(os.environ["DATABASE_URL"], str(connection.settings_dict["NAME"]))
     code = (
         "import django; django.setup()\n"
         "import logging\n"
