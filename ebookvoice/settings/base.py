@@ -309,8 +309,9 @@ CREDITS_RATE_LIMITS = {
 }
 
 # --- Logging ------------------------------------------------------------------------------
-# JSON lines with request_id and conversion_id (ebookvoice.logs), from web and workers alike;
-# LOG_FORMAT=plain for a person reading a terminal.
+# LOG_FORMAT=json: one JSON object a line with request_id and conversion_id (ebookvoice.logs),
+# for web, workers and beat; LOG_FORMAT=text: one readable line, which manage.py chooses
+# when it runs at a terminal.
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
