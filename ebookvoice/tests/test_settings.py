@@ -53,14 +53,16 @@ def test_with_no_environment_storage_is_local_under_var_with_no_public_url(tmp_p
     assert storage["OPTIONS"] == {"location": str(tmp_path / "media"), "base_url": None}
 
 
-def test_with_no_environment_email_goes_to_the_console_and_redis_is_the_private_socket(tmp_path):
+def test_with_no_environment_email_goes_to_files_under_var_and_redis_is_the_private_socket(tmp_path):
     found = settings_json(
         clean_environ(tmp_path, **BASE),
-        "[settings.EMAIL_BACKEND, settings.CACHES['default']['LOCATION'], settings.CELERY_BROKER_URL]",
+        "[settings.EMAIL_BACKEND, settings.EMAIL_FILE_PATH, settings.CACHES['default']['LOCATION'],"
+        " settings.CELERY_BROKER_URL]",
     )
     socket_path = tmp_path / "run" / "redis.sock"
     assert found == [
-        "django.core.mail.backends.console.EmailBackend",
+        "ebookvoice.mail.LocalMailBackend",
+        str(tmp_path / "mail"),
         f"unix://{socket_path}",
         f"redis+socket://{socket_path}",
     ]
