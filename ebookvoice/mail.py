@@ -31,8 +31,8 @@ class LocalMailBackend(BaseEmailBackend):
         for message in email_messages:
             if not message.recipients():
                 continue
-            path = folder / file_name(message.subject)
-            path.write_bytes(message.message().as_bytes(linesep="\n"))
+            path = folder / file_name(str(message.subject))
+            path.write_bytes(message.message().as_bytes())
             announce(f'mail to {", ".join(message.recipients())}: "{message.subject}" → {shown(path)}')
             sent += 1
         return sent

@@ -43,10 +43,11 @@ def test_each_email_is_an_eml_file_with_both_parts_announced_in_one_plain_line(s
 def test_the_line_goes_to_the_real_stdout_even_where_celery_turned_stdout_into_a_logger(
     settings, tmp_path, capfd, monkeypatch
 ):
-    monkeypatch.setattr(sys, "stdout", io.StringIO())  # what a worker's redirected stdout swallows
+    swallowed = io.StringIO()  # what a worker's redirected stdout would turn into a log record
+    monkeypatch.setattr(sys, "stdout", swallowed)
     message = EmailMultiAlternatives("Ready", "It is ready.", "noreply@localhost", ["ada@example.com"])
     send(settings, tmp_path, message)
-    assert sys.stdout.getvalue() == ""
+    assert swallowed.getvalue() == ""
     assert capfd.readouterr().out.startswith('mail to ada@example.com: "Ready" → ')
 
 
