@@ -17,7 +17,7 @@ import pytest
 from allauth.account.adapter import get_adapter
 from allauth.core.context import request_context
 from django.core.mail import EmailMultiAlternatives
-from django.template.loader import get_template
+from django.template import Engine
 
 from ebookvoice.paths import BASE_DIR
 
@@ -71,8 +71,8 @@ def test_the_walk_finds_allauths_emails():
 @pytest.mark.parametrize("prefix", ALLAUTH_EMAILS)
 def test_every_allauth_email_has_the_projects_own_subject_plain_text_and_html(prefix):
     for suffix in ("_subject.txt", "_message.txt", "_message.html"):
-        origin = get_template(f"{prefix}{suffix}").origin.name
-        assert Path(origin) == PROJECT_TEMPLATES / f"{prefix}{suffix}"
+        _, origin = Engine.get_default().find_template(f"{prefix}{suffix}")
+        assert Path(origin.name) == PROJECT_TEMPLATES / f"{prefix}{suffix}"
 
 
 @pytest.mark.parametrize("prefix", ADAPTER_EMAILS)

@@ -388,6 +388,11 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- Local demo account (accounts.demo) ---------------------------------------------------
+# ./dev up makes demo@ebookvoice.local, a superuser with a published password; production
+# settings turn this off, and `check --deploy` reports the account if it exists anyway.
+DEMO_ACCOUNT_ALLOWED = True
+
 # --- Accounts (allauth) --------------------------------------------------------------------
 # Sign-in for browsers (allauth's pages) and apps (allauth's headless API, "app"
 # client, X-Session-Token). Behaviour is changed only in accounts/adapters.py.

@@ -169,6 +169,28 @@ def test_production_check_deploy_prints_no_warning(tmp_path):
     assert "System check identified no issues (0 silenced)." in result.stdout
 
 
+@pytest.mark.django_db(transaction=True)  # the manage.py processes read this test's database
+def test_production_never_makes_the_demo_account_and_check_deploy_reports_one_that_exists(tmp_path):
+    from django.db import connection
+
+    from accounts.demo import DEMO_EMAIL
+    from accounts.models import User
+    from ebookvoice.local_services import database_url_for
+
+    database = database_url_for(os.environ["DATABASE_URL"], str(connection.settings_dict["NAME"]))
+    environ = production_environ(tmp_path, DATABASE_URL=database)
+    refused = manage(["ensure_demo_user"], environ)
+    assert refused.returncode == 1
+    assert "only the local profile creates it" in refused.stderr
+    assert not User.objects.filter(email=DEMO_EMAIL).exists()
+    assert manage(["check", "--deploy", "--fail-level", "WARNING"], environ).returncode == 0
+
+    User.objects.create_user(DEMO_EMAIL, "listen-to-books")
+    reported = manage(["check", "--deploy"], environ)
+    assert reported.returncode == 1
+    assert f"(accounts.E001) The local demo account {DEMO_EMAIL} exists" in reported.stderr
+
+
 def test_production_uses_s3_storage_cached_sessions_and_hashed_static_files(tmp_path):
     found = settings_json(
         production_environ(tmp_path),
