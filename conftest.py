@@ -1,4 +1,4 @@
-"""Fixtures shared by every app's tests, and the CI rule on skipped tests."""
+"""Fixtures shared by every app's tests, and the rule on skipped tests (tests/needs.py)."""
 
 from __future__ import annotations
 
@@ -8,39 +8,73 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 import pytest
 
 from accounts.models import User
+from ebookvoice.local_services import database_url_for
 from ebookvoice.paths import BASE_DIR
+from tests import needs
 
 STRICT_SKIPS_ENV = "EBOOKVOICE_STRICT_SKIPS"
 WORKER_START_TIMEOUT_S = 60
 
-_forbidden_skips: list[str] = []
+# Every skip of this run: test (or module) id → reason. Tests that need a GPU are not counted.
+_skips: dict[str, str] = {}
+
+
+def _reason(report: pytest.TestReport | pytest.CollectReport) -> str:
+    longrepr = report.longrepr
+    return str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.skipped and "gpu" not in report.keywords:
-        _forbidden_skips.append(report.nodeid)
+    if report.skipped and not hasattr(report, "wasxfail") and "gpu" not in report.keywords:
+        _skips[report.nodeid] = _reason(report)
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.skipped:  # a whole module skipped at import (an optional extra)
+        _skips[report.nodeid] = _reason(report)
+
+
+def _missing_and_forbidden() -> tuple[dict[str, int], dict[str, str]]:
+    return needs.sort_skips(_skips, strict=os.environ.get(STRICT_SKIPS_ENV) == "1")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     media_root = os.environ.get("EBOOKVOICE_TEST_MEDIA_ROOT", "")
     if "ebv-test-media-" in media_root:
         shutil.rmtree(media_root, ignore_errors=True)
-    # In CI every dependency is installed, so a skip means a test silently
-    # stopped testing; only tests that need a GPU may skip there.
-    if os.environ.get(STRICT_SKIPS_ENV) == "1" and _forbidden_skips:
+    # A skip nobody expects means a test silently stopped testing.
+    if _missing_and_forbidden()[1]:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if os.environ.get(STRICT_SKIPS_ENV) == "1" and _forbidden_skips:
-        terminalreporter.section("skipped tests not marked gpu (not allowed in CI)", red=True)
-        for nodeid in _forbidden_skips:
-            terminalreporter.line(nodeid)
+    if forbidden := _missing_and_forbidden()[1]:
+        strict = os.environ.get(STRICT_SKIPS_ENV) == "1"
+        title = (
+            "skipped tests (none may skip in CI)"
+            if strict
+            else "skipped tests that tests/needs.py does not allow"
+        )
+        terminalreporter.section(title, red=True)
+        for nodeid, reason in forbidden.items():
+            terminalreporter.line(f"{nodeid}: {reason}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # The very last line of the run: what was missing, and how to install it.
+    missing, _ = _missing_and_forbidden()
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if missing and reporter is not None:
+        counts = ", ".join(f"{what} ({count})" for what, count in sorted(missing.items()))
+        reporter.write_line(
+            f"Skipped {sum(missing.values())} tests, missing {counts}; to run them: "
+            f"{needs.how_to_install(missing)}",
+            yellow=True,
+        )
 
 
 # The personas every app's tests use: a user who owns things, one who must not
@@ -58,12 +92,6 @@ def stranger(db: None) -> User:
 @pytest.fixture
 def staff(db: None) -> User:
     return User.objects.create_user("staff@example.com", "pw", is_staff=True, is_superuser=True)
-
-
-def _database_url_for(name: str) -> str:
-    """DATABASE_URL with its database replaced, keeping host, user and options."""
-    url = urlsplit(os.environ["DATABASE_URL"])
-    return url._replace(path=f"/{name}").geturl()
 
 
 class CeleryWorker:
@@ -88,7 +116,7 @@ def celery_worker(django_db_setup: None, django_db_blocker: object) -> Iterator[
     queues = "light,synthesis"
     environ = {
         **os.environ,
-        "DATABASE_URL": _database_url_for(str(connection.settings_dict["NAME"])),
+        "DATABASE_URL": database_url_for(os.environ["DATABASE_URL"], str(connection.settings_dict["NAME"])),
         "DJANGO_SETTINGS_MODULE": "ebookvoice.settings.test",
     }
     command = [

@@ -13,8 +13,10 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.headless.adapter import DefaultHeadlessAdapter
 from allauth.mfa.adapter import DefaultMFAAdapter
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage
 from django.http import HttpRequest
 
 from ebookvoice import flags
@@ -24,6 +26,18 @@ from .ratelimits import TOO_MANY_LOGIN_ATTEMPTS, too_many_requests
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def render_mail(
+        self,
+        template_prefix: str,
+        email: str | list[str],
+        context: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> EmailMessage:
+        # Every email (templates/account/email/base_message.*) signs off with a link to the site;
+        # allauth's own sign-off names the request's host instead ("Hello from 127.0.0.1:8000!").
+        context = {"site_url": settings.SITE_URL, **context}
+        return super().render_mail(template_prefix, email, context, headers)
+
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         # Staff close signups with the "signups_closed" switch in the admin; the
         # web form and the app API both ask here.

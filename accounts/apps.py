@@ -11,6 +11,7 @@ class AccountsConfig(AppConfig):
         from allauth.socialaccount.models import SocialToken
         from django.db.models.signals import pre_save
 
+        from . import checks  # noqa: F401 (registers the deploy check on the demo account)
         from .oauth_tokens import encrypt_social_token
 
         pre_save.connect(encrypt_social_token, sender=SocialToken, dispatch_uid="accounts.encrypt_token")

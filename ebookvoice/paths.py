@@ -17,5 +17,5 @@ def var_dir() -> Path:
 
 
 def corpus_dir() -> Path:
-    """The shared test corpus of real EPUBs, beside the checkout; EBOOKVOICE_CORPUS moves it."""
-    return Path(os.environ.get("EBOOKVOICE_CORPUS") or BASE_DIR.parent / "shared" / "corpus")
+    """The test corpus of real and crafted ebooks, inside the checkout (see its README.md)."""
+    return BASE_DIR / "tests" / "corpus"

@@ -1,14 +1,16 @@
-"""Backups: compose/backup.sh really dumps the database with pg_dump and restores it into a fresh one."""
+"""Backups: compose/backup.sh really dumps the database with pg_dump and restores it into a fresh one.
+
+The client tools are pgserver's own (``local_services.postgres_tools_dir``), so
+nothing has to be installed and they are never older than the server.
+"""
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -16,18 +18,19 @@ from django.db import connection
 
 from accounts.models import User
 from credits.services import credits_grant_by_system
+from ebookvoice.local_services import database_url_for, postgres_tools_dir
 from ebookvoice.paths import BASE_DIR
 
 SCRIPT = BASE_DIR / "compose" / "backup.sh"
-pytestmark = pytest.mark.skipif(not shutil.which("pg_dump"), reason="needs PostgreSQL's client tools")
 
 
 def url_for(name: str) -> str:
-    return urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{name}").geturl()
+    return database_url_for(os.environ["DATABASE_URL"], name)
 
 
 def backup(*args: str, database: str) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, "DATABASE_URL": url_for(database)}
+    path = f"{postgres_tools_dir()}{os.pathsep}{os.environ.get('PATH', '')}"
+    environ = {**os.environ, "DATABASE_URL": url_for(database), "PATH": path}
     return subprocess.run(
         ["bash", str(SCRIPT), *args], cwd=BASE_DIR, env=environ, capture_output=True, text=True, timeout=300
     )

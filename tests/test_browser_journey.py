@@ -22,17 +22,16 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from playwright import sync_api
 
 from accounts.tests.conftest import PASSWORD, code_in, last_mail_to, make_person
 from audiobooks.models import Book, Conversion
 from audiobooks.tests.ingest_fixtures import story_epub
 from ebookvoice.paths import BASE_DIR, corpus_dir
-
-sync_api = pytest.importorskip("playwright.sync_api")
+from tests.needs import require_program
 
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = Path("/usr/bin/chromium")
 AXE = BASE_DIR / "tests" / "vendor" / "axe-core" / "axe.min.js"
 SCREENSHOTS = BASE_DIR / "var" / "screenshots"
 DESKTOP = {"width": 1280, "height": 860}
@@ -44,8 +43,7 @@ CONVERSION_TIMEOUT_S = 300
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    executable = require_program("chromium")
     # Playwright's sync API runs an event loop in this thread; the ORM calls these
     # tests make between page actions are still plain synchronous ones. Only while
     # the browser is open, so every other test keeps Django's check.
@@ -54,7 +52,7 @@ def chromium() -> Iterator[Any]:
     try:
         with sync_api.sync_playwright() as playwright:
             browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), args=["--autoplay-policy=no-user-gesture-required"]
+                executable_path=executable, args=["--autoplay-policy=no-user-gesture-required"]
             )
             yield browser
             browser.close()

@@ -1,4 +1,4 @@
-"""Every file in the shared corpus, with the behaviour its README asks for.
+"""Every file in the test corpus (tests/corpus), with the behaviour its README asks for.
 
 good/ is accepted and read right, bad/ is refused with a specific code and message,
 tolerated/ is accepted with the defect shown as a warning.

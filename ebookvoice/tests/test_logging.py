@@ -119,13 +119,14 @@ def test_a_task_run_by_celery_in_another_process_writes_json_lines_with_the_conv
     from django.db import connection
 
     from audiobooks.models import Book, Conversion
+    from ebookvoice.local_services import database_url_for
     from ebookvoice.paths import BASE_DIR
 
     book = Book.objects.create(owner=owner, original_key="k", original_filename="a.epub", original_size=1)
     conversion = Conversion.objects.create(
         owner=owner, book=book, voice_key="piper:x", speed=1.0, characters=1, credits_charged=0
     )
-    url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + str(connection.settings_dict["NAME"])
+    url = database_url_for(os.environ["DATABASE_URL"], str(connection.settings_dict["NAME"]))
     code = (
         "import django; django.setup()\n"
         "import logging\n"
@@ -142,3 +143,53 @@ def test_a_task_run_by_celery_in_another_process_writes_json_lines_with_the_conv
     lines = [line for line in json_lines(done.stderr) if line.get("conversion_id")]
     assert lines, done.stderr
     assert {line["conversion_id"] for line in lines} == {str(conversion.uuid)}
+
+
+def test_the_text_format_is_one_readable_line_with_the_ids_only_when_there_are_some():
+    from ebookvoice.logs import TextFormatter
+
+    record = logging.LogRecord(
+        "audiobooks.pipeline", logging.WARNING, __file__, 1, "Part %s failed", (7,), None
+    )
+    ContextFilter().filter(record)
+    assert TextFormatter().format(record).endswith(" WARNING audiobooks.pipeline: Part 7 failed")
+    record.conversion_id = "c-1"
+    assert TextFormatter().format(record).endswith(": Part 7 failed [conversion_id=c-1]")
+
+
+def test_an_unknown_log_format_is_refused_by_name(tmp_path):
+    environ = clean_environ(tmp_path, DJANGO_SETTINGS_MODULE="ebookvoice.settings.base", LOG_FORMAT="plain")
+    result = run_python("import django; django.setup()", environ)
+    assert result.returncode != 0
+    assert "LOG_FORMAT must be one of json, text, not 'plain'." in result.stderr
+
+
+PRINT_LOG_FORMAT = "from django.conf import settings; print(settings.LOG_FORMAT)"
+
+
+@pytest.mark.parametrize(("terminal", "expected"), [(True, "text"), (False, "json")])
+def test_manage_py_logs_text_at_a_terminal_and_json_otherwise(tmp_path, terminal, expected):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from ebookvoice.paths import BASE_DIR
+
+    environ = clean_environ(tmp_path, DJANGO_SETTINGS_MODULE="ebookvoice.settings.base")
+    environ.pop("LOG_FORMAT", None)
+    controller, terminal_end = pty.openpty()
+    try:
+        result = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-v", "0", "-c", PRINT_LOG_FORMAT],
+            cwd=BASE_DIR,
+            env=environ,
+            stdout=subprocess.PIPE,
+            stderr=terminal_end if terminal else subprocess.DEVNULL,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(terminal_end)
+        os.close(controller)
+    assert result.stdout.strip() == expected

@@ -53,14 +53,16 @@ def test_with_no_environment_storage_is_local_under_var_with_no_public_url(tmp_p
     assert storage["OPTIONS"] == {"location": str(tmp_path / "media"), "base_url": None}
 
 
-def test_with_no_environment_email_goes_to_the_console_and_redis_is_the_private_socket(tmp_path):
+def test_with_no_environment_email_goes_to_files_under_var_and_redis_is_the_private_socket(tmp_path):
     found = settings_json(
         clean_environ(tmp_path, **BASE),
-        "[settings.EMAIL_BACKEND, settings.CACHES['default']['LOCATION'], settings.CELERY_BROKER_URL]",
+        "[settings.EMAIL_BACKEND, settings.EMAIL_FILE_PATH, settings.CACHES['default']['LOCATION'],"
+        " settings.CELERY_BROKER_URL]",
     )
     socket_path = tmp_path / "run" / "redis.sock"
     assert found == [
-        "django.core.mail.backends.console.EmailBackend",
+        "ebookvoice.mail.LocalMailBackend",
+        str(tmp_path / "mail"),
         f"unix://{socket_path}",
         f"redis+socket://{socket_path}",
     ]
@@ -165,6 +167,28 @@ def test_production_check_deploy_prints_no_warning(tmp_path):
     result = manage(["check", "--deploy", "--fail-level", "WARNING"], production_environ(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+@pytest.mark.django_db(transaction=True)  # the manage.py processes read this test's database
+def test_production_never_makes_the_demo_account_and_check_deploy_reports_one_that_exists(tmp_path):
+    from django.db import connection
+
+    from accounts.demo import DEMO_EMAIL
+    from accounts.models import User
+    from ebookvoice.local_services import database_url_for
+
+    database = database_url_for(os.environ["DATABASE_URL"], str(connection.settings_dict["NAME"]))
+    environ = production_environ(tmp_path, DATABASE_URL=database)
+    refused = manage(["ensure_demo_user"], environ)
+    assert refused.returncode == 1
+    assert "only the local profile creates it" in refused.stderr
+    assert not User.objects.filter(email=DEMO_EMAIL).exists()
+    assert manage(["check", "--deploy", "--fail-level", "WARNING"], environ).returncode == 0
+
+    User.objects.create_user(DEMO_EMAIL, "listen-to-books")
+    reported = manage(["check", "--deploy"], environ)
+    assert reported.returncode == 1
+    assert f"(accounts.E001) The local demo account {DEMO_EMAIL} exists" in reported.stderr
 
 
 def test_production_uses_s3_storage_cached_sessions_and_hashed_static_files(tmp_path):

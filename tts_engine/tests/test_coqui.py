@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("TTS", reason="the Coqui extra (requirements/coqui.txt) is not installed")
+from tests.needs import missing_reason
+
+pytest.importorskip("TTS", reason=missing_reason("the Coqui extra"))
 
 import torch
 from TTS.tts.configs.vits_config import VitsConfig

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import signal
 import threading
 import time
@@ -28,6 +27,7 @@ from audiobooks.models import Conversion
 from audiobooks.pipeline.progress import ConversionProgress, conversion_progress
 from audiobooks.services import book_create_from_upload, conversion_cancel, conversion_submit
 from credits.errors import CreditsError
+from ebookvoice.logs import logging_for_command
 from ebookvoice.paths import var_dir
 from ebookvoice.workers import Workers, WorkersUnavailable, broker_for_command, workers_for_command
 from tts_engine.engines.base import EngineError
@@ -78,7 +78,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
         verbosity = int(options["verbosity"])
-        with _interrupt_on_sigterm(), _quiet_logging(verbosity):
+        with _interrupt_on_sigterm(), logging_for_command(verbosity):
             try:
                 self._convert(options, started=started, verbosity=verbosity)
             except KeyboardInterrupt:
@@ -311,19 +311,6 @@ class _Display:
             if line != self._last_line:  # a line when something moved, not one a second
                 self._command.stderr.write(f"{line} · ETA {eta}")
             self._last_line = line
-
-
-@contextmanager
-def _quiet_logging(verbosity: int) -> Any:
-    """Keep INFO logs (a submission, a retry) off stderr unless asked: stderr is the progress bar's."""
-    root = logging.getLogger()
-    level = root.level
-    if verbosity < 3:
-        root.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        root.setLevel(level)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audiobooks.ingest import IngestedBook, IngestError, ingest_file
+from ebookvoice.logs import logging_for_command
 
 # Exit status for a file ingestion refuses (argparse uses 2 for bad usage, too: both mean
 # "this input can't be used").
@@ -35,7 +36,9 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"{path}: no such file", returncode=BAD_INPUT)
         try:
-            book = ingest_file(path)
+            # A damaged file's parser warnings stay out of the one-line answer (-v 2 shows them).
+            with logging_for_command(int(options["verbosity"])):
+                book = ingest_file(path)
         except IngestError as error:
             raise CommandError(
                 f"{path.name}: {error.message} [{error.code.value}]", returncode=BAD_INPUT
