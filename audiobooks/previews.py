@@ -34,13 +34,15 @@ from django.conf import settings
 from django.core.cache import cache
 from redis.exceptions import RedisError
 
-from tts_engine.catalogue import voice_catalogue
+from ebookvoice import enqueue
+from ebookvoice.errors import DomainError
 from tts_engine.engines.base import SPEED_MAX, SPEED_MIN, EngineError, Voice
 from tts_engine.previews import sample_text, trim_preview_text
 from tts_engine.registry import get_voice
 from tts_engine.text import NORMALISER_VERSION
 
 from . import storage_keys
+from .availability import voices_offered
 from .models import StoredObject
 
 logger = logging.getLogger(__name__)
@@ -59,16 +61,10 @@ TEXT_PREVIEW_WAIT_SECONDS = 30
 PreviewStatus = Literal["ready", "pending", "failed"]
 
 
-class PreviewError(Exception):
+class PreviewError(DomainError):
     """A refusal with a message for the reader and an HTTP status."""
 
-    http_status = 400
     code = "invalid"
-    retry_after_seconds: int | None = None
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class UnknownVoice(PreviewError):
@@ -138,7 +134,7 @@ def voices_with_previews() -> list[VoiceListing]:
 
     One database query and one cache round trip, however many voices.
     """
-    voices = voice_catalogue().voices
+    voices = voices_offered()
     keys = {voice.key: voice_preview_key(voice=voice) for voice in voices}
     stored = {
         row.key: row
@@ -186,15 +182,13 @@ def voice_preview_request(*, voice_key: str) -> bool:
     The cache mark only keeps page views from flooding the queue; the task
     itself checks storage, so a duplicate message costs nothing.
     """
-    from .tasks import synthesize_voice_preview
-
     key = voice_preview_key(voice=voice_get(voice_key=voice_key))
     try:
         if not cache.add(_pending_mark(key), True, timeout=PENDING_SECONDS):
             return False
     except (RedisError, OSError):
         return False  # the broker is the same Redis: nothing could be enqueued anyway
-    synthesize_voice_preview.delay_on_commit(voice_key)  # type: ignore[attr-defined]
+    enqueue.send_on_commit("audiobooks.synthesize_voice_preview", voice_key)
     return True
 
 
@@ -285,13 +279,11 @@ def text_preview_synthesize(*, preview: TextPreviewRequest, wait_seconds: int | 
     Raises ``PreviewBusy`` (503) when no worker answers in time; the message
     expires with the wait, so a worker that frees up later skips it.
     """
-    from .tasks import synthesize_text_preview
-
     wait = TEXT_PREVIEW_WAIT_SECONDS if wait_seconds is None else wait_seconds
     # No transaction is open (previews write nothing), so sending now is
-    # sending on commit; delay_on_commit would return no result to wait on.
-    result = synthesize_text_preview.apply_async(
-        args=(preview.voice.key, preview.text, preview.speed), expires=wait
+    # sending on commit; send_on_commit would return no result to wait on.
+    result = enqueue.publish(
+        "audiobooks.synthesize_text_preview", preview.voice.key, preview.text, preview.speed, expires=wait
     )
     try:
         answer = result.get(timeout=wait)

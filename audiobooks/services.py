@@ -22,6 +22,7 @@ from accounts.models import User
 from credits.ratelimits import Action, check_rate_limit
 from credits.selectors import conversion_storage_check, upload_check
 from credits.services import conversion_charge
+from ebookvoice import enqueue
 from tts_engine.engines.base import SPEED_MAX, SPEED_MIN, EngineError
 from tts_engine.registry import get_engine, get_voice, split_voice_key
 from tts_engine.speech import render_key, validate_speed
@@ -121,9 +122,7 @@ def _book_create(*, owner: User, key: str, filename: str, size: int) -> Book:
     book = Book.objects.create(
         owner=owner, original_key=key, original_filename=PurePath(filename).name[:255], original_size=size
     )
-    from .tasks import ingest_book
-
-    ingest_book.delay_on_commit(book.id)  # type: ignore[attr-defined]  # celery-types lags Celery 5.4
+    enqueue.send_on_commit("audiobooks.ingest_book", book.id)
     return book
 
 

@@ -1,4 +1,11 @@
-"""Celery tasks for books: thin callers of services, taking ids, safe to repeat."""
+"""Celery tasks for books: thin callers of services, taking ids, safe to repeat.
+
+Nothing imports this module but Celery's autodiscovery: code that wants one of
+these run sends it by name through ``ebookvoice.enqueue``. Each task retries
+only ``TRANSIENT_ERRORS`` (the database, broker, storage or mail server out of
+reach for a moment); a bug of ours fails at once instead of being retried as
+if it were the network's.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,8 @@ from typing import Any
 
 from celery import shared_task
 
+from ebookvoice.errors import TRANSIENT_ERRORS, TransientError
+
 from . import services
 
 
@@ -15,7 +24,7 @@ from . import services
     name="audiobooks.ingest_book",
     # Reading the original from storage can fail for a moment; the parse itself
     # never raises for a bad file (that becomes the book's error message).
-    autoretry_for=(OSError,),
+    autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=True,
     max_retries=5,
 )
@@ -24,7 +33,7 @@ def ingest_book(book_id: int) -> None:
 
 
 @shared_task(
-    name="audiobooks.purge_expired_storage", autoretry_for=(OSError,), retry_backoff=True, max_retries=3
+    name="audiobooks.purge_expired_storage", autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=3
 )
 def purge_expired_storage() -> None:
     """What ``manage.py purge_expired`` does, run by Celery beat (``CELERY_BEAT_SCHEDULE``)."""
@@ -33,13 +42,9 @@ def purge_expired_storage() -> None:
     purge_expired()
 
 
-class _RetryableEngineError(Exception):
-    """An ``EngineError`` that says another attempt may help (out of memory, a GPU hiccup)."""
-
-
 @shared_task(
     name="audiobooks.synthesize_voice_preview",  # routed to the synthesis queue
-    autoretry_for=(OSError, _RetryableEngineError),
+    autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=True,
     max_retries=3,
 )
@@ -56,8 +61,8 @@ def synthesize_voice_preview(voice_key: str, force: bool = False) -> bool:
     try:
         _, made = voice_preview_generate(voice_key=voice_key, force=force)
     except EngineError as error:
-        if error.retryable:
-            raise _RetryableEngineError(error.message) from error
+        if error.retryable:  # out of memory, a GPU hiccup
+            raise TransientError(error.message) from error
         raise
     return made
 
@@ -101,7 +106,7 @@ def synthesize_part(part_id: int) -> None:
 # retried; the rows count the attempts and fail the conversion past them.
 _ASSEMBLY_TASK: dict[str, Any] = {
     "ignore_result": True,
-    "autoretry_for": (Exception,),
+    "autoretry_for": TRANSIENT_ERRORS,
     "retry_kwargs": {"max_retries": 3},
     "retry_backoff": 5,
     "soft_time_limit": ASSEMBLY_SOFT_TIME_LIMIT_SECONDS,
@@ -128,7 +133,7 @@ def assemble_book(conversion_id: int) -> None:
 @shared_task(
     name="audiobooks.notify_conversion_finished",
     ignore_result=True,
-    autoretry_for=(OSError,),  # the mail server, for a moment
+    autoretry_for=TRANSIENT_ERRORS,  # the mail server, for a moment
     retry_backoff=30,
     max_retries=5,
 )

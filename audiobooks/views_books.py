@@ -12,7 +12,6 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -24,9 +23,9 @@ from credits.selectors import credit_balance_get
 from tts_engine.engines.base import EngineError
 from tts_engine.registry import get_voice
 
-from . import selectors, services, storage_keys
+from . import selectors, services
 from .errors import ConversionNotCancellable
-from .models import Book, Conversion, ConversionChapter, StoredObject
+from .models import Book, Conversion, ConversionChapter
 from .pipeline.progress import ConversionProgress, conversion_progress
 from .views import _user
 from .views_player import player_position_get
@@ -147,10 +146,7 @@ def _card(book: Book, conversion: Conversion | None) -> BookCard:
 def library(request: HttpRequest) -> HttpResponse:
     """Every book of the reader's, newest first; ``?partial=1`` answers the grid alone, for polling."""
     user = _user(request)
-    books = selectors.books_for_user(user=user).prefetch_related(
-        Prefetch("conversions", queryset=Conversion.objects.order_by("-created_at"), to_attr="newest_first")
-    )
-    cards = [_card(book, book.newest_first[0] if book.newest_first else None) for book in books]
+    cards = [_card(book, conversion) for book, conversion in selectors.library_for_user(user=user)]
     context = {
         "cards": cards,
         "polling": any(card.active for card in cards),
@@ -176,12 +172,9 @@ def book_new(request: HttpRequest) -> HttpResponse:
     return render(request, "audiobooks/book_new.html", context)
 
 
-def _chapter_rows(conversion: Conversion | None, book: Book) -> list[dict[str, object]]:
-    if conversion is None:
-        return []
+def _chapter_rows(page: selectors.BookPage, book: Book) -> list[dict[str, object]]:
     rows = []
-    selections = conversion.selections.select_related("chapter").order_by("position")
-    for selection in selections:
+    for selection in page.chapters:
         number = selection.number
         ready = selection.status == ConversionChapter.Status.READY
         rows.append(
@@ -208,18 +201,9 @@ def _chapter_rows(conversion: Conversion | None, book: Book) -> list[dict[str, o
     return rows
 
 
-def _book_status(book: Book) -> dict[str, object]:
+def _book_status(book: Book, page: selectors.BookPage, card: BookCard) -> dict[str, object]:
     """What the book page's script needs to redraw itself: the book, its conversion, its chapters."""
-    card = _card(book, selectors.book_latest_conversion(book=book))
     conversion, progress = card.conversion, card.progress
-    m4b = (
-        conversion is not None
-        and StoredObject.objects.filter(
-            owner=book.owner,
-            book=book,
-            key=storage_keys.m4b_key(**storage_keys.deliverable_ids(conversion)),
-        ).exists()
-    )
     return {
         "book": {
             "uuid": str(book.uuid),
@@ -242,8 +226,8 @@ def _book_status(book: Book) -> dict[str, object]:
             "error_message": conversion.error_message,
             "duration": card.duration,
         },
-        "chapters": _chapter_rows(conversion, book),
-        "m4b_ready": m4b,
+        "chapters": _chapter_rows(page, book),
+        "m4b_ready": page.m4b_ready,
     }
 
 
@@ -252,7 +236,8 @@ def _book_status(book: Book) -> dict[str, object]:
 def book_status(request: HttpRequest, book_uuid: UUID) -> JsonResponse:
     """The book's state as JSON, polled every few seconds while it is read or converted."""
     book = selectors.book_get_for_user(user=_user(request), book_uuid=book_uuid)
-    response = JsonResponse(_book_status(book))
+    page = selectors.book_page_get(book=book)
+    response = JsonResponse(_book_status(book, page, _card(book, page.conversion)))
     patch_cache_control(response, private=True, no_store=True)
     return response
 
@@ -262,11 +247,12 @@ def book_status(request: HttpRequest, book_uuid: UUID) -> JsonResponse:
 def book_detail(request: HttpRequest, book_uuid: UUID) -> HttpResponse:
     user = _user(request)
     book = selectors.book_get_for_user(user=user, book_uuid=book_uuid)
-    if not book.conversions.exists():
+    page = selectors.book_page_get(book=book)
+    if page.conversion is None:
         # Nothing to play yet: the next step is reading the book, then choosing chapters and a voice.
         return redirect("audiobooks:book-convert", book_uuid=book.uuid)
-    status = _book_status(book)
-    card = _card(book, selectors.book_latest_conversion(book=book))
+    card = _card(book, page.conversion)
+    status = _book_status(book, page, card)
     chapters = status["chapters"]
     assert isinstance(chapters, list)
     meta = [f"{len(chapters)} chapter{'s' if len(chapters) != 1 else ''}"]
@@ -275,7 +261,6 @@ def book_detail(request: HttpRequest, book_uuid: UUID) -> HttpResponse:
     voice = voice_label(card.conversion.voice_key) if card.conversion else ""
     if voice:
         meta.append(f"Read by {voice}")
-    has_mp3 = StoredObject.objects.filter(owner=user, book=book, kind=StoredObject.Kind.MP3).exists()
     context = {
         "book": book,
         "card": card,
@@ -283,8 +268,8 @@ def book_detail(request: HttpRequest, book_uuid: UUID) -> HttpResponse:
         "chapters": chapters,
         "meta": meta,
         "voice_label": voice,
-        "has_mp3": has_mp3,
-        "has_original": StoredObject.objects.filter(owner=user, book=book, key=book.original_key).exists(),
+        "has_mp3": page.has_mp3,
+        "has_original": page.has_original,
         "acx_url": acx_export_url(book),
         "position": player_position_get(user=user, book_uuid=book.uuid),
         "poll_seconds": POLL_SECONDS,

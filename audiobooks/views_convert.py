@@ -22,8 +22,8 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.models import User
 from credits.errors import CreditsError
-from tts_engine.registry import DEFAULT_VOICE
-from tts_engine.text import language_warning, primary_language
+from tts_engine.catalogue import default_voice_for
+from tts_engine.text import language_warning
 
 from . import previews, selectors, services
 from .errors import BookError
@@ -70,16 +70,6 @@ def previews_url(voice_key: str) -> str:
     return reverse("audiobooks:voice-preview", kwargs={"voice_key": voice_key})
 
 
-def _default_voice(book: Book, voices: list[VoiceChoice]) -> str:
-    """The default voice if it speaks the book's language, else the first that does, else the default."""
-    keys = [voice.key for voice in voices]
-    language = primary_language(book.language or "en")
-    speaking = [voice.key for voice in voices if primary_language(voice.language) == language]
-    if DEFAULT_VOICE in speaking or (not speaking and DEFAULT_VOICE in keys):
-        return DEFAULT_VOICE
-    return (speaking or keys or [DEFAULT_VOICE])[0]
-
-
 def _chapter_indexes(values: list[str]) -> list[int]:
     return sorted({int(value) for value in values if value.strip().lstrip("-").isdigit()})
 
@@ -95,13 +85,13 @@ def _context(
     *, user: User, book: Book, chosen: list[int] | None = None,
     voice_key: str | None = None, speed: float = 1.0, error: str = "",
 ) -> dict[str, object]:  # fmt: skip
-    chapters = list(
-        book.chapters.order_by("index").only("index", "title", "words", "included", "exclusion_reason")
-    )
+    chapters = selectors.book_chapters(book=book)
     voices = _voices(book) if book.status == Book.Status.READY else []
     if chosen is None:
         chosen = [chapter.index for chapter in chapters if chapter.included]
-    voice_key = voice_key or _default_voice(book, voices)
+    voice_key = voice_key or default_voice_for(
+        language=book.language, voice_keys_and_languages=[(voice.key, voice.language) for voice in voices]
+    )
     quote = (
         selectors.book_conversion_quote(
             user=user, book_uuid=book.uuid, chapter_indexes=chosen, voice_key=voice_key

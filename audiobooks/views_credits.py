@@ -28,13 +28,9 @@ ENTRIES_PER_PAGE = 25
 def credits_page(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     page = Paginator(credit_entries_list(user=user), ENTRIES_PER_PAGE).get_page(request.GET.get("page"))
-    uuids = [entry.conversion_uuid for entry in page if entry.conversion_uuid]
-    books = {
-        conversion_uuid: (book_uuid, title or filename)
-        for conversion_uuid, book_uuid, title, filename in selectors.conversions_for_user(user=user)
-        .filter(uuid__in=uuids)
-        .values_list("uuid", "book__uuid", "book__title", "book__original_filename")
-    }
+    books = selectors.conversion_books_for_user(
+        user=user, conversion_uuids=[entry.conversion_uuid for entry in page if entry.conversion_uuid]
+    )
     rows = [
         {"entry": entry, "book": books.get(entry.conversion_uuid) if entry.conversion_uuid else None}
         for entry in page

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Count, Q, QuerySet, Value
-from django.db.models.functions import Coalesce, Lower, NullIf
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.parsers import MultiPartParser
@@ -39,10 +37,6 @@ from .serializers import (
 MULTIPART_SLACK = 64 * 1024
 
 
-def _books(request: Request) -> QuerySet[Book]:
-    return selectors.books_for_user(user=user_of(request)).annotate(chapters_count=Count("chapters"))
-
-
 def _cover_urls(request: Request, books: list[Book]) -> dict[int, str]:
     return {
         book.pk: request.build_absolute_uri(link.url)
@@ -52,8 +46,7 @@ def _cover_urls(request: Request, books: list[Book]) -> dict[int, str]:
 
 
 def _book_detail(request: Request, book_uuid: UUID) -> dict[str, Any]:
-    selectors.book_get_for_user(user=user_of(request), book_uuid=book_uuid)  # 404 for another's
-    book = _books(request).prefetch_related("chapters").get(uuid=book_uuid)
+    book = selectors.book_detail_get_for_user(user=user_of(request), book_uuid=book_uuid)
     return dict(BookDetailOutput(book, context={"cover_urls": _cover_urls(request, [book])}).data)
 
 
@@ -82,19 +75,12 @@ class BookListCreateApi(APIView):
         query = BookListFilter(data=request.query_params)
         query.is_valid(raise_exception=True)
         filters = query.validated_data
-        books = _books(request)
-        if "status" in filters:
-            books = books.filter(status=filters["status"])
-        if text := filters.get("q", "").strip():
-            books = books.filter(
-                Q(title__icontains=text) | Q(original_filename__icontains=text) | Q(authors__icontains=text)
-            )
-        ordering = filters.get("ordering", "-created_at")
-        if ordering.lstrip("-") == "title":
-            title = Lower(Coalesce(NullIf("title", Value("")), "original_filename"))
-            books = books.order_by(title.desc() if ordering.startswith("-") else title.asc(), "-id")
-        else:
-            books = books.order_by(ordering, "-id")
+        books = selectors.books_list(
+            user=user_of(request),
+            status=filters.get("status"),
+            q=filters.get("q", ""),
+            ordering=filters.get("ordering", "-created_at"),
+        )
         paginator = Pagination()
         page = paginator.paginate_queryset(books, request, view=self) or []
         context = {"cover_urls": _cover_urls(request, page)}

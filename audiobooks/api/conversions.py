@@ -43,11 +43,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 
 
 def _detail(conversion: Conversion) -> dict[str, Any]:
-    conversion = (
-        Conversion.objects.select_related("book")
-        .prefetch_related("selections__chapter")
-        .get(pk=conversion.pk)
-    )
+    conversion = selectors.conversion_detail_get(conversion=conversion)
     context = {"progress": conversion_progress(conversion)}
     return dict(ConversionDetailOutput(conversion, context=context).data)
 
@@ -65,13 +61,13 @@ class ConversionListCreateApi(APIView):
     def get(self, request: Request) -> Response:
         query = ConversionListFilter(data=request.query_params)
         query.is_valid(raise_exception=True)
-        conversions = selectors.conversions_for_user(user=user_of(request)).select_related("book")
-        if book := query.validated_data.get("book"):
-            conversions = conversions.filter(book__uuid=book)
-        if state := query.validated_data.get("status"):
-            conversions = conversions.filter(status=state)
+        conversions = selectors.conversions_list(
+            user=user_of(request),
+            book_uuid=query.validated_data.get("book"),
+            status=query.validated_data.get("status"),
+        )
         paginator = Pagination()
-        page = paginator.paginate_queryset(conversions.order_by("-created_at", "-id"), request, view=self)
+        page = paginator.paginate_queryset(conversions, request, view=self)
         return paginator.get_paginated_response(ConversionOutput(page or [], many=True).data)
 
     @extend_schema(

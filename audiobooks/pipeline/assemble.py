@@ -9,7 +9,6 @@ is about the mastered book once.
 from __future__ import annotations
 
 import logging
-from functools import partial
 from pathlib import Path
 
 from django.db import transaction
@@ -22,6 +21,8 @@ from audiobooks.audio.m4b import BookTags, ChapterFile, build_m4b
 from audiobooks.audio.master import master_chapter
 from audiobooks.models import Conversion, ConversionChapter, StoredObject
 from audiobooks.storage.services import stored_object_save
+from ebookvoice import enqueue
+from ebookvoice.errors import TransientError
 from tts_engine.engines.base import EngineError
 from tts_engine.registry import get_voice
 
@@ -71,8 +72,8 @@ def conversion_assemble(*, conversion_id: int, workdir: Path) -> None:
         )
         m4b = build_m4b(files, workdir / "book.m4b", tags=tags)
     except AudioError as error:
-        if error.retryable:
-            raise
+        if error.retryable:  # the task tries again, within its retries
+            raise TransientError(str(error)) from error
         logger.error("conversion %s: the M4B cannot be built: %s", conversion_id, error)
         conversion_fail(conversion_id=conversion_id, message=ASSEMBLY_FAILED_MESSAGE)
         return
@@ -108,13 +109,11 @@ def _reopen(conversion: Conversion, selection: ConversionChapter, part_ids: list
 
 
 def _complete(conversion_id: int, *, duration_ms: int) -> None:
-    from audiobooks.tasks import notify_conversion_finished
-
     with transaction.atomic(durable=True):
         completed = Conversion.objects.filter(pk=conversion_id, status=Conversion.Status.ASSEMBLING).update(
             status=Conversion.Status.COMPLETED, duration_ms=duration_ms, finished_at=timezone.now()
         )
         if completed:
-            transaction.on_commit(partial(notify_conversion_finished.delay, conversion_id), robust=True)
+            enqueue.send_on_commit("audiobooks.notify_conversion_finished", conversion_id)
     if completed:
         logger.info("conversion %s completed: %.1f min of audio", conversion_id, duration_ms / 60_000)

@@ -30,6 +30,8 @@ from audiobooks.audio.mp3 import ChapterTags, encode_mp3
 from audiobooks.models import Book, Conversion, ConversionChapter, Part, StoredObject
 from audiobooks.storage import backend
 from audiobooks.storage.services import stored_object_save
+from ebookvoice import enqueue
+from ebookvoice.errors import TransientError
 from tts_engine.speech import RenderResult
 
 from . import conf
@@ -134,8 +136,8 @@ def chapter_master(*, selection_id: int, workdir: Path) -> None:
             duration_ms=duration_ms,
         )
     except AudioError as error:
-        if error.retryable:
-            raise
+        if error.retryable:  # the task tries again, within its retries
+            raise TransientError(str(error)) from error
         logger.error("chapter %s of conversion %s cannot be mastered: %s", number, conversion.pk, error)
         conversion_fail(conversion_id=conversion.pk, message=ASSEMBLY_FAILED_MESSAGE)
         return
@@ -169,8 +171,6 @@ def _claim(selection_id: int) -> ConversionChapter | None:
 
 def _ready(selection: ConversionChapter, *, gain_db: float, duration_ms: int) -> None:
     """Mark the chapter playable; the book's last chapter sends the book to assembly."""
-    from audiobooks.tasks import assemble_book
-
     now = timezone.now()
     with transaction.atomic(durable=True):
         conversion = Conversion.objects.select_for_update().get(pk=selection.conversion_id)
@@ -186,7 +186,7 @@ def _ready(selection: ConversionChapter, *, gain_db: float, duration_ms: int) ->
         conversion.status = Conversion.Status.ASSEMBLING
         conversion.assembly_sent_at = now
         conversion.save(update_fields=["status", "assembly_sent_at"])
-        transaction.on_commit(lambda: assemble_book.delay(conversion.pk), robust=True)
+        enqueue.send_on_commit("audiobooks.assemble_book", conversion.pk)
     logger.info("conversion %s: every chapter is ready; assembling the M4B", conversion.pk)
 
 

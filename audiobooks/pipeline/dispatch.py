@@ -32,6 +32,7 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from audiobooks.models import Conversion, Part
+from ebookvoice import enqueue
 
 from . import conf
 
@@ -143,13 +144,9 @@ def parts_dispatch() -> int:
 
 
 def _publish(parts: list[tuple[int, str]]) -> None:
-    from audiobooks.tasks import synthesize_part
-
     for part_id, task_id in parts:
-        try:
-            synthesize_part.apply_async(args=(part_id,), task_id=task_id)
-        except Exception:
-            logger.exception("could not send Part %s to the broker; the reaper will send it again", part_id)
+        if not enqueue.send("audiobooks.synthesize_part", part_id, task_id=task_id):
+            logger.warning("Part %s was not sent to the broker; the reaper will send it again", part_id)
 
 
 def parts_dispatch_safely() -> None:

@@ -9,7 +9,6 @@ so a cancel, a failure and the reaper together still refund once.
 from __future__ import annotations
 
 import logging
-from functools import partial
 
 from django.db import transaction
 from django.db.models import Sum
@@ -18,6 +17,7 @@ from django.utils import timezone
 from accounts.models import User
 from audiobooks.models import Conversion, ConversionChapter, Part
 from credits.services import conversion_refund
+from ebookvoice import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -80,11 +80,9 @@ def _fail(*, conversion_id: int, message: str) -> bool:
         status=Conversion.Status.FAILED, error_message=message, finished_at=timezone.now()
     )
     if failed:
-        from audiobooks.tasks import notify_conversion_finished
-
         logger.warning("conversion %s failed: %s", conversion_id, message)
         _settle(Conversion.objects.get(pk=conversion_id))
-        transaction.on_commit(partial(notify_conversion_finished.delay, conversion_id), robust=True)
+        enqueue.send_on_commit("audiobooks.notify_conversion_finished", conversion_id)
     return bool(failed)
 
 
@@ -130,8 +128,6 @@ def conversion_retry(*, conversion_id: int, actor: User) -> int:
     unrendered share when it failed, and staff chose to finish it anyway (the
     refund key stays spent, so a second failure refunds nothing more).
     """
-    from audiobooks.tasks import assemble_book, master_chapter
-
     now = timezone.now()
     with transaction.atomic(durable=True):
         conversion = Conversion.objects.select_for_update().filter(pk=conversion_id).first()
@@ -167,9 +163,9 @@ def conversion_retry(*, conversion_id: int, actor: User) -> int:
             ]
         )
         for selection_id in stuck:
-            transaction.on_commit(partial(master_chapter.delay, selection_id), robust=True)
+            enqueue.send_on_commit("audiobooks.master_chapter", selection_id)
         if assemble:
-            transaction.on_commit(partial(assemble_book.delay, conversion.pk), robust=True)
+            enqueue.send_on_commit("audiobooks.assemble_book", conversion.pk)
     logger.warning("conversion %s retried by %s: %d Parts reopened", conversion_id, actor.pk, reopened)
     from .dispatch import parts_dispatch_safely
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 from audiobooks import storage_keys
 from audiobooks.models import Conversion, ConversionChapter, Part, StoredObject
 from audiobooks.storage.services import stored_object_save
+from ebookvoice import enqueue
 from tts_engine.engines.base import EngineError
 from tts_engine.registry import get_engine, split_voice_key
 from tts_engine.speech import RenderStopped, SentenceTiming, render_to_wav
@@ -177,8 +178,6 @@ def part_mark_done(
     The chapter row is locked first, so of two Parts finishing at once the
     second sees the first done, and exactly one sends the chapter on.
     """
-    from audiobooks.tasks import master_chapter
-
     now = timezone.now()
     with transaction.atomic(durable=True):
         selection = (
@@ -208,7 +207,7 @@ def part_mark_done(
             selection.status = selection.Status.MASTERING
             selection.sent_at = now
             selection.save(update_fields=["status", "sent_at"])
-            transaction.on_commit(lambda: master_chapter.delay(selection.pk), robust=True)
+            enqueue.send_on_commit("audiobooks.master_chapter", selection.pk)
     return True
 
 
