@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from allauth.mfa.models import Authenticator
+from allauth.socialaccount.models import SocialToken
+from allauth.usersessions.models import UserSession
 from django.db import transaction
 
 from . import crypto
@@ -34,8 +37,6 @@ def user_delete(*, user: User) -> None:
     data through ``signals.user_deleting``, then the user row goes, and with
     it their addresses, social accounts, authenticators and magic links.
     """
-    from allauth.usersessions.models import UserSession
-
     user = User.objects.select_for_update().get(pk=user.pk)
     for session in UserSession.objects.filter(user=user):
         session.end()
@@ -66,9 +67,6 @@ def encryption_keys_rotate() -> RotationReport:
     twice is harmless. A value no key can decrypt stops the whole run, and
     nothing is changed.
     """
-    from allauth.mfa.models import Authenticator
-    from allauth.socialaccount.models import SocialToken
-
     counts = [0, 0]
     for authenticator in Authenticator.objects.select_for_update().order_by("pk"):
         data = dict(authenticator.data)

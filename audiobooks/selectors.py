@@ -23,8 +23,8 @@ from tts_engine.engines.base import EngineError
 from tts_engine.registry import get_voice
 from tts_engine.text import language_warning
 
-from . import storage_keys
 from .models import Book, Chapter, Conversion, ConversionChapter, Part, StoredObject
+from .storage import keys as storage_keys
 
 # What a book's file URL may name after /books/<uuid>/files/: the deliverables
 # of its newest conversion by their key inside that conversion's folder, and two aliases.
@@ -249,6 +249,25 @@ def conversion_books_for_user(
         conversion_uuid: (book_uuid, title or filename)
         for conversion_uuid, book_uuid, title, filename in rows
     }
+
+
+# --- The conversion a task works on, for its log lines (``ebookvoice.logs``) -------------
+
+
+def conversion_uuid_of_part(part_id: int) -> str | None:
+    value = Part.objects.filter(pk=part_id).values_list("conversion__uuid", flat=True).first()
+    return str(value) if value else None
+
+
+def conversion_uuid_of_conversion_chapter(conversion_chapter_id: int) -> str | None:
+    rows = ConversionChapter.objects.filter(pk=conversion_chapter_id)
+    value = rows.values_list("conversion__uuid", flat=True).first()
+    return str(value) if value else None
+
+
+def conversion_uuid_of(conversion_id: int) -> str | None:
+    value = Conversion.objects.filter(pk=conversion_id).values_list("uuid", flat=True).first()
+    return str(value) if value else None
 
 
 def upload_finished(*, user: User, upload_id: UUID) -> bool:

@@ -16,8 +16,16 @@ from typing import Any
 from celery import shared_task
 
 from ebookvoice.errors import TRANSIENT_ERRORS, TransientError
+from tts_engine.engines.base import EngineError
 
 from . import services
+from .delivery.email import conversion_finished_email_send
+from .pipeline.assemble import conversion_assemble
+from .pipeline.mastering import chapter_master
+from .pipeline.reaper import conversions_reap
+from .pipeline.render import part_render
+from .storage.lifecycle import purge_expired
+from .voices.previews import text_preview_render, voice_preview_generate
 
 
 @shared_task(
@@ -37,8 +45,6 @@ def ingest_book(book_id: int) -> None:
 )
 def purge_expired_storage() -> None:
     """What ``manage.py purge_expired`` does, run by Celery beat (``CELERY_BEAT_SCHEDULE``)."""
-    from .storage.lifecycle import purge_expired
-
     purge_expired()
 
 
@@ -54,10 +60,6 @@ def synthesize_voice_preview(voice_key: str, force: bool = False) -> bool:
     Returns whether a clip was made. An unknown voice or a broken model fails
     at once (no retry).
     """
-    from tts_engine.engines.base import EngineError
-
-    from .previews import voice_preview_generate
-
     try:
         _, made = voice_preview_generate(voice_key=voice_key, force=force)
     except EngineError as error:
@@ -74,8 +76,6 @@ def synthesize_text_preview(voice_key: str, text: str, speed: float) -> dict[str
     Not retried: the request that asked waits only seconds, and would rather
     hear "try again" than a late answer nobody reads.
     """
-    from .previews import text_preview_render
-
     return text_preview_render(voice_key=voice_key, text=text, speed=speed)
 
 
@@ -97,8 +97,6 @@ ASSEMBLY_SOFT_TIME_LIMIT_SECONDS = 2 * 60 * 60
     time_limit=PART_SOFT_TIME_LIMIT_SECONDS + 60,
 )
 def synthesize_part(part_id: int) -> None:
-    from .pipeline.render import part_render
-
     part_render(part_id=part_id)
 
 
@@ -115,17 +113,13 @@ _ASSEMBLY_TASK: dict[str, Any] = {
 
 
 @shared_task(name="audiobooks.master_chapter", **_ASSEMBLY_TASK)
-def master_chapter(selection_id: int) -> None:
-    from .pipeline.chapters import chapter_master
-
+def master_chapter(conversion_chapter_id: int) -> None:
     with tempfile.TemporaryDirectory(prefix="ebv-chapter-") as workdir:
-        chapter_master(selection_id=selection_id, workdir=Path(workdir))
+        chapter_master(conversion_chapter_id=conversion_chapter_id, workdir=Path(workdir))
 
 
 @shared_task(name="audiobooks.assemble_book", **_ASSEMBLY_TASK)
 def assemble_book(conversion_id: int) -> None:
-    from .pipeline.assemble import conversion_assemble
-
     with tempfile.TemporaryDirectory(prefix="ebv-book-") as workdir:
         conversion_assemble(conversion_id=conversion_id, workdir=Path(workdir))
 
@@ -138,14 +132,10 @@ def assemble_book(conversion_id: int) -> None:
     max_retries=5,
 )
 def notify_conversion_finished(conversion_id: int) -> None:
-    from .notifications import conversion_finished_email_send
-
     conversion_finished_email_send(conversion_id=conversion_id)
 
 
 @shared_task(name="audiobooks.reap_conversions", ignore_result=True)
 def reap_conversions() -> None:
     """Run by beat every ``PIPELINE_REAP_EVERY_SECONDS``: see ``pipeline.reaper``."""
-    from .pipeline.reaper import conversions_reap
-
     conversions_reap()

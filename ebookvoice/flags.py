@@ -26,6 +26,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any, Protocol, TypeVar
 
+import waffle
 from django.http import HttpRequest, JsonResponse
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.cache import never_cache
@@ -60,7 +61,7 @@ def voice_switch(voice_key: str) -> str:
 
 
 def _active_switches() -> set[str]:
-    from waffle.models import Switch
+    from waffle.models import Switch  # noqa: PLC0415  (models load after this module: apps import it)
 
     try:
         switches = Switch.get_all()  # one cache read for all of them
@@ -122,8 +123,6 @@ def disabled(prefix: str) -> list[str]:
 
 def feature_active(request: HttpRequest, name: str) -> bool:
     """A waffle flag for this request's user; off when the cache cannot be read."""
-    import waffle
-
     try:
         return bool(waffle.flag_is_active(request, name))
     except Exception:
@@ -163,7 +162,7 @@ def switches_ensure(switches: dict[str, str]) -> None:
     cache, and ``migrate`` must work while the cache (Redis) is not running,
     as on a fresh install.
     """
-    from waffle.models import Switch
+    from waffle.models import Switch  # noqa: PLC0415  (models load after this module: apps import it)
 
     Switch.objects.bulk_create(
         [Switch(name=name, active=False, note=note) for name, note in switches.items()], ignore_conflicts=True
@@ -176,7 +175,7 @@ def ensure_defaults(**_: Any) -> None:
     The engines' and voices' switches are ``tts_engine``'s to create
     (``tts_engine.catalogue.voice_switches_ensure``).
     """
-    from waffle.models import Flag
+    from waffle.models import Flag  # noqa: PLC0415  (models load after this module: apps import it)
 
     switches_ensure({name: NOTES[name] for name in (MAINTENANCE, SIGNUPS_CLOSED)})
     Flag.objects.bulk_create(

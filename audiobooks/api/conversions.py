@@ -12,10 +12,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audiobooks import idempotency, selectors, services
-from audiobooks.deliverables import conversion_files_for_user
+from audiobooks import idempotency, selectors
+from audiobooks.delivery.files import conversion_files_for_user
 from audiobooks.models import Conversion
 from audiobooks.pipeline.progress import conversion_progress
+from audiobooks.pipeline.submit import conversion_cancel, conversion_submit
 from ebookvoice.api.pagination import Pagination
 from ebookvoice.api.schema import RETRY_AFTER, errors
 
@@ -89,7 +90,7 @@ class ConversionListCreateApi(APIView):
         def submit() -> tuple[int, Any]:
             data = ConversionCreateInput(data=request.data)
             data.is_valid(raise_exception=True)
-            conversion = services.conversion_submit(
+            conversion = conversion_submit(
                 user=user,
                 book_uuid=data.validated_data["book"],
                 chapter_indexes=data.validated_data["chapters"],
@@ -134,7 +135,7 @@ class ConversionCancelApi(APIView):
         responses={200: ConversionDetailOutput, **errors(404, 409)},
     )
     def post(self, request: Request, conversion_uuid: UUID) -> Response:
-        conversion = services.conversion_cancel(user=user_of(request), conversion_uuid=conversion_uuid)
+        conversion = conversion_cancel(user=user_of(request), conversion_uuid=conversion_uuid)
         return Response(_detail(conversion))
 
 

@@ -79,7 +79,7 @@ def _lock() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_DISPATCH_LOCK])
 
 
-def fair_share(candidates: list[Candidate], *, free: int, spare: int = 1) -> Counter[int]:
+def fair_share(*, candidates: list[Candidate], free: int, spare: int = 1) -> Counter[int]:
     """How many slots each conversion gets: fewest in flight first, then least recently served.
 
     ``free`` slots go to anyone; ``spare`` more only to conversions with no Part in flight.
@@ -126,7 +126,7 @@ def parts_dispatch() -> int:
             .values_list("id", "in_flight", "waiting", "last_sent", "created_at")
         )
         share = fair_share(
-            [Candidate(*row) for row in rows],
+            candidates=[Candidate(*row) for row in rows],
             free=max(0, conf.synthesis_processes() - in_flight),
             spare=conf.in_flight_limit() - max(in_flight, conf.synthesis_processes()),
         )

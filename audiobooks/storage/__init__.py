@@ -9,7 +9,7 @@ Modules, from the bottom up:
 - ``headers``: RFC 6266 ``Content-Disposition`` and the content type of each kind.
 - ``links``: short-lived links to read (GET) or write (PUT) one object: S3
   presigned URLs, or in local mode URLs to this app signed with ``SECRET_KEY``
-  and served by ``audiobooks.views``.
+  and served by ``audiobooks.web.files``.
 - ``uploads``: the upload handler that streams a browser upload to a
   temporary file and stops it as soon as it passes the size cap.
 - ``ranges``: HTTP Range for the local download view; ``zipstream``: a zip

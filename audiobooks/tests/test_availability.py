@@ -11,12 +11,13 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.tests.conftest import PASSWORD, AppClient, make_person
-from audiobooks import storage_keys
 from audiobooks.availability import InMaintenance, VoiceUnavailable, voices_offered
 from audiobooks.models import Book, Conversion, StoredObject
-from audiobooks.services import book_create_from_upload, book_ingest, conversion_submit, upload_start
+from audiobooks.pipeline.submit import conversion_submit
+from audiobooks.services import book_create_from_upload, book_ingest, upload_start
+from audiobooks.storage import keys as storage_keys
+from audiobooks.storage.keys import deliverable_ids
 from audiobooks.storage.services import stored_object_save
-from audiobooks.storage_keys import deliverable_ids
 from audiobooks.tests.factories import CORPUS, completed_conversion, upload_file
 from credits.models import CreditEntry
 from credits.services import credits_grant_by_system

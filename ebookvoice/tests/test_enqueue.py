@@ -54,7 +54,7 @@ def test_a_message_the_broker_refuses_is_logged_and_counted_and_the_caller_goes_
 
 def _names_sent_by_name() -> set[str]:
     """Every task name a module outside the tests hands to ``enqueue`` as a literal string."""
-    names = set()
+    names: set[str] = set()
     for app_dir in ("accounts", "audiobooks", "credits", "tts_engine", "ebookvoice"):
         for path in (ROOT / app_dir).rglob("*.py"):
             if "tests" in path.parts:
@@ -68,7 +68,7 @@ def _names_sent_by_name() -> set[str]:
                 ):
                     first = node.args[0]
                     assert isinstance(first, ast.Constant), f"{path}: send tasks by a literal name"
-                    names.add(first.value)
+                    names.add(str(first.value))
     return names
 
 

@@ -5,8 +5,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from audiobooks import previews
 from audiobooks.availability import voices_offered
+from audiobooks.voices import previews
 from ebookvoice import enqueue
 
 

@@ -15,10 +15,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from audiobooks import storage_keys
 from audiobooks.audio import AudioError
 from audiobooks.audio.captions import write_vtt
-from audiobooks.audio.concat import ChapterAudio, concat_parts, shift_timings
+from audiobooks.audio.concat import shift_timings
 from audiobooks.audio.master import (
     head_offset_ms,
     mastered_duration_ms,
@@ -27,106 +26,51 @@ from audiobooks.audio.master import (
     measure_loudness,
 )
 from audiobooks.audio.mp3 import ChapterTags, encode_mp3
-from audiobooks.models import Book, Conversion, ConversionChapter, Part, StoredObject
-from audiobooks.storage import backend
+from audiobooks.models import Conversion, ConversionChapter, Part, StoredObject
+from audiobooks.storage import keys as storage_keys
 from audiobooks.storage.services import stored_object_save
 from ebookvoice import enqueue
 from ebookvoice.errors import TransientError
-from tts_engine.speech import RenderResult
 
 from . import conf
 from .dispatch import parts_dispatch_safely
 from .outcomes import ASSEMBLY_FAILED_MESSAGE, conversion_fail
-from .render import cached_part_key, timings_of
+from .sources import PartsMissing, authors_of, book_cover, cached_part_key, chapter_join
 
 logger = logging.getLogger(__name__)
 
-_COVER_TYPES = ("image/jpeg", "image/png")  # what ID3 and MP4 cover art take
 
-
-class PartsMissing(Exception):
-    """Cached Parts vanished from storage before they were joined (purged, or deleted by hand)."""
-
-    def __init__(self, part_ids: list[int]) -> None:
-        super().__init__(f"Parts {part_ids} are no longer stored")
-        self.part_ids = part_ids
-
-
-def chapter_join(selection: ConversionChapter, target: Path) -> ChapterAudio:
-    """Download the chapter's rendered Parts beside ``target`` and join them into it, in order."""
-    parts = Part.objects.filter(
-        conversion_id=selection.conversion_id, chapter_id=selection.chapter_id
-    ).order_by("chapter_part_index")
-    missing: list[int] = []
-    rendered: list[RenderResult] = []
-    for part in parts.only("id", "cache_key", "sentences", "chapter_part_index"):
-        path = target.with_name(f"{target.stem}-part-{part.chapter_part_index}.wav")
-        try:
-            backend.object_download(cached_part_key(part.cache_key), path)
-        except FileNotFoundError:
-            missing.append(part.pk)
-            continue
-        # concat_parts reads the rate and length from the file itself.
-        rendered.append(RenderResult(path=path, sample_rate=0, num_samples=0, sentences=timings_of(part)))
-    if missing:
-        raise PartsMissing(missing)
-    try:
-        return concat_parts(rendered, target)
-    finally:
-        for result in rendered:
-            result.path.unlink(missing_ok=True)
-
-
-def book_cover(book: Book, workdir: Path) -> Path | None:
-    """The book's cover as a local file, when it is one that audio files can carry."""
-    if not book.cover_key:
-        return None
-    cover = StoredObject.objects.filter(key=book.cover_key).values_list("content_type", flat=True).first()
-    if cover not in _COVER_TYPES:
-        return None
-    path = workdir / f"cover{Path(book.cover_key).suffix}"
-    try:
-        backend.object_download(book.cover_key, path)
-    except FileNotFoundError:
-        return None
-    return path
-
-
-def authors_of(book: Book) -> str:
-    return ", ".join(str(author) for author in book.authors) or "Unknown author"
-
-
-def chapter_master(*, selection_id: int, workdir: Path) -> None:
+def chapter_master(*, conversion_chapter_id: int, workdir: Path) -> None:
     """Master one chapter whose Parts are all done; does nothing for a chapter not waiting for it."""
-    selection = _claim(selection_id)
-    if selection is None:
+    conversion_chapter = _claim(conversion_chapter_id)
+    if conversion_chapter is None:
         return
-    if selection.attempts > conf.max_attempts():
-        conversion_fail(conversion_id=selection.conversion_id, message=ASSEMBLY_FAILED_MESSAGE)
+    if conversion_chapter.attempts > conf.max_attempts():
+        conversion_fail(conversion_id=conversion_chapter.conversion_id, message=ASSEMBLY_FAILED_MESSAGE)
         return
-    conversion = selection.conversion
+    conversion = conversion_chapter.conversion
     book = conversion.book
     try:
-        joined = chapter_join(selection, workdir / "chapter.wav")
+        joined = chapter_join(conversion_chapter=conversion_chapter, target=workdir / "chapter.wav")
     except PartsMissing as lost:
-        parts_render_again(selection, lost.part_ids)
+        parts_render_again(conversion_chapter=conversion_chapter, part_ids=lost.part_ids)
         return
     try:
         gain = mastering_gain(measure_loudness(joined.path))
         total = conversion.selections.count()
-        number = selection.number
+        number = conversion_chapter.number
         mp3 = encode_mp3(
             joined.path,
             workdir / "chapter.mp3",
             audio_filter=mastering_filter(gain, input_rate=joined.sample_rate),
             tags=ChapterTags(
-                title=selection.chapter.title,
+                title=conversion_chapter.chapter.title,
                 album=book.display_title,
                 artist=authors_of(book),
                 track=number,
                 track_total=total,
                 year=str(conversion.created_at.year),
-                cover=book_cover(book, workdir),
+                cover=book_cover(book=book, workdir=workdir),
             ),
         )
         duration_ms = mastered_duration_ms(joined)
@@ -147,35 +91,35 @@ def chapter_master(*, selection_id: int, workdir: Path) -> None:
         stored_object_save(
             key=storage_keys.mp3_key(**ids, number=number),
             content=content, kind=StoredObject.Kind.MP3, owner=owner, book=book,
-            filename=f"{prefix} - {selection.chapter.title}.mp3",
+            filename=f"{prefix} - {conversion_chapter.chapter.title}.mp3",
         )  # fmt: skip
     with vtt.open("rb") as content:
         stored_object_save(
             key=storage_keys.captions_key(**ids, number=number),
             content=content, kind=StoredObject.Kind.VTT, owner=owner, book=book, filename=f"{prefix}.vtt",
         )  # fmt: skip
-    _ready(selection, gain_db=gain, duration_ms=duration_ms)
+    _ready(conversion_chapter, gain_db=gain, duration_ms=duration_ms)
 
 
-def _claim(selection_id: int) -> ConversionChapter | None:
+def _claim(conversion_chapter_id: int) -> ConversionChapter | None:
     with transaction.atomic(durable=True):
         claimed = ConversionChapter.objects.filter(
-            pk=selection_id, status=ConversionChapter.Status.MASTERING
+            pk=conversion_chapter_id, status=ConversionChapter.Status.MASTERING
         ).update(attempts=F("attempts") + 1, sent_at=timezone.now())
         if not claimed:
             return None
         return ConversionChapter.objects.select_related("conversion__book__owner", "chapter").get(
-            pk=selection_id
+            pk=conversion_chapter_id
         )
 
 
-def _ready(selection: ConversionChapter, *, gain_db: float, duration_ms: int) -> None:
+def _ready(conversion_chapter: ConversionChapter, *, gain_db: float, duration_ms: int) -> None:
     """Mark the chapter playable; the book's last chapter sends the book to assembly."""
     now = timezone.now()
     with transaction.atomic(durable=True):
-        conversion = Conversion.objects.select_for_update().get(pk=selection.conversion_id)
+        conversion = Conversion.objects.select_for_update().get(pk=conversion_chapter.conversion_id)
         ready = ConversionChapter.objects.filter(
-            pk=selection.pk, status=ConversionChapter.Status.MASTERING
+            pk=conversion_chapter.pk, status=ConversionChapter.Status.MASTERING
         ).update(
             status=ConversionChapter.Status.READY, gain_db=gain_db, duration_ms=duration_ms, finished_at=now
         )
@@ -190,10 +134,10 @@ def _ready(selection: ConversionChapter, *, gain_db: float, duration_ms: int) ->
     logger.info("conversion %s: every chapter is ready; assembling the M4B", conversion.pk)
 
 
-def parts_render_again(selection: ConversionChapter, part_ids: list[int]) -> None:
+def parts_render_again(*, conversion_chapter: ConversionChapter, part_ids: list[int]) -> None:
     """Render again the Parts whose cached audio vanished, then master the chapter again."""
     logger.warning("conversion %s: Parts %s vanished from the cache; rendering them again",
-                   selection.conversion_id, part_ids)  # fmt: skip
+                   conversion_chapter.conversion_id, part_ids)  # fmt: skip
     with transaction.atomic(durable=True):
         keys = [
             cached_part_key(key)
@@ -204,7 +148,7 @@ def parts_render_again(selection: ConversionChapter, part_ids: list[int]) -> Non
             status=Part.Status.PENDING, dispatched_at=None, worker="", attempts=0, duration_ms=None,
             sentences=[], finished_at=None,
         )  # fmt: skip
-        ConversionChapter.objects.filter(pk=selection.pk).update(
+        ConversionChapter.objects.filter(pk=conversion_chapter.pk).update(
             status=ConversionChapter.Status.RENDERING, attempts=0, sent_at=None
         )
     parts_dispatch_safely()

@@ -20,13 +20,12 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
 from accounts.models import User
+from audiobooks.errors import BookError
+from audiobooks.models import Book, Conversion, ConversionChapter
+from audiobooks.storage import backend
+from audiobooks.storage import keys as storage_keys
 from credits.models import Plan
 from credits.services import credit_account_plan_set
-
-from . import storage_keys
-from .errors import BookError
-from .models import Book, Conversion, ConversionChapter
-from .storage import backend
 
 OPERATOR_EMAIL = "operator@ebookvoice.invalid"
 # Characters no file system or shell should have to deal with in a name.
@@ -108,14 +107,14 @@ def deliverables_write(conversion: Conversion, out_dir: Path) -> Written:
     """Copy the ready chapters (MP3 and captions) and, once completed, the M4B into ``out_dir``."""
     book = conversion.book
     ids = storage_keys.deliverable_ids(conversion)
-    selections = list(conversion.selections.select_related("chapter").order_by("position"))
-    width = max(2, len(str(len(selections))))
+    conversion_chapters = list(conversion.selections.select_related("chapter").order_by("position"))
+    width = max(2, len(str(len(conversion_chapters))))
     written = Written()
-    for selection in selections:
-        if selection.status != ConversionChapter.Status.READY:
+    for conversion_chapter in conversion_chapters:
+        if conversion_chapter.status != ConversionChapter.Status.READY:
             continue
-        number = selection.number
-        mp3 = out_dir / "mp3" / f"{number:0{width}d} - {safe_filename(selection.chapter.title)}.mp3"
+        number = conversion_chapter.number
+        mp3 = out_dir / "mp3" / f"{number:0{width}d} - {safe_filename(conversion_chapter.chapter.title)}.mp3"
         vtt = out_dir / "captions" / f"{number:0{width}d}.vtt"
         mp3.parent.mkdir(parents=True, exist_ok=True)
         vtt.parent.mkdir(parents=True, exist_ok=True)
@@ -123,27 +122,9 @@ def deliverables_write(conversion: Conversion, out_dir: Path) -> Written:
         _download(storage_keys.captions_key(**ids, number=number), vtt)
         written.mp3.append(mp3)
         written.captions.append(vtt)
-        written.audio_ms += selection.duration_ms or 0
+        written.audio_ms += conversion_chapter.duration_ms or 0
     if conversion.status == Conversion.Status.COMPLETED:
         written.m4b = out_dir / f"{safe_filename(book.display_title)}.m4b"
         _download(storage_keys.m4b_key(**ids), written.m4b)
         written.audio_ms = conversion.duration_ms or written.audio_ms
     return written
-
-
-def format_duration(seconds: float) -> str:
-    """``42 s``, ``14 min``, ``3.2 h``: how long, the way a summary line says it."""
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        minutes = seconds / 60
-        return f"{minutes:.1f} min" if minutes < 10 else f"{minutes:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-def format_eta(seconds: int | None) -> str:
-    if seconds is None:
-        return "--:--"
-    hours, rest = divmod(int(seconds), 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

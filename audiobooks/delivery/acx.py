@@ -44,8 +44,7 @@ from audiobooks.audio.master import HEAD_MS, TAIL_MS, mastering_filter
 from audiobooks.audio.mp3 import ACX_MAX_FILE_MS, ACX_MP3, ChapterTags, acx_spans, encode_mp3
 from audiobooks.errors import BookError
 from audiobooks.models import Book, Conversion, ConversionChapter, Part, StoredObject
-from audiobooks.pipeline.chapters import PartsMissing, authors_of, book_cover, chapter_join
-from audiobooks.pipeline.render import cached_part_key
+from audiobooks.pipeline.sources import PartsMissing, authors_of, book_cover, cached_part_key, chapter_join
 from audiobooks.storage.backend import CHUNK_SIZE
 from audiobooks.storage.zipstream import ZipEntry, zip_stream
 from tts_engine.speech import SentenceTiming
@@ -80,7 +79,7 @@ EXPIRED_MESSAGE = (
 
 @dataclass(frozen=True)
 class ExportChapter:
-    selection_id: int
+    conversion_chapter_id: int
     number: int  # its number in the conversion (1-based), as in its MP3's name
     title: str
     gain_db: float
@@ -123,12 +122,12 @@ def acx_export_get_for_user(*, user: User, book_uuid: UUID) -> AcxExport:
     )
     if conversion is None:
         raise NothingToExport(NOTHING_MESSAGE)
-    selections = list(
+    conversion_chapters = list(
         conversion.selections.filter(status=ConversionChapter.Status.READY)
         .select_related("chapter")
         .order_by("position")
     )
-    chapter_ids = [selection.chapter_id for selection in selections]
+    chapter_ids = [conversion_chapter.chapter_id for conversion_chapter in conversion_chapters]
     needed = {
         cached_part_key(key)
         for key in Part.objects.filter(conversion=conversion, chapter_id__in=chapter_ids).values_list(
@@ -140,20 +139,22 @@ def acx_export_get_for_user(*, user: User, book_uuid: UUID) -> AcxExport:
         logger.info("ACX export of book %s: %d cached Parts expired", book.pk, len(missing))
         raise ExportAudioExpired(EXPIRED_MESSAGE)
     chapters = []
-    for selection in selections:
+    for conversion_chapter in conversion_chapters:
         # Ready chapters have both (a check constraint).
-        assert selection.gain_db is not None
-        assert selection.duration_ms is not None
+        assert conversion_chapter.gain_db is not None
+        assert conversion_chapter.duration_ms is not None
         chapters.append(
             ExportChapter(
-                selection_id=selection.pk,
-                number=selection.number,
-                title=selection.chapter.title,
-                gain_db=selection.gain_db,
-                duration_ms=selection.duration_ms,
+                conversion_chapter_id=conversion_chapter.pk,
+                number=conversion_chapter.number,
+                title=conversion_chapter.chapter.title,
+                gain_db=conversion_chapter.gain_db,
+                duration_ms=conversion_chapter.duration_ms,
             )
         )
-    modified = max(selection.finished_at or conversion.created_at for selection in selections)
+    modified = max(
+        conversion_chapter.finished_at or conversion.created_at for conversion_chapter in conversion_chapters
+    )
     return AcxExport(
         book=book,
         conversion_id=conversion.pk,
@@ -246,7 +247,7 @@ def acx_zip_stream(export: AcxExport, *, file_max_ms: int | None = None) -> Iter
 def _entries(export: AcxExport, *, piece_max_ms: int) -> Generator[ZipEntry]:
     work_root = getattr(settings, "EXPORTS_WORK_DIR", None)
     with tempfile.TemporaryDirectory(prefix="ebv-acx-", dir=work_root) as root:
-        cover = book_cover(export.book, Path(root))
+        cover = book_cover(book=export.book, workdir=Path(root))
         for track, chapter in enumerate(export.chapters, start=1):
             with tempfile.TemporaryDirectory(prefix=f"chapter-{chapter.number}-", dir=root) as workdir:
                 tags = ChapterTags(
@@ -262,9 +263,9 @@ def _chapter_entries(
     export: AcxExport, chapter: ExportChapter, workdir: Path, *, tags: ChapterTags, piece_max_ms: int
 ) -> Iterator[ZipEntry]:
     """The chapter's pieces, each encoded when the zip reaches it; ``workdir`` holds the joined chapter."""
-    selection = ConversionChapter.objects.get(pk=chapter.selection_id)
+    conversion_chapter = ConversionChapter.objects.get(pk=chapter.conversion_chapter_id)
     try:
-        joined = chapter_join(selection, workdir / "chapter.wav")
+        joined = chapter_join(conversion_chapter=conversion_chapter, target=workdir / "chapter.wav")
     except PartsMissing as lost:
         logger.error("ACX export of book %s stopped: Parts %s vanished from storage",
                      export.book.pk, lost.part_ids)  # fmt: skip

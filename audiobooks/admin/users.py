@@ -20,10 +20,9 @@ from django.utils.html import format_html
 
 from accounts.admin import UserAdmin as AccountsUserAdmin
 from accounts.models import User
+from audiobooks.models import StoredObject
 from credits.admin import grant_credits_page
 from credits.selectors import storage_quota_get
-
-from .models import StoredObject
 
 
 class UserAdmin(AccountsUserAdmin):

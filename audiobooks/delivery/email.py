@@ -14,7 +14,7 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from .models import Conversion
+from audiobooks.models import Conversion
 
 logger = logging.getLogger(__name__)
 

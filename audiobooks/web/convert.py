@@ -2,7 +2,7 @@
 
 The page carries an idempotency key made when it is rendered, so a double
 click (or a resubmitted form) starts one conversion and charges once:
-``services.conversion_submit`` returns the first Conversion for a key it has
+``pipeline.submit.conversion_submit`` returns the first Conversion for a key it has
 seen. Every refusal is shown on the page itself, with what was chosen kept.
 """
 
@@ -21,14 +21,15 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.models import User
-from credits.errors import CreditsError
+from audiobooks import selectors
+from audiobooks.models import Book
+from audiobooks.pipeline import submit
+from audiobooks.voices import previews
+from ebookvoice.errors import DomainError
 from tts_engine.catalogue import default_voice_for
 from tts_engine.text import language_warning
 
-from . import previews, selectors, services
-from .errors import BookError
-from .models import Book
-from .views import _user
+from .common import refusal, user_of
 
 SPEEDS = (0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 1.75)
 # A narrator's pace, for the listening-time hint beside each chapter.
@@ -120,7 +121,7 @@ def _context(
     return {
         "book": book,
         "meta": meta,
-        "authors": ", ".join(str(author) for author in book.authors or []),
+        "authors": book.authors_text,
         "rows": rows,
         "included_count": sum(1 for row in rows if row["checked"]),
         "voices": voices,
@@ -138,7 +139,7 @@ def _context(
 @require_http_methods(["GET", "POST"])
 def book_convert(request: HttpRequest, book_uuid: UUID) -> HttpResponse:
     """GET: the picker (or "reading your book" while ingestion runs); POST: start the conversion."""
-    user = _user(request)
+    user = user_of(request)
     book = selectors.book_get_for_user(user=user, book_uuid=book_uuid)
     if request.method == "GET":
         response = render(request, "audiobooks/book_convert.html", _context(user=user, book=book))
@@ -148,7 +149,7 @@ def book_convert(request: HttpRequest, book_uuid: UUID) -> HttpResponse:
     voice_key = request.POST.get("voice", "")
     speed = _speed(request.POST.get("speed"))
     try:
-        conversion = services.conversion_submit(
+        conversion = submit.conversion_submit(
             user=user,
             book_uuid=book.uuid,
             chapter_indexes=chosen,
@@ -156,17 +157,12 @@ def book_convert(request: HttpRequest, book_uuid: UUID) -> HttpResponse:
             speed=speed,
             idempotency_key=request.POST.get("idempotency_key", ""),
         )
-    except (BookError, CreditsError) as error:
+    except DomainError as error:
         context = _context(
             user=user, book=book, chosen=chosen, voice_key=voice_key or None,
             speed=speed if speed > 0 else 1.0, error=error.message,
         )  # fmt: skip
-        response = render(
-            request, "audiobooks/book_convert.html", context, status=getattr(error, "http_status", 400)
-        )
-        if retry_after := getattr(error, "retry_after_seconds", None):
-            response["Retry-After"] = str(retry_after)
-        return response
+        return refusal(request, error, template="audiobooks/book_convert.html", context=context)
     messages.success(
         request,
         f"Converting {len(chosen)} chapter{'s' if len(chosen) != 1 else ''}. "
@@ -179,7 +175,7 @@ def book_convert(request: HttpRequest, book_uuid: UUID) -> HttpResponse:
 @require_safe
 def book_quote(request: HttpRequest, book_uuid: UUID) -> JsonResponse:
     """``?chapter=0&chapter=2&voice=…``: the credits it would cost, the balance, the language warning."""
-    user = _user(request)
+    user = user_of(request)
     quote = selectors.book_conversion_quote(
         user=user,
         book_uuid=book_uuid,

@@ -14,11 +14,11 @@ from django.shortcuts import render
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
 
+from audiobooks import selectors
 from credits.conf import chars_per_credit
 from credits.selectors import credit_balance_get, credit_entries_list, credit_plan_get
 
-from . import selectors
-from .views import _user
+from .common import user_of
 
 ENTRIES_PER_PAGE = 25
 
@@ -26,7 +26,7 @@ ENTRIES_PER_PAGE = 25
 @login_required
 @require_safe
 def credits_page(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = user_of(request)
     page = Paginator(credit_entries_list(user=user), ENTRIES_PER_PAGE).get_page(request.GET.get("page"))
     books = selectors.conversion_books_for_user(
         user=user, conversion_uuids=[entry.conversion_uuid for entry in page if entry.conversion_uuid]

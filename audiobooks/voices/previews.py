@@ -34,16 +34,17 @@ from django.conf import settings
 from django.core.cache import cache
 from redis.exceptions import RedisError
 
+from audiobooks.availability import voices_offered
+from audiobooks.models import StoredObject
+from audiobooks.storage import keys as storage_keys
+from audiobooks.storage.services import stored_object_save
 from ebookvoice import enqueue
 from ebookvoice.errors import DomainError
+from ebookvoice.flags import voice_enabled
 from tts_engine.engines.base import SPEED_MAX, SPEED_MIN, EngineError, Voice
-from tts_engine.previews import sample_text, trim_preview_text
+from tts_engine.previews import render_preview, sample_text, trim_preview_text
 from tts_engine.registry import get_voice
 from tts_engine.text import NORMALISER_VERSION
-
-from . import storage_keys
-from .availability import voices_offered
-from .models import StoredObject
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +99,6 @@ class PreviewBusy(PreviewError):
 
 def voice_get(*, voice_key: str) -> Voice:
     """The voice, or ``UnknownVoice`` (404), as for one staff switched off; loads no model."""
-    from ebookvoice.flags import voice_enabled
-
     try:
         voice = get_voice(voice_key)
     except EngineError:
@@ -199,8 +198,6 @@ def voice_preview_generate(*, voice_key: str, force: bool = False) -> tuple[Stor
     does nothing, unless ``force``. Runs in a synthesis worker (it loads the
     engine's model). Raises ``UnknownVoice``, ``EngineError`` and ``OSError``.
     """
-    from .storage.services import stored_object_save
-
     voice = voice_get(voice_key=voice_key)
     key = voice_preview_key(voice=voice)
     if not force and (existing := voice_preview_get(voice=voice)) is not None:
@@ -317,8 +314,6 @@ def text_preview_render(*, voice_key: str, text: str, speed: float) -> dict[str,
 
 
 def _render_mp3(folder: Path, *, voice_key: str, text: str | None, speed: float) -> Path:
-    from tts_engine.previews import render_preview
-
     wav = render_preview(folder / "preview.wav", voice_key=voice_key, text=text, speed=speed).path
     mp3 = folder / "preview.mp3"
     encode_mp3(wav, mp3)

@@ -8,19 +8,17 @@ check of ``conversion_get_for_user``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 from accounts.models import User
-
-from . import storage_keys
-from .models import Book, Conversion, ConversionChapter, StoredObject
-from .selectors import conversion_get_for_user
-from .storage import links
-from .storage.headers import content_type_for
-from .storage.links import Link
+from audiobooks.models import Book, Conversion, ConversionChapter, StoredObject
+from audiobooks.selectors import conversion_get_for_user
+from audiobooks.storage import keys as storage_keys
+from audiobooks.storage import links
+from audiobooks.storage.headers import attachment_name, content_type_for
+from audiobooks.storage.links import Link
 
 
 @dataclass(frozen=True)
@@ -48,15 +46,13 @@ class ConversionFiles:
     chapters: list[ChapterFiles]
 
 
-def _safe_name(name: str) -> str:
-    return re.sub(r"[/\\]", "_", name).strip() or "download"
-
-
 def _link(stored: StoredObject | None, filename: str) -> FileLink | None:
     if stored is None:
         return None
     link = links.download_link(
-        key=stored.key, filename=_safe_name(stored.filename or filename), content_type=stored.content_type
+        key=stored.key,
+        filename=attachment_name(stored.filename or filename),
+        content_type=stored.content_type,
     )
     return FileLink(link.url, link.expires_at, stored.content_type, stored.size)
 
@@ -65,8 +61,8 @@ def conversion_files_for_user(*, user: User, conversion_uuid: UUID) -> Conversio
     """The user's conversion's files, each with a fresh link; another user's conversion is a 404."""
     conversion = conversion_get_for_user(user=user, conversion_uuid=conversion_uuid)
     book = conversion.book
-    selections = list(conversion.selections.select_related("chapter").order_by("position"))
-    ready = [s for s in selections if s.status == ConversionChapter.Status.READY]
+    conversion_chapters = list(conversion.selections.select_related("chapter").order_by("position"))
+    ready = [s for s in conversion_chapters if s.status == ConversionChapter.Status.READY]
     ids = storage_keys.deliverable_ids(conversion)
     keys = {
         "m4b": storage_keys.m4b_key(**ids),
@@ -81,19 +77,23 @@ def conversion_files_for_user(*, user: User, conversion_uuid: UUID) -> Conversio
     if conversion.status == Conversion.Status.COMPLETED:
         m4b = _link(stored.get(keys["m4b"]), f"{title}.m4b")
     chapters = []
-    for selection in selections:
-        is_ready = selection.status == ConversionChapter.Status.READY
-        number = f"{selection.number:02d}"
+    for conversion_chapter in conversion_chapters:
+        is_ready = conversion_chapter.status == ConversionChapter.Status.READY
+        number = f"{conversion_chapter.number:02d}"
         chapters.append(
             ChapterFiles(
-                number=selection.number,
-                title=selection.chapter.title,
-                status=selection.status,
-                duration_ms=selection.duration_ms,
-                mp3=_link(stored.get(keys.get(f"mp3:{selection.number}", "")), f"{title} - {number}.mp3")
+                number=conversion_chapter.number,
+                title=conversion_chapter.chapter.title,
+                status=conversion_chapter.status,
+                duration_ms=conversion_chapter.duration_ms,
+                mp3=_link(
+                    stored.get(keys.get(f"mp3:{conversion_chapter.number}", "")), f"{title} - {number}.mp3"
+                )
                 if is_ready
                 else None,
-                captions=_link(stored.get(keys.get(f"vtt:{selection.number}", "")), f"{title} - {number}.vtt")
+                captions=_link(
+                    stored.get(keys.get(f"vtt:{conversion_chapter.number}", "")), f"{title} - {number}.vtt"
+                )
                 if is_ready
                 else None,
             )
@@ -108,7 +108,7 @@ def cover_link(book: Book) -> Link | None:
     extension = book.cover_key.rsplit(".", 1)[-1]
     return links.download_link(
         key=book.cover_key,
-        filename=_safe_name(f"{book.display_title} cover.{extension}"),
+        filename=attachment_name(f"{book.display_title} cover.{extension}"),
         content_type=content_type_for(book.cover_key),
         disposition="inline",
     )

@@ -23,36 +23,26 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods, require_safe
 
-from credits.errors import CreditsError
+from audiobooks.storage import links
+from audiobooks.voices import previews
 from credits.ratelimits import Action, check_rate_limit
+from ebookvoice.errors import DomainError
 
-from . import previews
-from .storage import links
+from .common import refusal
 
 View = Callable[..., HttpResponse]
 
 
-def _error(error: previews.PreviewError | CreditsError, *, status: int | None = None) -> JsonResponse:
-    code = getattr(error, "code", None) or {429: "rate_limited", 503: "unavailable"}.get(
-        error.http_status, "invalid"
-    )
-    response = JsonResponse(
-        {"error": {"code": code, "message": error.message}}, status=status or error.http_status
-    )
-    if retry_after := getattr(error, "retry_after_seconds", None):
-        response["Retry-After"] = str(retry_after)
-    patch_cache_control(response, private=True, no_store=True)
-    return response
+class NotAuthenticated(DomainError):
+    code = "not_authenticated"
+    http_status = 401
 
 
 def _signed_in(view: View) -> View:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
-            return JsonResponse(
-                {"error": {"code": "not_authenticated", "message": "Sign in to hear the voices."}},
-                status=401,
-            )
+            return refusal(request, NotAuthenticated("Sign in to hear the voices."))
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -99,11 +89,11 @@ def _stock_preview(request: HttpRequest, voice_key: str) -> HttpResponse:
     try:
         voice = previews.voice_get(voice_key=voice_key)
     except previews.UnknownVoice as error:
-        return _error(error)
+        return refusal(request, error)
     stored = previews.voice_preview_get(voice=voice)
     if stored is None:
         previews.voice_preview_request(voice_key=voice.key)
-        return _error(previews.PreviewNotReady())
+        return refusal(request, previews.PreviewNotReady())
     link = links.download_link(
         key=stored.key, filename=stored.filename, content_type=stored.content_type, disposition="inline"
     )
@@ -120,7 +110,7 @@ def _text_preview(request: HttpRequest, voice_key: str) -> HttpResponse:
         except ValueError:
             fields = None
         if not isinstance(fields, dict):
-            return _error(previews.PreviewError("Send a JSON object with text and speed."))
+            return refusal(request, previews.PreviewError("Send a JSON object with text and speed."))
     try:
         preview = previews.text_preview_validate(
             voice_key=voice_key, text=fields.get("text"), speed=fields.get("speed")
@@ -128,8 +118,8 @@ def _text_preview(request: HttpRequest, voice_key: str) -> HttpResponse:
         # Counted only once the request is one we would serve: a typo costs no slot.
         check_rate_limit(request_or_key=request, action=Action.TEXT_PREVIEW)
         audio = previews.text_preview_synthesize(preview=preview)
-    except (previews.PreviewError, CreditsError) as error:
-        return _error(error)
+    except DomainError as error:
+        return refusal(request, error)
     response = HttpResponse(audio, content_type="audio/mpeg")
     response["Content-Disposition"] = 'inline; filename="preview.mp3"'
     response["X-Preview-Trimmed"] = "1" if preview.trimmed else "0"

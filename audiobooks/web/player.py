@@ -14,16 +14,17 @@ import math
 from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.models import User
+from audiobooks import listening, selectors
+from audiobooks.errors import BookError
+from audiobooks.storage import backend
+from ebookvoice.errors import DomainError
 
-from . import listening, selectors
-from .errors import BookError
-from .storage import backend
-from .views import _user
+from .common import refusal, user_of
 
 
 def player_position_get(*, user: User, book_uuid: UUID) -> dict[str, float | int] | None:
@@ -39,7 +40,7 @@ def player_position_get(*, user: User, book_uuid: UUID) -> dict[str, float | int
 def book_captions(request: HttpRequest, book_uuid: UUID, number: int) -> StreamingHttpResponse:
     """A ready chapter's WebVTT captions, from this origin; 404 for another's book or a chapter not ready."""
     _book, stored = selectors.book_file_get_for_user(
-        user=_user(request), book_uuid=book_uuid, name=f"captions/{number:02d}.vtt"
+        user=user_of(request), book_uuid=book_uuid, name=f"captions/{number:02d}.vtt"
     )
     response = StreamingHttpResponse(
         backend.object_chunks(stored.key), content_type="text/vtt; charset=utf-8"
@@ -48,34 +49,34 @@ def book_captions(request: HttpRequest, book_uuid: UUID, number: int) -> Streami
     return response
 
 
-def _position_refused(message: str) -> JsonResponse:
-    return JsonResponse({"error": {"code": "invalid_position", "message": message}}, status=400)
+class InvalidPosition(DomainError):
+    code = "invalid_position"
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def book_position(request: HttpRequest, book_uuid: UUID) -> JsonResponse:
+def book_position(request: HttpRequest, book_uuid: UUID) -> HttpResponse:
     """``GET``: ``{"chapter", "seconds"}`` or ``{}``; ``POST`` (form: chapter, seconds): remember them.
 
     The player posts with the page's CSRF token, also from ``navigator.sendBeacon``
     when the page is closed.
     """
-    user = _user(request)
+    user = user_of(request)
     book = selectors.book_get_for_user(user=user, book_uuid=book_uuid)
     if request.method == "POST":
         try:
             chapter = int(request.POST.get("chapter", ""))
             seconds = float(request.POST.get("seconds", ""))
         except ValueError:
-            return _position_refused("Send the chapter number and the seconds into it.")
+            return refusal(request, InvalidPosition("Send the chapter number and the seconds into it."))
         if chapter < 1 or not math.isfinite(seconds) or seconds < 0:
-            return _position_refused("The chapter counts from 1, and the seconds from 0.")
+            return refusal(request, InvalidPosition("The chapter counts from 1, and the seconds from 0."))
         try:
             listening.listening_progress_save(
                 user=user, book_uuid=book.uuid, chapter=chapter, position_ms=round(seconds * 1000)
             )
         except BookError as error:
-            return _position_refused(error.message)
+            return refusal(request, InvalidPosition(error.message))
     response = JsonResponse(player_position_get(user=user, book_uuid=book.uuid) or {})
     patch_cache_control(response, private=True, no_store=True)
     return response

@@ -9,12 +9,14 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.models import User
-
-from . import admin_users  # noqa: F401  (the users list, with balance and storage)
-from .models import Book, Chapter, Conversion, ConversionChapter, Part, StoredObject
-from .pipeline.progress import conversion_progress
-from .services import book_delete_in_admin
-from .staff import ConversionNotRetryable, conversion_cancel_by_staff, conversion_retry_by_staff
+from audiobooks.models import Book, Chapter, Conversion, ConversionChapter, Part, StoredObject
+from audiobooks.pipeline.outcomes import (
+    ConversionNotRetryable,
+    conversion_cancel_by_staff,
+    conversion_retry_by_staff,
+)
+from audiobooks.pipeline.progress import conversion_progress
+from audiobooks.services import book_delete_in_admin
 
 
 class ChapterInline(admin.TabularInline):

@@ -8,17 +8,33 @@ books), so a figure is the same whichever process asks.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Q, Sum
 from django.utils import timezone
 
 from accounts.models import User
+from audiobooks.models import Book, Conversion, ConversionChapter, Part
+from audiobooks.pipeline import conf
+from audiobooks.pipeline.dispatch import IN_FLIGHT, WAITING, runnable_conversions
+from audiobooks.pipeline.reaper import WORKER_LOST
 
-from .models import Book, Conversion, Part
-from .pipeline import conf
-from .pipeline.reaper import WORKER_LOST
+
+def status_figures(staff: bool) -> dict[str, Any]:
+    """What the status page (``ebookvoice.status``) shows of the pipeline; workers and throughput to staff."""
+    heartbeats = workers_from_heartbeats()
+    figures: dict[str, Any] = {
+        "active_conversions": active_conversions(),
+        "workers_rendering": sum(worker.alive for worker in heartbeats),
+    }
+    if staff:
+        figures["workers_heartbeats"] = [asdict(worker) for worker in heartbeats]
+        figures["throughput"] = [
+            {**asdict(row), "realtime_factor": row.realtime_factor} for row in throughput_by_engine()
+        ]
+    return figures
 
 
 def engine_of(voice_key: str) -> str:
@@ -186,9 +202,6 @@ class ReapPreview:
 
 
 def reap_preview(*, now: datetime | None = None) -> ReapPreview:
-    from .models import ConversionChapter
-    from .pipeline.dispatch import IN_FLIGHT, WAITING, runnable_conversions
-
     now = now or timezone.now()
     stale = Part.objects.filter(
         runnable_conversions(), status=Part.Status.RUNNING, heartbeat_at__lt=now - conf.stale_after()
