@@ -53,20 +53,20 @@ class Shelf:
 
 # What each answer costs: the session and user, then its own reads.
 API_LISTS = {
-    "/api/v1/books": 4,
-    "/api/v1/conversions": 4,
-    "/api/v1/credits/entries": 4,
-    "/api/v1/voices": 3,
-    "bookmarks": 4,
+    "/api/v1/books": 5,
+    "/api/v1/conversions": 5,
+    "/api/v1/credits/entries": 5,
+    "/api/v1/voices": 4,
+    "bookmarks": 6,
 }
 PAGES = {
-    "/books/": 8,
-    "/books/?partial=1": 7,
-    "/credits/": 9,
-    "/voices/": 3,
-    "book": 12,
-    "convert": 10,
-    "status": 7,
+    "/books/": 10,
+    "/books/?partial=1": 10,
+    "/credits/": 11,
+    "/voices/": 8,
+    "book": 15,
+    "convert": 15,
+    "status": 13,
 }
 
 

@@ -23,23 +23,23 @@ from __future__ import annotations
 
 import base64
 import logging
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from celery.exceptions import TimeoutError as CeleryTimeout
-from django.conf import settings
 from django.core.cache import cache
 from redis.exceptions import RedisError
 
+from audiobooks.audio import AudioError
+from audiobooks.audio.mp3 import CHAPTER_MP3, encode_mp3
 from audiobooks.availability import voices_offered
 from audiobooks.models import StoredObject
 from audiobooks.storage import keys as storage_keys
 from audiobooks.storage.services import stored_object_save
 from ebookvoice import enqueue
-from ebookvoice.errors import DomainError
+from ebookvoice.errors import DomainError, TransientError
 from ebookvoice.flags import voice_enabled
 from tts_engine.engines.base import SPEED_MAX, SPEED_MIN, EngineError, Voice
 from tts_engine.previews import render_preview, sample_text, trim_preview_text
@@ -48,8 +48,6 @@ from tts_engine.text import NORMALISER_VERSION
 
 logger = logging.getLogger(__name__)
 
-MP3_BITRATE = "64k"
-FFMPEG_TIMEOUT_SECONDS = 120
 # A missing stock preview is asked for at most this often; the task clears
 # the mark once the clip is stored, and a permanent failure is remembered
 # for FAILED_SECONDS so a broken voice is not rendered on every page view.
@@ -315,18 +313,9 @@ def text_preview_render(*, voice_key: str, text: str, speed: float) -> dict[str,
 
 def _render_mp3(folder: Path, *, voice_key: str, text: str | None, speed: float) -> Path:
     wav = render_preview(folder / "preview.wav", voice_key=voice_key, text=text, speed=speed).path
-    mp3 = folder / "preview.mp3"
-    encode_mp3(wav, mp3)
-    return mp3
-
-
-def encode_mp3(source: Path, target: Path) -> None:
-    """Mono MP3 at ``MP3_BITRATE`` with ``settings.FFMPEG_BINARY``; raises ``OSError`` on failure."""
-    command = [
-        settings.FFMPEG_BINARY, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-        "-i", str(source), "-map_metadata", "-1", "-ac", "1",
-        "-codec:a", "libmp3lame", "-b:a", MP3_BITRATE, str(target),
-    ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, timeout=FFMPEG_TIMEOUT_SECONDS)
-    if done.returncode != 0 or not target.is_file():
-        raise OSError(f"ffmpeg could not encode the preview: {done.stderr.decode(errors='replace')[-500:]}")
+    try:
+        return encode_mp3(wav, folder / "preview.mp3", profile=CHAPTER_MP3)  # 64 kb/s mono, untagged
+    except AudioError as error:
+        if error.retryable:  # the task tries again, within its retries
+            raise TransientError(str(error)) from error
+        raise
