@@ -1,3 +1,11 @@
+"""The admin of books and conversions: read-only rows, and the staff actions that go through the pipeline.
+
+Conversions, their chapters and Parts change only through services and the
+pipeline: staff look, and act through the actions (retry, cancel), which
+call ``pipeline.outcomes``. Deleting a book goes through ``services``, so
+its files go too.
+"""
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,6 +25,7 @@ from audiobooks.pipeline.outcomes import (
 )
 from audiobooks.pipeline.progress import conversion_progress
 from audiobooks.services import book_delete_in_admin
+from ebookvoice.admin_fallback import ReadOnlyAdmin
 
 
 class ChapterInline(admin.TabularInline):
@@ -67,7 +76,7 @@ class ChapterAdmin(admin.ModelAdmin):
 
 
 @admin.register(StoredObject)
-class StoredObjectAdmin(admin.ModelAdmin):
+class StoredObjectAdmin(ReadOnlyAdmin):
     """Read-only: rows change only with their objects (services, purge_expired, reconcile_storage)."""
 
     list_display = ("key", "kind", "owner", "size", "content_type", "expires_at", "created_at")
@@ -78,28 +87,6 @@ class StoredObjectAdmin(admin.ModelAdmin):
         "uuid", "key", "owner", "book", "kind", "size", "content_type", "filename",
         "expires_at", "created_at",
     )  # fmt: skip
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows that change only through services and the pipeline: staff look, and act through actions."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def _short(text: str, limit: int = 80) -> str:

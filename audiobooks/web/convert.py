@@ -16,7 +16,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods, require_safe
 
@@ -30,6 +29,7 @@ from tts_engine.catalogue import default_voice_for
 from tts_engine.text import language_warning
 
 from .common import refusal, user_of
+from .voices import preview_url
 
 SPEEDS = (0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 1.75)
 # A narrator's pace, for the listening-time hint beside each chapter.
@@ -59,16 +59,12 @@ def _voices(book: Book) -> list[VoiceChoice]:
             quality=listing.voice.quality,
             licence=listing.voice.licence,
             non_commercial=listing.voice.non_commercial,
-            preview_url=previews_url(listing.voice.key),
+            preview_url=preview_url(listing.voice.key),
             preview_status=listing.status,
             warning=language_warning(listing.voice.language, book.language) if book.language else None,
         )
         for listing in previews.voices_with_previews()
     ]
-
-
-def previews_url(voice_key: str) -> str:
-    return reverse("audiobooks:voice-preview", kwargs={"voice_key": voice_key})
 
 
 def _chapter_indexes(values: list[str]) -> list[int]:

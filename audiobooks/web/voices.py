@@ -48,7 +48,8 @@ def _signed_in(view: View) -> View:
     return wrapper
 
 
-def _preview_url(voice_key: str) -> str:
+def preview_url(voice_key: str) -> str:
+    """This site's stable URL of a voice's stock preview, which redirects to a fresh link."""
     return reverse("audiobooks:voice-preview", kwargs={"voice_key": voice_key})
 
 
@@ -67,7 +68,7 @@ def voices_list(request: HttpRequest) -> JsonResponse:
             "licence": listing.voice.licence,
             "non_commercial": listing.voice.non_commercial,
             "sample_rate": listing.voice.sample_rate,
-            "preview_url": _preview_url(listing.voice.key) if listing.preview else None,
+            "preview_url": preview_url(listing.voice.key) if listing.preview else None,
             "preview_status": listing.status,
         }
         for listing in previews.voices_with_previews()
