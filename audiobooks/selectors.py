@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from credits.conf import max_upload_bytes
-from credits.selectors import conversion_quote, storage_quota_get
+from credits.selectors import ConversionQuote, conversion_quote, storage_quota_get
 from tts_engine.engines.base import EngineError
 from tts_engine.registry import get_voice
 from tts_engine.text import language_warning
@@ -276,21 +276,10 @@ def upload_finished(*, user: User, upload_id: UUID) -> bool:
 
 
 @dataclass(frozen=True)
-class BookConversionQuote:
-    """What the Convert page shows before the reader submits."""
+class BookConversionQuote(ConversionQuote):
+    """What the Convert page shows before the reader submits: the quote, and the voice's language."""
 
-    characters: int
-    credits: int
-    balance: int
-    language_warning: str | None
-
-    @property
-    def affordable(self) -> bool:
-        return self.credits <= self.balance
-
-    @property
-    def shortfall(self) -> int:
-        return max(0, self.credits - self.balance)
+    language_warning: str | None = None
 
 
 def book_conversion_quote(

@@ -24,10 +24,7 @@ from credits.selectors import upload_check
 from ebookvoice import enqueue
 
 from . import availability
-from .errors import (
-    BookError,
-    UnsupportedFileType,
-)
+from .errors import BookError, UnsupportedFileType
 from .ingest import IngestedBook, IngestError, ingest_file
 from .models import Book, Chapter, StoredObject
 from .selectors import book_get_for_user, storage_used_bytes
