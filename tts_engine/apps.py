@@ -11,9 +11,13 @@ class TTSEngineConfig(AppConfig):
 
     def ready(self) -> None:
         from django.apps import apps
+        from django.core import checks
+
+        from tts_engine.checks import voice_pauses_check
 
         from .catalogue import voice_switches_ensure
 
+        checks.register(voice_pauses_check)
         # post_migrate is sent only for apps with models, so once for waffle's, after every migration.
         post_migrate.connect(
             voice_switches_ensure,

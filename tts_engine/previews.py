@@ -21,7 +21,7 @@ SAMPLE_TEXTS = {
     ),
 }
 MAX_PREVIEW_CHARS = 300
-_PREVIEW_PAUSES = Pauses(sentence_ms=300, paragraph_ms=300, title_ms=300)
+_PREVIEW_PAUSES = Pauses(sentence_ms=300, paragraph_ms=300, heading_ms=300, title_ms=300)
 
 
 def sample_text(language: str) -> str:

@@ -23,9 +23,9 @@ import numpy as np
 
 from tts_engine.chunking import split_chunks, split_paragraphs, split_sentences
 from tts_engine.engines.base import SPEED_MAX, SPEED_MIN, Engine, EngineError
-from tts_engine.text import NORMALISER_VERSION, normalise
-
-MAX_PAUSE_MS = 10_000
+from tts_engine.opening import chapter_opening
+from tts_engine.pauses import Pauses, voice_pauses
+from tts_engine.text import NORMALISER_VERSION, is_heading, normalise
 
 
 def validate_speed(speed: float) -> float:
@@ -37,26 +37,8 @@ def validate_speed(speed: float) -> float:
 
 
 @dataclass(frozen=True)
-class Pauses:
-    """Silence in milliseconds after a sentence, a paragraph and the title.
-
-    The pause after a paragraph's last sentence replaces, not adds to, the
-    sentence pause.
-    """
-
-    sentence_ms: int = 300
-    paragraph_ms: int = 800
-    title_ms: int = 1500
-
-    def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if not isinstance(value, int) or not 0 <= value <= MAX_PAUSE_MS:
-                raise ValueError(f"{name} must be a whole number of milliseconds from 0 to {MAX_PAUSE_MS}.")
-
-
-@dataclass(frozen=True)
 class Utterance:
-    """One sentence (or the title) as planned: written text, spoken chunks, pause."""
+    """One sentence or heading (or the title) as planned: caption text, spoken chunks, pause."""
 
     text: str
     chunks: tuple[str, ...]
@@ -66,6 +48,20 @@ class Utterance:
 
 def _speakable(chunk: str) -> bool:
     return any(char.isalnum() for char in chunk)
+
+
+def _spoken_chunks(spoken: str, max_chars: int) -> tuple[str, ...]:
+    return tuple(chunk for chunk in split_chunks(spoken, max_chars) if _speakable(chunk))
+
+
+def _heading(
+    written: str, *, language: str, max_chars: int, pause_ms: int, is_title: bool = False
+) -> list[Utterance]:
+    # A heading's caption is what is said ("One", "Chapter forty-two"), so a
+    # section number never reads as the pronoun "I" on screen either.
+    spoken = normalise(written, language, heading=True)
+    chunks = _spoken_chunks(spoken, max_chars)
+    return [Utterance(spoken[:1].upper() + spoken[1:], chunks, pause_ms, is_title=is_title)] if chunks else []
 
 
 def plan_speech(
@@ -79,28 +75,41 @@ def plan_speech(
 ) -> list[Utterance]:
     """Split, normalise and chunk ``text``; the title, if given, comes first.
 
-    Paragraphs are separated by blank lines. A paragraph with nothing to say (a
-    scene break such as ``* * *``) lengthens the pause before the next one.
-    When ``ends_paragraph`` is False (a Part cut mid-paragraph), the last
-    sentence is followed by a sentence pause instead of a paragraph pause.
+    Paragraphs are separated by blank lines. When the text opens with the
+    chapter's own heading, the title and that heading are one announcement
+    (``tts_engine.opening``). A paragraph that heads a section ("II",
+    "Chapter XLII") is said as a heading, its numbers as words, and followed
+    by the heading pause. A paragraph with nothing to say (a scene break such
+    as ``* * *``) lengthens the pause before the next one. When
+    ``ends_paragraph`` is False (a Part cut mid-paragraph), the last sentence
+    is followed by a sentence pause instead of a paragraph pause.
     """
     pauses = pauses or Pauses()
+    paragraphs = split_paragraphs(text)
     plan: list[Utterance] = []
     if title and title.strip():
-        chunks = tuple(
-            c for c in split_chunks(normalise(title, language, heading=True), max_chars) if _speakable(c)
+        opening = chapter_opening(title, paragraphs, language)
+        paragraphs = paragraphs[opening.consumed :]
+        plan += _heading(
+            opening.announcement,
+            language=language,
+            max_chars=max_chars,
+            pause_ms=pauses.title_ms,
+            is_title=True,
         )
-        if chunks:
-            plan.append(Utterance(title.strip(), chunks, pauses.title_ms, is_title=True))
-    for paragraph in split_paragraphs(text):
-        spoken: list[Utterance] = []
-        for sentence in split_sentences(paragraph, language):
-            chunks = tuple(c for c in split_chunks(normalise(sentence, language), max_chars) if _speakable(c))
-            if chunks:
-                spoken.append(Utterance(sentence, chunks, pauses.sentence_ms))
+    for paragraph in paragraphs:
+        if is_heading(paragraph, language):
+            spoken = _heading(paragraph, language=language, max_chars=max_chars, pause_ms=pauses.heading_ms)
+        else:
+            spoken = [
+                Utterance(sentence, chunks, pauses.sentence_ms)
+                for sentence in split_sentences(paragraph, language)
+                if (chunks := _spoken_chunks(normalise(sentence, language), max_chars))
+            ]
+            if spoken:
+                last = spoken[-1]
+                spoken[-1] = Utterance(last.text, last.chunks, pauses.paragraph_ms)
         if spoken:
-            last = spoken[-1]
-            spoken[-1] = Utterance(last.text, last.chunks, pauses.paragraph_ms)
             plan.extend(spoken)
         elif plan and not plan[-1].is_title:
             last = plan[-1]
@@ -158,7 +167,8 @@ def render_key(
     """A sha256 over everything that changes the rendered audio, for the render cache.
 
     ``model_digest`` is ``Engine.model_digest``: the voice key names a voice,
-    the digest says which weights speak it.
+    the digest says which weights speak it. Without ``pauses``, the voice's own
+    (``tts_engine.pauses.voice_pauses``), as ``render_to_wav`` uses.
     """
     payload = {
         "voice": voice_key,
@@ -166,7 +176,7 @@ def render_key(
         "speed": round(float(speed), 3),
         "text": text,
         "title": title or "",
-        "pauses": asdict(pauses or Pauses()),
+        "pauses": asdict(pauses or voice_pauses(voice_key)),
         "language": language,
         "ends_paragraph": ends_paragraph,
         "normaliser": NORMALISER_VERSION,
@@ -193,9 +203,10 @@ def render_to_wav(
     render ends with ``RenderStopped`` and leaves no file.
 
     ``language`` is the text's language (it picks the normaliser and sentence
-    splitter) and defaults to the voice's. The file appears at ``path`` only
-    when complete: a killed worker leaves no half-written file for the render
-    cache to trust. Raises ``EngineError`` and ``ValueError`` (bad speed or pauses).
+    splitter) and defaults to the voice's; ``pauses`` default to the voice's.
+    The file appears at ``path`` only when complete: a killed worker leaves no
+    half-written file for the render cache to trust. Raises ``EngineError``
+    and ``ValueError`` (bad speed or pauses).
     """
     speed = validate_speed(speed)
     voice = engine.voice(voice_id)
@@ -204,7 +215,7 @@ def render_to_wav(
         language=language or voice.language,
         max_chars=chunk_limit(engine, speed),
         title=title,
-        pauses=pauses,
+        pauses=pauses or voice_pauses(voice.key),
         ends_paragraph=ends_paragraph,
     )
     target = Path(path)

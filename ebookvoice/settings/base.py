@@ -285,6 +285,9 @@ SENTRY_DSN = env.str("SENTRY_DSN", default="")
 TTS_DEVICE = env.str("TTS_DEVICE", default="auto")
 TTS_VOICES_DIR = Path(env.str("TTS_VOICES_DIR", default=str(VAR_DIR / "voices")))
 TTS_MODELS_DIR = Path(env.str("TTS_MODELS_DIR", default=str(VAR_DIR / "models")))
+# JSON: voice key to the pauses it changes, e.g. {"piper:en_US-joe-medium": {"title_ms": 1800}}
+# (tts_engine.pauses names them); `manage.py check` reports a bad value.
+TTS_VOICE_PAUSES = env.str("TTS_VOICE_PAUSES", default="{}")
 # The system ffmpeg when there is one, else the static build inside imageio-ffmpeg.
 FFMPEG_BINARY = (
     env.str("FFMPEG_BINARY", default="") or shutil.which("ffmpeg") or imageio_ffmpeg.get_ffmpeg_exe()

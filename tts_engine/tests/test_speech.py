@@ -78,7 +78,7 @@ def test_a_chapter_renders_title_first_then_sentences_with_exact_pauses(tmp_path
     assert len(_samples(result.path)) == result.num_samples
 
     title, first, second, third = result.sentences
-    assert (title.text, title.is_title, title.start_ms) == ("Chapter IV", True, 0)
+    assert (title.text, title.is_title, title.start_ms) == ("Chapter four", True, 0)  # as it is said
     assert first.text == "Mr. Smith paid $5 for it."
     assert first.start_ms - title.end_ms == pytest.approx(1200, abs=1)
     assert second.start_ms - first.end_ms == pytest.approx(250, abs=1)
@@ -100,7 +100,7 @@ def test_pause_gaps_in_the_file_are_digital_silence(tmp_path, piper):
 def test_zero_pauses_add_no_samples(tmp_path, piper):
     result = render_to_wav(
         tmp_path / "a.wav", engine=piper, voice_id=JOE, text="One. Two.\n\nThree.", title="Title",
-        pauses=Pauses(sentence_ms=0, paragraph_ms=0, title_ms=0),
+        pauses=Pauses(sentence_ms=0, paragraph_ms=0, heading_ms=0, title_ms=0),
     )  # fmt: skip
     assert result.num_samples == sum(piper.lengths)
 
@@ -121,6 +121,76 @@ def test_a_part_that_ends_mid_paragraph_ends_with_a_sentence_pause():
 def test_a_scene_break_lengthens_the_pause_and_says_nothing():
     plan = plan_speech("One.\n\n* * *\n\nTwo.", language="en", max_chars=400, pauses=Pauses())
     assert [(u.text, u.pause_ms) for u in plan] == [("One.", 1600), ("Two.", 800)]
+
+
+def test_a_chapter_opens_with_its_title_once_then_a_section_number_said_as_a_word(tmp_path, piper):
+    pauses = Pauses(sentence_ms=250, paragraph_ms=700, heading_ms=1000, title_ms=1500)
+    text = "A Scandal in Bohemia\n\nI\n\nTo Sherlock Holmes she is always the woman.\n\nII\n\nI slept well."
+    result = render_to_wav(
+        tmp_path / "chapter.wav", engine=piper, voice_id=JOE, text=text, title="A Scandal in Bohemia",
+        pauses=pauses,
+    )  # fmt: skip
+
+    assert piper.chunks == [
+        "A Scandal in Bohemia", "one", "To Sherlock Holmes she is always the woman.", "two", "I slept well."
+    ]  # fmt: skip
+    captions = [(s.text, s.is_title) for s in result.sentences]
+    assert captions == [("A Scandal in Bohemia", True), ("One", False),
+                        ("To Sherlock Holmes she is always the woman.", False), ("Two", False),
+                        ("I slept well.", False)]  # fmt: skip
+    gaps = [b.start_ms - a.end_ms for a, b in zip(result.sentences, result.sentences[1:], strict=False)]
+    assert gaps == pytest.approx([1500, 1000, 700, 1000], abs=1)
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "announced"),
+    [
+        ("Chapter 1. Loomings.", "Chapter 1.\n\nLoomings.\n\nCall me Ishmael.", "Chapter one. Loomings."),
+        ("Loomings", "CHAPTER 1\n\nLoomings\n\nCall me Ishmael.", "CHAPTER one. Loomings"),
+        ("Chapter 1", "CHAPTER ONE\n\nCall me Ishmael.", "Chapter one"),
+        ("Chapter I", "Chapter 1: Loomings\n\nCall me Ishmael.", "Chapter one: Loomings"),
+        ("THE HARBOUR", "The Harbour.\n\nCall me Ishmael.", "THE HARBOUR"),
+    ],
+)
+def test_the_title_and_the_texts_own_heading_are_one_announcement_in_the_fuller_wording(
+    title, text, announced
+):
+    plan = plan_speech(text, language="en", max_chars=120, title=title, pauses=Pauses())
+    assert [(u.text, u.is_title, u.pause_ms) for u in plan] == [
+        (announced, True, 1500),
+        ("Call me Ishmael.", False, 800),
+    ]
+
+
+def test_an_opening_paragraph_that_is_not_the_title_is_still_read():
+    plan = plan_speech(
+        "The Adventures of Sherlock Holmes\n\nBy Arthur Conan Doyle.", language="en", max_chars=120,
+        title="Titlepage",
+    )  # fmt: skip
+    assert [u.text for u in plan] == [
+        "Titlepage",
+        "The Adventures of Sherlock Holmes",
+        "By Arthur Conan Doyle.",
+    ]
+
+
+def test_a_part_without_the_title_reads_its_heading_as_written():
+    # Only the chapter's first Part is given the title; the others read every paragraph.
+    plan = plan_speech("Loomings.\n\nCall me Ishmael.", language="en", max_chars=120)
+    assert [u.text for u in plan] == ["Loomings.", "Call me Ishmael."]
+
+
+def test_section_headings_are_said_in_words_with_the_heading_pause():
+    text = "Chapter XLII\n\nIt was the whiteness.\n\nAct I, Scene 2\n\nEnter Hamlet.\n\nXL\n\nThe end."
+    plan = plan_speech(text, language="en", max_chars=120, pauses=Pauses())
+    assert [(u.text, u.chunks, u.pause_ms) for u in plan] == [
+        ("Chapter forty-two", ("Chapter forty-two",), 1000),
+        ("It was the whiteness.", ("It was the whiteness.",), 800),
+        ("Act one, Scene two", ("Act one, Scene two",), 1000),
+        ("Enter Hamlet.", ("Enter Hamlet.",), 800),
+        ("Forty", ("forty",), 1000),
+        ("The end.", ("The end.",), 800),
+    ]
 
 
 def test_a_long_sentence_is_planned_as_several_chunks_within_the_limit():
@@ -169,8 +239,28 @@ def test_the_render_key_changes_with_everything_that_changes_the_audio():
         render_key(
             voice_key=voice, model_digest=model, speed=1.0, text="Hello.", pauses=Pauses(sentence_ms=301)
         ),
+        render_key(
+            voice_key=voice, model_digest=model, speed=1.0, text="Hello.", pauses=Pauses(heading_ms=900)
+        ),
     }
-    assert len(variants) == 7
+    assert len(variants) == 8
+
+
+def test_a_voices_configured_pauses_are_in_its_render_key_and_its_audio(tmp_path, piper, settings):
+    voice = "piper:" + JOE
+    model = get_engine("piper").model_digest(JOE)
+    default_key = render_key(voice_key=voice, model_digest=model, speed=1.0, text="One. Two.")
+    assert default_key == render_key(voice_key=voice, model_digest=model, speed=1.0, text="One. Two.",
+                                     pauses=Pauses())  # fmt: skip
+
+    settings.TTS_VOICE_PAUSES = '{"piper:en_US-joe-medium": {"sentence_ms": 900}}'
+    key = render_key(voice_key=voice, model_digest=model, speed=1.0, text="One. Two.")
+    assert key != default_key
+    assert key == render_key(voice_key=voice, model_digest=model, speed=1.0, text="One. Two.",
+                             pauses=Pauses(sentence_ms=900))  # fmt: skip
+    result = render_to_wav(tmp_path / "a.wav", engine=piper, voice_id=JOE, text="One. Two.")
+    first, second = result.sentences
+    assert second.start_ms - first.end_ms == pytest.approx(900, abs=1)
 
 
 def test_the_model_digest_is_the_sha256_of_the_voice_files_and_follows_a_replaced_file(tmp_path):

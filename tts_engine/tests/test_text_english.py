@@ -4,6 +4,8 @@ import pytest
 
 from tts_engine.text import (
     NORMALISER_VERSION,
+    heading_words,
+    is_heading,
     language_warning,
     languages_differ,
     normalise,
@@ -102,6 +104,52 @@ def test_a_lone_capital_i_in_body_text_stays_a_pronoun():
 
 
 @pytest.mark.parametrize(
+    ("written", "spoken"),
+    [
+        ("Henry VIII had six wives.", "Henry the Eighth had six wives."),
+        ("Henry VIII's wives.", "Henry the Eighth's wives."),
+        ("King George III lost them.", "King George the Third lost them."),
+        ("Pope John XXIII spoke.", "Pope John the Twenty-Third spoke."),
+        ("It was built by Louis XIV.", "It was built by Louis the Fourteenth."),
+        ("Elizabeth I of England.", "Elizabeth the First of England."),
+        ("After World War II ended.", "After World War Two ended."),
+        # "I" after a name is the pronoun unless only a king's numeral fits
+        ("Richard I was sure of it.", "Richard I was sure of it."),
+        ("For my part I think so.", "For my part I think so."),
+        ("Then Holmes and I left.", "Then Holmes and I left."),
+        # a numeral is one case: "Mix" is a word
+        ("See Chapter Mix.", "See Chapter Mix."),
+    ],
+)
+def test_a_kings_numeral_in_prose_is_an_ordinal_and_the_pronoun_stays(written, spoken):
+    assert normalise(written, "en") == spoken
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    ["I", "II", "IV.", "XLII", "3", "Chapter XLII", "CHAPTER ONE", "Chapter forty-two", "Part II",
+     "Part II: War", "Book III", "Act I, Scene 2", "Scene ii", "Chapter 1. Loomings.", "IV. The Return"],
+)  # fmt: skip
+def test_a_section_heading_is_recognised(paragraph):
+    assert is_heading(paragraph, "en")
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    ["I think so.", "“I.”", "Loomings", "Part one of the plan was simple.", "Chapter Ivy", "MIX TAPE",
+     "I Remember", "Chapter " + "x" * 100, "Part II? Never!"],
+)  # fmt: skip
+def test_a_paragraph_of_the_story_is_no_heading(paragraph):
+    assert not is_heading(paragraph, "en")
+
+
+def test_headings_compare_by_what_is_said_whatever_the_case_punctuation_or_numerals():
+    same = {heading_words(written) for written in ("Chapter 1.", "CHAPTER I", "Chapter One", "chapter  one!")}
+    assert same == {("chapter", "one")}
+    assert heading_words("The Engineer’s Thumb") == ("the", "engineers", "thumb")
+
+
+@pytest.mark.parametrize(
     ("numeral", "value"), [("IV", 4), ("MCMLXXXIV", 1984), ("xl", 40), ("IIII", None), ("", None)]
 )
 def test_roman_values_are_parsed_strictly(numeral, value):
@@ -121,6 +169,12 @@ def test_the_normaliser_version_is_a_positive_integer_for_cache_keys():
 def test_a_language_without_its_own_normaliser_still_gets_punctuation_cleaned():
     assert normaliser_for("de-DE").__module__ == "tts_engine.text.common"
     assert normalise("Er sagte „Hallo“ — und ging…", "de") == "Er sagte Hallo, und ging."
+
+
+def test_a_language_without_its_own_module_knows_a_bare_section_number_as_a_heading():
+    assert is_heading("XII", "de")
+    assert is_heading("3.", "de")
+    assert not is_heading("Kapitel eins", "de")
 
 
 @pytest.mark.parametrize(("tag", "primary"), [("en_US", "en"), ("en-gb", "en"), ("EN", "en"), ("", "")])

@@ -4,6 +4,10 @@ Piper's phonemizer (espeak-ng) runs words together across an ellipsis or a
 spaced double hyphen, reads ``*`` as "asterisk", and says nothing for a pair of
 brackets. Everything here turns such marks into plain commas and full stops,
 which every engine renders as a short pause.
+
+Also the fallback for languages without a module of their own: Roman
+numerals, and the one kind of heading every language shares, a paragraph that
+is only a section number.
 """
 
 from __future__ import annotations
@@ -62,3 +66,33 @@ def tidy(text: str) -> str:
 def normalise(text: str, *, heading: bool = False) -> str:
     """The fallback for languages without a normaliser of their own."""
     return tidy(clean(text))
+
+
+# ---------------------------------------------------------- Roman numerals
+
+_ROMAN = re.compile(r"^M{0,3}(CM|CD|D?C{0,3})(XC|XL|L?X{0,3})(IX|IV|V?I{0,3})$")
+_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
+_BARE_NUMBER = re.compile(r"^\s*([IVXLCDM]+|\d{1,4})\s*[.:]?\s*$")
+
+
+def roman_value(numeral: str) -> int | None:
+    """The value of a well-formed Roman numeral in either case; None for anything else."""
+    numeral = numeral.upper()
+    if not numeral or not _ROMAN.match(numeral):
+        return None
+    total = 0
+    for current, following in zip(numeral, [*numeral[1:], ""], strict=True):
+        value = _ROMAN_VALUES[current]
+        total += -value if following and _ROMAN_VALUES[following] > value else value
+    return total
+
+
+def bare_section_number(paragraph: str) -> bool:
+    """A paragraph that is only a section number: "II", "XLII.", "3"."""
+    match = _BARE_NUMBER.match(paragraph)
+    return match is not None and (match.group(1).isdigit() or roman_value(match.group(1)) is not None)
+
+
+def is_heading(paragraph: str) -> bool:
+    """The fallback's headings: bare section numbers only."""
+    return bare_section_number(paragraph)

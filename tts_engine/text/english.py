@@ -17,6 +17,7 @@ from collections.abc import Callable
 from num2words import num2words
 
 from tts_engine.text import common
+from tts_engine.text.common import roman_value
 
 # ---------------------------------------------------------------- numbers
 
@@ -166,41 +167,99 @@ def abbreviations(text: str) -> str:
 
 # ---------------------------------------------------------- Roman numerals
 
-_ROMAN = re.compile(r"^M{0,3}(CM|CD|D?C{0,3})(XC|XL|L?X{0,3})(IX|IV|V?I{0,3})$")
-_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
-_HEADING_WORDS = "Chapter|Chap|Part|Book|Volume|Act|Scene|Section|Canto|Letter|Appendix|Episode|Stave|Lesson"
-_KEYWORD_ROMAN = re.compile(rf"\b({_HEADING_WORDS})\.?\s+([IVXLCDM]+|[ivxlcdm]+)\b(?!')", re.I)
+_HEADING_WORDS = (
+    "Chapter", "Chap", "Part", "Book", "Volume", "Act", "Scene", "Section", "Canto", "Letter",
+    "Appendix", "Episode", "Stave", "Lesson",
+)  # fmt: skip
+_KEYWORD_ROMAN = re.compile(rf"\b({'|'.join(_HEADING_WORDS)})\.?\s+([IVXLCDM]+|[ivxlcdm]+)\b(?!')", re.I)
+# As a heading writes them ("Part", "PART"), never "for my part I think".
+_KEYWORDS = "|".join(form for word in _HEADING_WORDS for form in (word, word.upper()))
 _LEADING_ROMAN = re.compile(r"^\s*([IVXLCDM]+)(?=$|[.:)]|\s+[-–—]|\s+\w)")
 # Ordinary words that are also valid numerals; in a heading they are words.
 _ROMAN_WORDS = frozenset({"MIX", "DIV", "CD", "DC", "MD", "MC", "CV", "CC", "CM", "LI", "DI", "XL"})
+# Monarchs, popes and pharaohs, whose numeral is an ordinal: "Henry VIII" is "Henry the Eighth".
+_REGNAL_NAMES = (
+    "Alexander", "Alfonso", "Alfred", "Amenhotep", "Anne", "Antiochus", "Augustus", "Benedict",
+    "Boniface", "Carl", "Casimir", "Catherine", "Charles", "Christian", "Clement", "Constantine",
+    "David", "Edmund", "Edward", "Elizabeth", "Ferdinand", "Francis", "Frederick", "Friedrich",
+    "George", "Gregory", "Gustav", "Gustavus", "Haakon", "Harald", "Henri", "Henry", "Innocent",
+    "Isabella", "Ivan", "James", "John", "Joseph", "Juan", "Leo", "Leopold", "Louis", "Ludwig",
+    "Malcolm", "Margaret", "Mary", "Matilda", "Napoleon", "Nicholas", "Olaf", "Otto", "Paul",
+    "Pedro", "Peter", "Philip", "Pius", "Ptolemy", "Ramesses", "Richard", "Robert", "Rudolf",
+    "Sigismund", "Stephen", "Thutmose", "Umberto", "Urban", "Victor", "Wilhelm", "William",
+)  # fmt: skip
+_REGNAL = re.compile(rf"\b({'|'.join(_REGNAL_NAMES)})\s+([IVXL]+)\b")
+# After a name, "I" is as often the pronoun ("Richard I was"), so only these make it a numeral.
+_REGNAL_I_FOLLOWS = re.compile(r"$|[,.;:!?)]|'s\b|\s+of\b")
+_WORLD_WAR = re.compile(r"\bWorld War (I{1,2})\b")
 
 
-def roman_value(numeral: str) -> int | None:
-    numeral = numeral.upper()
-    if not numeral or not _ROMAN.match(numeral):
-        return None
-    total = 0
-    for current, following in zip(numeral, [*numeral[1:], ""], strict=True):
-        value = _ROMAN_VALUES[current]
-        total += -value if following and _ROMAN_VALUES[following] > value else value
-    return total
+def _capitalised(words: str) -> str:
+    return "-".join(part.capitalize() for part in words.split("-"))
+
+
+def _regnal(match: re.Match[str]) -> str:
+    name, numeral = match.groups()
+    value = roman_value(numeral)
+    if value is None or (numeral == "I" and not _REGNAL_I_FOLLOWS.match(match.string, match.end())):
+        return match.group(0)
+    return f"{name} the {' '.join(_capitalised(word) for word in ordinal(value).split())}"
 
 
 def roman_numerals(text: str, *, heading: bool) -> str:
     def keyword(match: re.Match[str]) -> str:
-        value = roman_value(match.group(2))
-        return f"{match.group(1)} {cardinal(value)}" if value else match.group(0)
+        word, numeral = match.groups()
+        value = roman_value(numeral)
+        if not value or not (numeral.isupper() or numeral.islower()):  # "Chapter Mix"
+            return match.group(0)
+        if numeral == "I" and word.islower():  # "for my part I think": the pronoun
+            return match.group(0)
+        return f"{word} {cardinal(value)}"
 
     text = _KEYWORD_ROMAN.sub(keyword, text)
+    text = _REGNAL.sub(_regnal, text)
+    text = _WORLD_WAR.sub(lambda m: f"World War {_capitalised(cardinal(len(m.group(1))))}", text)
     if heading:
         match = _LEADING_ROMAN.match(text)
         value = roman_value(match.group(1)) if match else None
-        # "I" leads many headings as a pronoun ("I Remember"); only a bare
-        # "I" or "I." counts as a numeral.
-        bare_i = re.match(r"^\s*I\s*(?:[.:)]|$)", text)
-        if match and value and match.group(1) not in _ROMAN_WORDS and (value != 1 or bare_i):
+        # A numeral alone is a section number, even "I" or "XL"; before more
+        # words, "I Remember" and "MIX TAPE" are words.
+        alone = common.bare_section_number(text) or re.match(r"^\s*I\s*[.:)]", text)
+        if match and value and (alone or (value != 1 and match.group(1) not in _ROMAN_WORDS)):
             text = text[: match.start(1)] + cardinal(value) + text[match.end(1) :]
     return text
+
+
+# ---------------------------------------------------------------- headings
+
+HEADING_MAX_CHARS = 100
+_NUMBER_WORDS = frozenset(cardinal(n) for n in range(1, 101))
+_NUMBERED_HEADING = re.compile(
+    rf"^(?:{_KEYWORDS})\.?\s+(?P<number>[IVXLCDM]+|[ivxlcdm]+|\d{{1,4}}|[A-Za-z-]+)(?=$|\s*[.:,;–—-]|\s+[A-Z])"
+)
+_NUMBERED_TITLE = re.compile(r"^(?P<number>[IVXLCDM]+)[.:]\s+[A-Z]")
+
+
+def is_heading(paragraph: str) -> bool:
+    """A paragraph that heads a section and is no sentence of the story.
+
+    A bare number ("II", "XLII.", "3"), a numbered heading word ("Chapter
+    XLII", "CHAPTER ONE", "Part II: War", "Act I, Scene 2") or a numeral and a
+    name ("IV. The Return"), and short enough to be a heading.
+    """
+    paragraph = paragraph.strip()
+    if common.bare_section_number(paragraph):
+        return True
+    if len(paragraph) > HEADING_MAX_CHARS or paragraph.endswith(("?", "!")):
+        return False
+    match = _NUMBERED_HEADING.match(paragraph) or _NUMBERED_TITLE.match(paragraph)
+    if match is None:
+        return False
+    number = match.group("number")
+    if number.isdigit() or number.lower() in _NUMBER_WORDS:
+        return True
+    one_case = number.isupper() or number.islower()
+    return one_case and number.upper() not in _ROMAN_WORDS and roman_value(number) is not None
 
 
 # ---------------------------------------------------------------- numerics
