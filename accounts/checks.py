@@ -8,13 +8,12 @@ from django.core.checks import CheckMessage, Error, Tags, register
 from django.db import DatabaseError
 
 from .demo import DEMO_EMAIL
+from .models import User
 
 
 @register(Tags.security, deploy=True)
 def demo_account_absent(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """The demo account is a superuser whose password is in the README: no deployed site may have it."""
-    from .models import User
-
     try:
         exists = User.objects.filter(email__iexact=DEMO_EMAIL).exists()
     except DatabaseError:

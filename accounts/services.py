@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from allauth.socialaccount.models import SocialToken
+from allauth.usersessions.models import UserSession
 from django.conf import settings
 from django.db import transaction
 
@@ -21,8 +25,6 @@ def demo_user_ensure(*, email: str, password: str) -> tuple[User, bool]:
     address is verified so the password signs in with no emailed code. Raises
     ``DemoAccountRefused`` where the settings forbid it (production).
     """
-    from allauth.account.models import EmailAddress
-
     if not settings.DEMO_ACCOUNT_ALLOWED:
         raise DemoAccountRefused(DemoAccountRefused.message)
     user, created = User.objects.select_for_update().get_or_create(
@@ -45,8 +47,6 @@ def user_delete(*, user: User) -> None:
     data through ``signals.user_deleting``, then the user row goes, and with
     it their addresses, social accounts, authenticators and magic links.
     """
-    from allauth.usersessions.models import UserSession
-
     user = User.objects.select_for_update().get(pk=user.pk)
     for session in UserSession.objects.filter(user=user):
         session.end()
@@ -77,9 +77,6 @@ def encryption_keys_rotate() -> RotationReport:
     twice is harmless. A value no key can decrypt stops the whole run, and
     nothing is changed.
     """
-    from allauth.mfa.models import Authenticator
-    from allauth.socialaccount.models import SocialToken
-
     counts = [0, 0]
     for authenticator in Authenticator.objects.select_for_update().order_by("pk"):
         data = dict(authenticator.data)

@@ -1,12 +1,15 @@
-"""Refusals staff can switch on in the admin (``ebookvoice.flags``): maintenance, and voices turned off.
+"""What staff can switch off in the admin (``ebookvoice.flags``): new work in maintenance, and voices.
 
-Each is one call at the top of a service, so nothing is written or charged
-before it refuses.
+Each refusal is one call at the top of a service, so nothing is written or
+charged before it refuses; ``voices_offered`` is the catalogue without the
+voices switched off.
 """
 
 from __future__ import annotations
 
 from ebookvoice import flags
+from tts_engine.catalogue import voice_catalogue
+from tts_engine.engines.base import Voice
 
 from .errors import BookError, UnknownVoice
 
@@ -27,6 +30,11 @@ class VoiceUnavailable(UnknownVoice):
 def refuse_new_work_in_maintenance() -> None:
     if flags.maintenance_on():
         raise InMaintenance(flags.MAINTENANCE_MESSAGE)
+
+
+def voices_offered() -> list[Voice]:
+    """Every installed voice that staff have not switched off, itself or through its engine."""
+    return voice_catalogue(enabled=flags.voices_enabled).voices
 
 
 def refuse_disabled_voice(voice_key: str) -> None:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+from ebookvoice.errors import DomainError
 
-class BookError(Exception):
+
+class BookError(DomainError):
     code = "book_error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class UnsupportedFileType(BookError):
     code = "unsupported_file_type"
+    http_status = 415
 
 
 class ConversionError(BookError):

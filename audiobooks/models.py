@@ -62,6 +62,11 @@ class Book(models.Model):
     def display_title(self) -> str:
         return self.title or self.original_filename
 
+    @property
+    def authors_text(self) -> str:
+        """The authors as one line, as pages and audio tags show them; empty when none are known."""
+        return ", ".join(str(author) for author in self.authors or [])
+
 
 class Chapter(models.Model):
     """One chapter as the reader chooses it, with the text that will be spoken."""

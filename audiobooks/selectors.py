@@ -1,4 +1,8 @@
-"""Reads of books and their files that check who is asking."""
+"""Reads of books, conversions and their files that check who is asking.
+
+Every query the web pages and the API need is built here: views and
+serializers call these and build none of their own (a test greps them).
+"""
 
 from __future__ import annotations
 
@@ -7,20 +11,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from uuid import UUID
 
-from django.db.models import Exists, OuterRef, QuerySet, Sum
-from django.db.models.functions import Substr
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, Lower, NullIf, Substr
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from credits.conf import max_upload_bytes
-from credits.selectors import conversion_quote, storage_quota_get
+from credits.selectors import ConversionQuote, conversion_quote, storage_quota_get
 from tts_engine.engines.base import EngineError
 from tts_engine.registry import get_voice
 from tts_engine.text import language_warning
 
-from . import storage_keys
-from .models import Book, Conversion, Part, StoredObject
+from .models import Book, Chapter, Conversion, ConversionChapter, Part, StoredObject
+from .storage import keys as storage_keys
 
 # What a book's file URL may name after /books/<uuid>/files/: the deliverables
 # of its newest conversion by their key inside that conversion's folder, and two aliases.
@@ -32,6 +36,48 @@ def books_for_user(*, user: User) -> QuerySet[Book]:
     return Book.objects.filter(owner=user)
 
 
+def books_list(
+    *, user: User, status: str | None = None, q: str = "", ordering: str = "-created_at"
+) -> QuerySet[Book]:
+    """The user's books with ``chapters_count``: of one status, matching ``q``, in ``ordering``.
+
+    ``q`` matches part of the title, the file's name or an author. ``ordering``
+    is ``created_at`` or ``title``, ``-`` first for descending; a book with no
+    title sorts by its file's name, as ``display_title`` shows it.
+    """
+    books = books_for_user(user=user).annotate(chapters_count=Count("chapters"))
+    if status:
+        books = books.filter(status=status)
+    if text := q.strip():
+        books = books.filter(
+            Q(title__icontains=text) | Q(original_filename__icontains=text) | Q(authors__icontains=text)
+        )
+    if ordering.lstrip("-") == "title":
+        title = Lower(Coalesce(NullIf("title", Value("")), "original_filename"))
+        return books.order_by(title.desc() if ordering.startswith("-") else title.asc(), "-id")
+    return books.order_by(ordering, "-id")
+
+
+def book_detail_get_for_user(*, user: User, book_uuid: UUID) -> Book:
+    """The user's book with ``chapters_count`` and its chapters loaded, or 404."""
+    return get_object_or_404(books_list(user=user).prefetch_related("chapters"), uuid=book_uuid)
+
+
+def library_for_user(*, user: User) -> list[tuple[Book, Conversion | None]]:
+    """The library: each of the user's books, newest first, with its newest conversion (two queries)."""
+    books = books_list(user=user).prefetch_related(
+        Prefetch("conversions", queryset=Conversion.objects.order_by("-created_at"), to_attr="newest_first")
+    )
+    return [(book, book.newest_first[0] if book.newest_first else None) for book in books]
+
+
+def book_chapters(*, book: Book) -> list[Chapter]:
+    """The book's chapters in reading order, with what the chapter picker shows (not their text)."""
+    return list(
+        book.chapters.order_by("index").only("index", "title", "words", "included", "exclusion_reason")
+    )
+
+
 def book_get_for_user(*, user: User, book_uuid: UUID) -> Book:
     """The user's book, or 404: another user's book is indistinguishable from none."""
     return get_object_or_404(books_for_user(user=user), uuid=book_uuid)
@@ -40,6 +86,47 @@ def book_get_for_user(*, user: User, book_uuid: UUID) -> Book:
 def book_latest_conversion(*, book: Book) -> Conversion | None:
     """The book's newest conversion: the one its pages show, and whose files its file URLs name."""
     return Conversion.objects.filter(book=book).order_by("-created_at").first()
+
+
+@dataclass(frozen=True)
+class BookPage:
+    """What the book page and its status poll show: the newest conversion, its chapters, which files exist."""
+
+    conversion: Conversion | None
+    chapters: list[ConversionChapter]  # the newest conversion's, in their order in the book
+    m4b_ready: bool  # the newest conversion's M4B is stored
+    has_mp3: bool  # some conversion's chapter MP3 is stored
+    has_original: bool
+
+
+def book_page_get(*, book: Book) -> BookPage:
+    """``BookPage`` of a book the caller already fetched for its owner (``book_get_for_user``)."""
+    conversion = book_latest_conversion(book=book)
+    chapters: list[ConversionChapter] = []
+    files = Q(kind=StoredObject.Kind.MP3)
+    m4b_key = original_key = None
+    if book.original_key:
+        original_key = book.original_key
+        files |= Q(key=original_key)
+    if conversion is not None:
+        chapters = conversion_chapters(conversion=conversion)
+        m4b_key = storage_keys.m4b_key(**storage_keys.deliverable_ids(conversion))
+        files |= Q(key=m4b_key)
+    stored = set(
+        StoredObject.objects.filter(files, owner_id=book.owner_id, book=book).values_list("kind", "key")
+    )
+    return BookPage(
+        conversion=conversion,
+        chapters=chapters,
+        m4b_ready=any(key == m4b_key for _, key in stored),
+        has_mp3=any(kind == StoredObject.Kind.MP3 for kind, _ in stored),
+        has_original=any(key == original_key for _, key in stored),
+    )
+
+
+def conversion_chapters(*, conversion: Conversion) -> list[ConversionChapter]:
+    """The conversion's chapters with their book chapters, in their order in the finished book."""
+    return list(conversion.selections.select_related("chapter").order_by("position"))
 
 
 def _latest_files_prefix(book: Book) -> str | None:
@@ -128,22 +215,71 @@ def conversion_get_for_user(*, user: User, conversion_uuid: UUID) -> Conversion:
     )
 
 
+def conversions_list(
+    *, user: User, book_uuid: UUID | None = None, status: str | None = None
+) -> QuerySet[Conversion]:
+    """The user's conversions with their books, newest first; of one book and one status when given."""
+    conversions = conversions_for_user(user=user).select_related("book")
+    if book_uuid is not None:
+        conversions = conversions.filter(book__uuid=book_uuid)
+    if status:
+        conversions = conversions.filter(status=status)
+    return conversions.order_by("-created_at", "-id")
+
+
+def conversion_detail_get(*, conversion: Conversion) -> Conversion:
+    """The conversion read again with its book and chapters, as the API shows it (access already checked)."""
+    return (
+        Conversion.objects.select_related("book")
+        .prefetch_related("selections__chapter")
+        .get(pk=conversion.pk)
+    )
+
+
+def conversion_books_for_user(
+    *, user: User, conversion_uuids: Iterable[UUID]
+) -> dict[UUID, tuple[UUID, str]]:
+    """For the credits page: each of these conversions' book as ``(uuid, title)``; others' are left out."""
+    rows = (
+        conversions_for_user(user=user)
+        .filter(uuid__in=list(conversion_uuids))
+        .values_list("uuid", "book__uuid", "book__title", "book__original_filename")
+    )
+    return {
+        conversion_uuid: (book_uuid, title or filename)
+        for conversion_uuid, book_uuid, title, filename in rows
+    }
+
+
+# --- The conversion a task works on, for its log lines (``ebookvoice.logs``) -------------
+
+
+def conversion_uuid_of_part(part_id: int) -> str | None:
+    value = Part.objects.filter(pk=part_id).values_list("conversion__uuid", flat=True).first()
+    return str(value) if value else None
+
+
+def conversion_uuid_of_conversion_chapter(conversion_chapter_id: int) -> str | None:
+    rows = ConversionChapter.objects.filter(pk=conversion_chapter_id)
+    value = rows.values_list("conversion__uuid", flat=True).first()
+    return str(value) if value else None
+
+
+def conversion_uuid_of(conversion_id: int) -> str | None:
+    value = Conversion.objects.filter(pk=conversion_id).values_list("uuid", flat=True).first()
+    return str(value) if value else None
+
+
+def upload_finished(*, user: User, upload_id: UUID) -> bool:
+    """Whether the user's direct upload already made its book (a finish sent again)."""
+    return StoredObject.objects.filter(owner=user, uuid=upload_id, book__isnull=False).exists()
+
+
 @dataclass(frozen=True)
-class BookConversionQuote:
-    """What the Convert page shows before the reader submits."""
+class BookConversionQuote(ConversionQuote):
+    """What the Convert page shows before the reader submits: the quote, and the voice's language."""
 
-    characters: int
-    credits: int
-    balance: int
-    language_warning: str | None
-
-    @property
-    def affordable(self) -> bool:
-        return self.credits <= self.balance
-
-    @property
-    def shortfall(self) -> int:
-        return max(0, self.credits - self.balance)
+    language_warning: str | None = None
 
 
 def book_conversion_quote(

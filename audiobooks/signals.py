@@ -16,6 +16,7 @@ from django.db import transaction
 
 from accounts.models import User
 
+from .models import Book
 from .storage.services import user_objects_delete
 
 
@@ -25,8 +26,6 @@ def user_storage_delete_on_commit(sender: type[User], instance: User, **kwargs: 
 
 def user_books_export(*, user: User, **kwargs: Any) -> dict[str, Any]:
     """The books section of a person's data export: what they uploaded and what was read from it."""
-    from .models import Book
-
     books = (
         Book.objects.filter(owner=user)
         .select_related("listening_progress")

@@ -1,4 +1,11 @@
-"""Celery tasks for books: thin callers of services, taking ids, safe to repeat."""
+"""Celery tasks for books: thin callers of services, taking ids, safe to repeat.
+
+Nothing imports this module but Celery's autodiscovery: code that wants one of
+these run sends it by name through ``ebookvoice.enqueue``. Each task retries
+only ``TRANSIENT_ERRORS`` (the database, broker, storage or mail server out of
+reach for a moment); a bug of ours fails at once instead of being retried as
+if it were the network's.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +15,24 @@ from typing import Any
 
 from celery import shared_task
 
+from ebookvoice.errors import TRANSIENT_ERRORS, TransientError
+from tts_engine.engines.base import EngineError
+
 from . import services
+from .delivery.email import conversion_finished_email_send
+from .pipeline.assemble import conversion_assemble
+from .pipeline.mastering import chapter_master
+from .pipeline.reaper import conversions_reap
+from .pipeline.render import part_render
+from .storage.lifecycle import purge_expired
+from .voices.previews import text_preview_render, voice_preview_generate
 
 
 @shared_task(
     name="audiobooks.ingest_book",
     # Reading the original from storage can fail for a moment; the parse itself
     # never raises for a bad file (that becomes the book's error message).
-    autoretry_for=(OSError,),
+    autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=True,
     max_retries=5,
 )
@@ -24,22 +41,16 @@ def ingest_book(book_id: int) -> None:
 
 
 @shared_task(
-    name="audiobooks.purge_expired_storage", autoretry_for=(OSError,), retry_backoff=True, max_retries=3
+    name="audiobooks.purge_expired_storage", autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=3
 )
 def purge_expired_storage() -> None:
     """What ``manage.py purge_expired`` does, run by Celery beat (``CELERY_BEAT_SCHEDULE``)."""
-    from .storage.lifecycle import purge_expired
-
     purge_expired()
-
-
-class _RetryableEngineError(Exception):
-    """An ``EngineError`` that says another attempt may help (out of memory, a GPU hiccup)."""
 
 
 @shared_task(
     name="audiobooks.synthesize_voice_preview",  # routed to the synthesis queue
-    autoretry_for=(OSError, _RetryableEngineError),
+    autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=True,
     max_retries=3,
 )
@@ -49,15 +60,11 @@ def synthesize_voice_preview(voice_key: str, force: bool = False) -> bool:
     Returns whether a clip was made. An unknown voice or a broken model fails
     at once (no retry).
     """
-    from tts_engine.engines.base import EngineError
-
-    from .previews import voice_preview_generate
-
     try:
         _, made = voice_preview_generate(voice_key=voice_key, force=force)
     except EngineError as error:
-        if error.retryable:
-            raise _RetryableEngineError(error.message) from error
+        if error.retryable:  # out of memory, a GPU hiccup
+            raise TransientError(error.message) from error
         raise
     return made
 
@@ -69,8 +76,6 @@ def synthesize_text_preview(voice_key: str, text: str, speed: float) -> dict[str
     Not retried: the request that asked waits only seconds, and would rather
     hear "try again" than a late answer nobody reads.
     """
-    from .previews import text_preview_render
-
     return text_preview_render(voice_key=voice_key, text=text, speed=speed)
 
 
@@ -92,8 +97,6 @@ ASSEMBLY_SOFT_TIME_LIMIT_SECONDS = 2 * 60 * 60
     time_limit=PART_SOFT_TIME_LIMIT_SECONDS + 60,
 )
 def synthesize_part(part_id: int) -> None:
-    from .pipeline.render import part_render
-
     part_render(part_id=part_id)
 
 
@@ -101,7 +104,7 @@ def synthesize_part(part_id: int) -> None:
 # retried; the rows count the attempts and fail the conversion past them.
 _ASSEMBLY_TASK: dict[str, Any] = {
     "ignore_result": True,
-    "autoretry_for": (Exception,),
+    "autoretry_for": TRANSIENT_ERRORS,
     "retry_kwargs": {"max_retries": 3},
     "retry_backoff": 5,
     "soft_time_limit": ASSEMBLY_SOFT_TIME_LIMIT_SECONDS,
@@ -110,17 +113,13 @@ _ASSEMBLY_TASK: dict[str, Any] = {
 
 
 @shared_task(name="audiobooks.master_chapter", **_ASSEMBLY_TASK)
-def master_chapter(selection_id: int) -> None:
-    from .pipeline.chapters import chapter_master
-
+def master_chapter(conversion_chapter_id: int) -> None:
     with tempfile.TemporaryDirectory(prefix="ebv-chapter-") as workdir:
-        chapter_master(selection_id=selection_id, workdir=Path(workdir))
+        chapter_master(conversion_chapter_id=conversion_chapter_id, workdir=Path(workdir))
 
 
 @shared_task(name="audiobooks.assemble_book", **_ASSEMBLY_TASK)
 def assemble_book(conversion_id: int) -> None:
-    from .pipeline.assemble import conversion_assemble
-
     with tempfile.TemporaryDirectory(prefix="ebv-book-") as workdir:
         conversion_assemble(conversion_id=conversion_id, workdir=Path(workdir))
 
@@ -128,19 +127,15 @@ def assemble_book(conversion_id: int) -> None:
 @shared_task(
     name="audiobooks.notify_conversion_finished",
     ignore_result=True,
-    autoretry_for=(OSError,),  # the mail server, for a moment
+    autoretry_for=TRANSIENT_ERRORS,  # the mail server, for a moment
     retry_backoff=30,
     max_retries=5,
 )
 def notify_conversion_finished(conversion_id: int) -> None:
-    from .notifications import conversion_finished_email_send
-
     conversion_finished_email_send(conversion_id=conversion_id)
 
 
 @shared_task(name="audiobooks.reap_conversions", ignore_result=True)
 def reap_conversions() -> None:
     """Run by beat every ``PIPELINE_REAP_EVERY_SECONDS``: see ``pipeline.reaper``."""
-    from .pipeline.reaper import conversions_reap
-
     conversions_reap()

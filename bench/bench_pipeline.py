@@ -184,7 +184,7 @@ def ready_book(path: Path) -> Any:
 
 
 def submit(book: Any) -> Any:
-    from audiobooks.services import conversion_submit
+    from audiobooks.pipeline.submit import conversion_submit
     from tts_engine.registry import DEFAULT_VOICE
 
     return conversion_submit(
@@ -417,7 +417,7 @@ def baseline_child(spec_path: Path) -> None:
 
 
 def baseline_specs(book: Any) -> list[dict[str, Any]]:
-    from audiobooks.parts import chapter_parts
+    from audiobooks.pipeline.parts import chapter_parts
 
     specs = []
     for chapter in book.chapters.order_by("index"):
@@ -464,7 +464,7 @@ def baseline_side_by_side(book: Any, workdir: Path, processes: int) -> dict[str,
 
 def fairness(environ: dict[str, str], processes: int, workdir: Path) -> dict[str, Any]:
     from audiobooks.models import Part
-    from audiobooks.services import conversion_cancel
+    from audiobooks.pipeline.submit import conversion_cancel
 
     short_path = generated_book(workdir, chapters=3, chapter_chars=1400, seed=7, title="Short story")
     long_path = generated_book(workdir, chapters=20, chapter_chars=9000, seed=8, title="Long book")
@@ -475,9 +475,11 @@ def fairness(environ: dict[str, str], processes: int, workdir: Path) -> dict[str
         conversion = submit(short)
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
-            selection = conversion.selections.get(position=0)
-            if selection.finished_at is not None:
-                return selection.finished_at.timestamp() - submitted, (selection.duration_ms or 0) / 1000
+            conversion_chapter = conversion.selections.get(position=0)
+            if conversion_chapter.finished_at is not None:
+                return conversion_chapter.finished_at.timestamp() - submitted, (
+                    conversion_chapter.duration_ms or 0
+                ) / 1000
             time.sleep(0.1)
         raise RuntimeError("the short book's first chapter never became playable")
 

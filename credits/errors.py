@@ -7,6 +7,8 @@ API's exception handler can show ``str(error)`` as it is, and an HTTP status
 
 from __future__ import annotations
 
+from ebookvoice.errors import DomainError
+
 
 def plural(count: int, noun: str) -> str:
     if count == 1:
@@ -36,14 +38,8 @@ def format_wait(seconds: int) -> str:
     return plural(-(-minutes // 60), "hour")
 
 
-class CreditsError(Exception):
-    """An expected refusal, with a message that can be shown to the user."""
-
-    http_status = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class CreditsError(DomainError):
+    """An expected refusal, with a message that can be shown to the user; its code is its class's name."""
 
 
 class InsufficientCredits(CreditsError):
@@ -93,6 +89,7 @@ class RateLimited(CreditsError):
     """Over a rate limit: HTTP 429 with ``Retry-After: retry_after_seconds``."""
 
     http_status = 429
+    retry_after_seconds: int
 
     def __init__(self, *, action_label: str, limit: int, period_label: str, retry_after_seconds: int) -> None:
         self.retry_after_seconds = retry_after_seconds

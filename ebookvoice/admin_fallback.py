@@ -19,7 +19,9 @@ OUR_APPS = ("accounts", "audiobooks", "credits", "tts_engine")
 _TEXT_SKIPPED = ("text", "sentences", "token_hash", "password")
 
 
-class ReadOnlyFallbackAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows staff look at but never edit here: they change through services, or not at all."""
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -50,7 +52,7 @@ def _admin_for(model: type[models.Model]) -> type[admin.ModelAdmin]:
         "list_select_related": related,
         "__module__": __name__,
     }
-    return type(f"{model.__name__}FallbackAdmin", (ReadOnlyFallbackAdmin,), attributes)
+    return type(f"{model.__name__}FallbackAdmin", (ReadOnlyAdmin,), attributes)
 
 
 def register_unregistered(site: admin.AdminSite = admin.site) -> list[str]:

@@ -26,6 +26,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any, Protocol, TypeVar
 
+import waffle
 from django.http import HttpRequest, JsonResponse
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.cache import never_cache
@@ -60,7 +61,7 @@ def voice_switch(voice_key: str) -> str:
 
 
 def _active_switches() -> set[str]:
-    from waffle.models import Switch
+    from waffle.models import Switch  # noqa: PLC0415  (models load after this module: apps import it)
 
     try:
         switches = Switch.get_all()  # one cache read for all of them
@@ -122,8 +123,6 @@ def disabled(prefix: str) -> list[str]:
 
 def feature_active(request: HttpRequest, name: str) -> bool:
     """A waffle flag for this request's user; off when the cache cannot be read."""
-    import waffle
-
     try:
         return bool(waffle.flag_is_active(request, name))
     except Exception:
@@ -156,32 +155,29 @@ def context(request: HttpRequest) -> dict[str, Any]:
     return {"flags": SimpleLazyObject(lambda: public_flags(request))}
 
 
-def ensure_defaults(**_: Any) -> None:
-    """After ``migrate``: create our switches and flags (off, with notes) so staff can find them.
+def switches_ensure(switches: dict[str, str]) -> None:
+    """Create these switches (name: note), off; those that exist stay exactly as staff set them.
 
-    Existing ones are left exactly as staff set them. Created in bulk, which
-    sends no save signals: waffle's would clear its cache, and ``migrate``
-    must work while the cache (Redis) is not running, as on a fresh install.
+    Created in bulk, which sends no save signals: waffle's would clear its
+    cache, and ``migrate`` must work while the cache (Redis) is not running,
+    as on a fresh install.
     """
-    from waffle.models import Flag, Switch
+    from waffle.models import Switch  # noqa: PLC0415  (models load after this module: apps import it)
 
-    from tts_engine.catalogue import voice_catalogue
-    from tts_engine.registry import ENGINES
-
-    switches = {name: NOTES[name] for name in (MAINTENANCE, SIGNUPS_CLOSED)}
-    for engine in ENGINES:
-        switches[engine_switch(engine)] = f"On: every {engine} voice is hidden and refused."
-    try:
-        voices = voice_catalogue(include_disabled=True).voices
-    except Exception:
-        logger.warning("could not list voices to create their switches", exc_info=True)
-        voices = []
-    for voice in voices:
-        if len(voice_switch(voice.key)) <= 100:  # waffle's limit; a longer one is switched off by engine only
-            switches[voice_switch(voice.key)] = f"On: the voice {voice.name} is hidden and refused."
     Switch.objects.bulk_create(
         [Switch(name=name, active=False, note=note) for name, note in switches.items()], ignore_conflicts=True
     )
+
+
+def ensure_defaults(**_: Any) -> None:
+    """After ``migrate``: create our switches and flags (off, with notes) so staff can find them.
+
+    The engines' and voices' switches are ``tts_engine``'s to create
+    (``tts_engine.catalogue.voice_switches_ensure``).
+    """
+    from waffle.models import Flag  # noqa: PLC0415  (models load after this module: apps import it)
+
+    switches_ensure({name: NOTES[name] for name in (MAINTENANCE, SIGNUPS_CLOSED)})
     Flag.objects.bulk_create(
         [Flag(name=STATUS_PAGE, everyone=None, staff=True, superusers=True, note=NOTES[STATUS_PAGE])],
         ignore_conflicts=True,

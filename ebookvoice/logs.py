@@ -7,8 +7,9 @@ logger it touches, and a Celery task through its whole run:
 - ``RequestIdMiddleware`` takes ``X-Request-ID`` from the proxy (or makes
   one), sends it back on the response, and logs one line per request.
 - Celery's ``task_prerun`` (connected in ``ebookvoice.apps``) finds the
-  conversion a task works on from its arguments, and the request id that
-  sent it from a message header that ``before_task_publish`` adds.
+  conversion a task works on from its arguments (through the resolvers the
+  apps register), and the request id that sent it from a message header
+  that ``before_task_publish`` adds.
 - ``ContextFilter`` (on the console handler in ``settings.LOGGING``) copies
   both onto each record, so the JSON formatter writes them out.
 """
@@ -24,6 +25,8 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
+from celery import signals
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
@@ -109,40 +112,15 @@ def view_name(request: HttpRequest) -> str:
 
 # --- Celery ----------------------------------------------------------------------------
 
-# Which argument of a task names its conversion, and how to read the conversion's uuid from it.
-_TASK_CONVERSION: dict[str, Callable[[Any], str | None]] = {}
+# How to find the conversion a task works on, from the task's first argument,
+# by task name: registered by the app that owns the tasks (``AudiobooksConfig.ready``).
+ConversionResolver = Callable[[Any], str | None]
+_TASK_CONVERSION: dict[str, ConversionResolver] = {}
 
 
-def _conversion_of_part(part_id: Any) -> str | None:
-    from audiobooks.models import Part
-
-    value = Part.objects.filter(pk=part_id).values_list("conversion__uuid", flat=True).first()
-    return str(value) if value else None
-
-
-def _conversion_of_selection(selection_id: Any) -> str | None:
-    from audiobooks.models import ConversionChapter
-
-    value = (
-        ConversionChapter.objects.filter(pk=selection_id).values_list("conversion__uuid", flat=True).first()
-    )
-    return str(value) if value else None
-
-
-def _conversion_by_id(conversion_id: Any) -> str | None:
-    from audiobooks.models import Conversion
-
-    value = Conversion.objects.filter(pk=conversion_id).values_list("uuid", flat=True).first()
-    return str(value) if value else None
-
-
-_TASK_CONVERSION.update(
-    {
-        "audiobooks.synthesize_part": _conversion_of_part,
-        "audiobooks.master_chapter": _conversion_of_selection,
-        "audiobooks.assemble_book": _conversion_by_id,
-    }
-)
+def register_conversion_resolver(task_name: str, resolver: ConversionResolver) -> None:
+    """Put on ``task_name``'s log lines the conversion uuid ``resolver`` reads from its first argument."""
+    _TASK_CONVERSION[task_name] = resolver
 
 
 def conversion_id_for_task(task_name: str, args: Any) -> str:
@@ -177,8 +155,6 @@ def on_task_postrun(**_: Any) -> None:
 
 
 def connect_celery_signals() -> None:
-    from celery import signals
-
     signals.before_task_publish.connect(on_before_task_publish, weak=False, dispatch_uid="ebv-logs-publish")
     signals.task_prerun.connect(on_task_prerun, weak=False, dispatch_uid="ebv-logs-prerun")
     signals.task_postrun.connect(on_task_postrun, weak=False, dispatch_uid="ebv-logs-postrun")
@@ -209,8 +185,6 @@ class TextFormatter(logging.Formatter):
 def logging_config(*, level: str, fmt: str) -> dict[str, Any]:
     """``settings.LOGGING``: JSON lines on stderr for services, or ``fmt="text"``, one line for people."""
     if fmt not in LOG_FORMATS:
-        from django.core.exceptions import ImproperlyConfigured
-
         raise ImproperlyConfigured(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {fmt!r}.")
     return {
         "version": 1,

@@ -7,9 +7,11 @@ Two sources:
   ``PROMETHEUS_MULTIPROC_DIR`` (compose does), so every process's counts are
   added up whichever process answers the scrape.
 - Pipeline figures, computed at scrape time from the database and the broker
-  by ``PipelineCollector``: queue depth, Parts rendered, × real time per
-  engine, failures by kind, workers alive by their heartbeats. Nothing in the
-  pipeline is instrumented, so a figure is the same whichever process asks.
+  by ``PipelineCollector``: queue depth here, and what the apps register with
+  ``register_database_figures`` (``audiobooks.operators.metrics``: Parts
+  rendered, × real time per engine, failures by kind, workers alive by their
+  heartbeats). Nothing in the pipeline is instrumented, so a figure is the
+  same whichever process asks.
 """
 
 from __future__ import annotations
@@ -18,26 +20,22 @@ import hmac
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
-from datetime import timedelta
+from collections.abc import Callable, Iterable, Iterator
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from ebookvoice.logs import view_name
+from ebookvoice.queues import queue_depths
 
 logger = logging.getLogger(__name__)
-
-# The × real time gauge covers Parts finished this recently, so it follows today's hardware.
-THROUGHPUT_WINDOW = timedelta(hours=1)
 
 REQUEST_LATENCY = Histogram(
     "ebookvoice_http_request_duration_seconds",
@@ -60,6 +58,18 @@ class RequestMetricsMiddleware:
         return response
 
 
+# What the apps read from the database at scrape time, each a function yielding
+# metric families: registered by the app that owns the rows (``AudiobooksConfig.ready``).
+FiguresProducer = Callable[[], Iterable[Metric]]
+_DATABASE_FIGURES: list[FiguresProducer] = []
+
+
+def register_database_figures(produce: FiguresProducer) -> None:
+    """Add ``produce``'s metric families to every scrape, under the ``database`` source."""
+    if produce not in _DATABASE_FIGURES:
+        _DATABASE_FIGURES.append(produce)
+
+
 class PipelineCollector(Collector):
     """Figures read at scrape time; a source that cannot be read is left out and reported as down."""
 
@@ -79,8 +89,6 @@ class PipelineCollector(Collector):
         yield errors
 
     def _queues(self) -> Iterator[Metric]:
-        from ebookvoice.queues import queue_depths
-
         depth = GaugeMetricFamily(
             "ebookvoice_queue_depth", "Messages waiting in the broker, by Celery queue.", labels=["queue"]
         )
@@ -89,64 +97,8 @@ class PipelineCollector(Collector):
         yield depth
 
     def _database(self) -> Iterator[Metric]:
-        from audiobooks import stats
-
-        rendered = CounterMetricFamily(
-            "ebookvoice_parts_rendered", "Parts rendered (done), by engine.", labels=["engine"]
-        )
-        for engine, count in stats.parts_rendered_by_engine().items():
-            rendered.add_metric([engine], count)
-        yield rendered
-
-        factor = GaugeMetricFamily(
-            "ebookvoice_realtime_factor",
-            "Seconds of audio per second of rendering, over Parts finished in the last hour, by engine.",
-            labels=["engine"],
-        )
-        audio = CounterMetricFamily(
-            "ebookvoice_audio_rendered_seconds", "Seconds of audio rendered, by engine.", labels=["engine"]
-        )
-        for row in stats.throughput_by_engine(since=timezone.now() - THROUGHPUT_WINDOW):
-            if row.realtime_factor is not None:
-                factor.add_metric([row.engine], row.realtime_factor)
-        for row in stats.throughput_by_engine():
-            audio.add_metric([row.engine], row.audio_seconds)
-        yield factor
-        yield audio
-
-        failed = stats.failures()
-        failures = CounterMetricFamily(
-            "ebookvoice_failures",
-            "Failures by stage (ingestion, part, conversion) and kind (the book's error code; "
-            "worker_lost or render_error for Parts).",
-            labels=["stage", "kind"],
-        )
-        for code, n in failed.ingestion.items():
-            failures.add_metric(["ingestion", code], n)
-        for kind, n in failed.parts.items():
-            failures.add_metric(["part", kind], n)
-        failures.add_metric(["conversion", "failed"], failed.conversions)
-        yield failures
-
-        totals = stats.totals()
-        conversions = GaugeMetricFamily("ebookvoice_conversions", "Conversions by status.", labels=["status"])
-        for status, n in totals.conversions.items():
-            conversions.add_metric([status], n)
-        yield conversions
-        parts = GaugeMetricFamily("ebookvoice_parts", "Parts by status.", labels=["status"])
-        for status, n in totals.parts.items():
-            parts.add_metric([status], n)
-        yield parts
-
-        workers = stats.workers_from_heartbeats()
-        alive = GaugeMetricFamily(
-            "ebookvoice_workers_rendering",
-            "Workers holding a running Part, by whether their heartbeat is fresh.",
-            labels=["heartbeat"],
-        )
-        alive.add_metric(["fresh"], sum(w.alive for w in workers))
-        alive.add_metric(["stale"], sum(not w.alive for w in workers))
-        yield alive
+        for produce in _DATABASE_FIGURES:
+            yield from produce()
 
 
 def render_metrics() -> bytes:

@@ -14,7 +14,7 @@ import redis
 from django.conf import settings
 from kombu.transport.redis import Channel
 
-from ebookvoice.celery import LIGHT_QUEUE, SYNTHESIS_QUEUE
+from ebookvoice.celery import LIGHT_QUEUE, SYNTHESIS_QUEUE, app
 
 QUEUES = (LIGHT_QUEUE, SYNTHESIS_QUEUE)
 TIMEOUT_SECONDS = 2
@@ -56,8 +56,6 @@ def queue_depths() -> dict[str, int]:
 
 def workers_ping(timeout: float = 1.0) -> dict[str, Any]:
     """``celery inspect ping``: each worker that answered within ``timeout``, by its hostname."""
-    from ebookvoice.celery import app
-
     try:
         with app.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1, timeout=TIMEOUT_SECONDS)

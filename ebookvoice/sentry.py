@@ -14,9 +14,9 @@ def sentry_init(*, dsn: str, environment: str, release: str, traces_sample_rate:
     if not dsn:
         return False
     try:
-        import sentry_sdk
-        from sentry_sdk.integrations.celery import CeleryIntegration
-        from sentry_sdk.integrations.django import DjangoIntegration
+        import sentry_sdk  # noqa: PLC0415  (loaded only with a DSN)
+        from sentry_sdk.integrations.celery import CeleryIntegration  # noqa: PLC0415  (only with a DSN)
+        from sentry_sdk.integrations.django import DjangoIntegration  # noqa: PLC0415  (only with a DSN)
     except ImportError as error:
         raise ImproperlyConfigured(
             "SENTRY_DSN is set but sentry-sdk is not installed: pip install -r requirements/prod.txt"

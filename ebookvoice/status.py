@@ -11,7 +11,7 @@ for this page, not a reason to stop serving downloads.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
@@ -22,34 +22,37 @@ from django.views.decorators.http import require_safe
 
 from ebookvoice import flags, queues
 
+# What the apps add to the page, each a function of whether staff are looking that
+# answers a dict of figures: registered by the app that owns them (``AudiobooksConfig.ready``).
+FiguresProvider = Callable[[bool], dict[str, Any]]
+_FIGURES: list[FiguresProvider] = []
+
+
+def register_status_figures(provide: FiguresProvider) -> None:
+    if provide not in _FIGURES:
+        _FIGURES.append(provide)
+
 
 def status_data(*, staff: bool) -> dict[str, Any]:
-    from audiobooks import stats
-
     data: dict[str, Any] = {
         "accepting_work": not flags.maintenance_on(),
         "maintenance_message": flags.MAINTENANCE_MESSAGE if flags.maintenance_on() else "",
-        "active_conversions": stats.active_conversions(),
     }
     try:
         data["queues"] = queues.queue_depths()
         data["broker"] = "ok"
     except queues.BrokerUnavailable as error:
         data["queues"], data["broker"] = None, f"unavailable ({error})"
-    heartbeats = stats.workers_from_heartbeats()
     try:
         answered = queues.workers_ping()
     except queues.BrokerUnavailable:
         answered = None
     data["workers_answering"] = None if answered is None else len(answered)
-    data["workers_rendering"] = sum(worker.alive for worker in heartbeats)
     if staff:
         data["workers_ping"] = None if answered is None else sorted(answered)
-        data["workers_heartbeats"] = [asdict(worker) for worker in heartbeats]
-        data["throughput"] = [
-            {**asdict(row), "realtime_factor": row.realtime_factor} for row in stats.throughput_by_engine()
-        ]
         data["switches_on"] = sorted(flags._active_switches())
+    for provide in _FIGURES:
+        data.update(provide(staff))
     return data
 
 

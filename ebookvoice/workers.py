@@ -40,6 +40,7 @@ from django.db import connection
 from ebookvoice.celery import LIGHT_QUEUE, SYNTHESIS_QUEUE, app
 from ebookvoice.devstack import Child, private_broker, spawn, stop, worker_commands, worker_environ
 from ebookvoice.paths import var_dir
+from ebookvoice.tasks import ping
 
 QUEUES = (LIGHT_QUEUE, SYNTHESIS_QUEUE)
 INSPECT_TIMEOUT_S = 1.0
@@ -98,8 +99,6 @@ def embedded_broker() -> bool:
 
 
 def _same_database() -> None:
-    from ebookvoice.tasks import ping
-
     ours = str(connection.settings_dict["NAME"])
     try:
         answer = ping.apply_async(queue=LIGHT_QUEUE, expires=PING_TIMEOUT_S).get(timeout=PING_TIMEOUT_S)

@@ -10,6 +10,7 @@ import pytest
 from accounts.tests.conftest import fresh_rate_limits  # noqa: F401
 from audiobooks import services
 from audiobooks.models import Book, Bookmark, Conversion, ListeningProgress, StoredObject
+from audiobooks.pipeline import submit
 from credits.models import CreditEntry
 from credits.services import credits_grant_by_system
 from tests.apiclient import Api, assert_error, person_with_app, ready_book
@@ -45,7 +46,7 @@ def world(tmp_path, settings) -> World:
     for user in (a, b):
         credits_grant_by_system(user=user, amount=3, reason="test")
     a_book = ready_book(a, tmp_path / "a")
-    conversion = services.conversion_submit(
+    conversion = submit.conversion_submit(
         user=a, book_uuid=a_book.uuid, chapter_indexes=[0], voice_key=DEFAULT_VOICE, speed=1.0
     )
     bookmark = Bookmark.objects.create(book=a_book, chapter=1, position_ms=5)

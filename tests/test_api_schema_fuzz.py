@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode, checks
 
 from accounts.tests.conftest import fresh_rate_limits  # noqa: F401
-from audiobooks import services
 from audiobooks.models import Bookmark
+from audiobooks.pipeline import submit
 from credits.services import credits_grant_by_system
 from tests.apiclient import person_with_app, ready_book, session_token
 from tts_engine.registry import DEFAULT_VOICE
@@ -45,7 +45,7 @@ def owner_world(live_server: Any, transactional_db: None, tmp_path: Any, setting
     user, _ = person_with_app("fuzz@example.com")
     credits_grant_by_system(user=user, amount=50, reason="fuzzing")
     book = ready_book(user, tmp_path)
-    conversion = services.conversion_submit(
+    conversion = submit.conversion_submit(
         user=user, book_uuid=book.uuid, chapter_indexes=[0], voice_key=DEFAULT_VOICE, speed=1.0
     )
     bookmark = Bookmark.objects.create(book=book, chapter=1, position_ms=0)

@@ -17,14 +17,15 @@ from pathlib import Path
 import pytest
 
 from accounts.models import User
-from audiobooks import storage_keys
 from audiobooks.audio.testing import parse_vtt
 from audiobooks.ingest import ingest_file
 from audiobooks.models import Book, Conversion
-from audiobooks.parts import chapter_parts
-from audiobooks.services import book_ingest, conversion_submit
+from audiobooks.pipeline.parts import chapter_parts
+from audiobooks.pipeline.submit import conversion_submit
+from audiobooks.services import book_ingest
 from audiobooks.storage import backend
-from audiobooks.storage_keys import deliverable_ids
+from audiobooks.storage import keys as storage_keys
+from audiobooks.storage.keys import deliverable_ids
 from audiobooks.tests.factories import upload_file, wait_until_finished
 from audiobooks.tests.ingest_fixtures import STORY_SENTENCES, EpubSpec, nav_list, xhtml
 from credits.services import credits_grant_by_system

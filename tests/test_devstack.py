@@ -20,7 +20,7 @@ import requests
 from celery import Celery
 
 from accounts.demo import DEMO_EMAIL, DEMO_PASSWORD
-from ebookvoice.demo import sample_book_credits
+from audiobooks.operators.demo import sample_book_credits
 from ebookvoice.paths import BASE_DIR
 from ebookvoice.tests.settings_probe import clean_environ
 

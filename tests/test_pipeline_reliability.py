@@ -19,7 +19,7 @@ import pytest
 from accounts.models import User
 from audiobooks.models import Conversion, Part, StoredObject
 from audiobooks.pipeline.render import cached_part_key
-from audiobooks.services import conversion_submit
+from audiobooks.pipeline.submit import conversion_submit
 from audiobooks.tests.factories import story_book, wait_until_finished
 from credits.models import CreditEntry, EntryKind
 from credits.selectors import credit_balance_get, ledger_audit

@@ -27,7 +27,7 @@ class TTSConfig:
 
 def _raw(name: str) -> object | None:
     try:
-        from django.conf import settings
+        from django.conf import settings  # noqa: PLC0415  (tts_engine also runs without Django)
     except ImportError:  # pragma: no cover - Django is a base dependency
         settings = None  # type: ignore[assignment]
     if settings is not None and settings.configured:

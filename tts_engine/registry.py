@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 
 from tts_engine.engines.base import Engine, EngineError, Voice
+from tts_engine.text import primary_language
 
 ENGINES: dict[str, str] = {
     "piper": "tts_engine.engines.piper.PiperEngine",
@@ -77,8 +78,6 @@ def list_voices(*, engines: list[str] | None = None, language: str | None = None
 
     ``language`` filters on the primary subtag, so "en" matches en-US and en-GB.
     """
-    from tts_engine.text import primary_language
-
     wanted = primary_language(language) if language else None
     voices: list[Voice] = []
     for name in engines if engines is not None else installed_engines():

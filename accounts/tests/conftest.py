@@ -10,9 +10,11 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import time_machine
 from allauth.account.models import EmailAddress
 from allauth.mfa import app_settings
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
@@ -73,15 +75,21 @@ def link_in(message: mail.EmailMessage, path_prefix: str) -> str:
     return match.group(1)
 
 
-def totp_code(secret: str) -> str:
-    """The current TOTP code, never one about to expire.
+@pytest.fixture
+def totp_clock() -> Iterator[None]:
+    """The clock starts a test at the beginning of a TOTP period, and runs on from there.
 
-    A code made in the last seconds of its 30-second period would be checked in
-    the next one and refused, so wait for the new period instead.
+    A code made in the last seconds of its 30-second period would be checked
+    in the next one and refused; starting each test at a period's start means
+    none is, without waiting for the next period.
     """
-    seconds_left = app_settings.TOTP_PERIOD - time.time() % app_settings.TOTP_PERIOD
-    if seconds_left < 3:
-        time.sleep(seconds_left + 0.05)
+    period = app_settings.TOTP_PERIOD
+    with time_machine.travel((time.time() // period + 1) * period + 0.5, tick=True):
+        yield
+
+
+def totp_code(secret: str) -> str:
+    """The current TOTP code (``totp_clock`` keeps it from expiring before it is checked)."""
     return format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time())))
 
 

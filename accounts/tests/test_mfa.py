@@ -11,7 +11,7 @@ from accounts import crypto
 from accounts.magic_links import magic_link_create
 from accounts.tests.conftest import PASSWORD, AppClient, totp_code
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("totp_clock")]
 
 
 def signed_in_email(client) -> str | None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Count, Q, QuerySet, Value
-from django.db.models.functions import Coalesce, Lower, NullIf
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.parsers import MultiPartParser
@@ -15,15 +13,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audiobooks import selectors, services
-from audiobooks.deliverables import cover_link
-from audiobooks.errors import BookError
+from audiobooks.delivery.files import cover_link
 from audiobooks.models import Book
-from audiobooks.storage.uploads import FIELD_NAME, CappedUploadHandler
-from credits.errors import CreditsError
+from audiobooks.storage.uploads import FIELD_NAME, capped_upload_start
 from credits.ratelimits import Action, check_rate_limit
-from credits.selectors import upload_check
 from ebookvoice.api.pagination import Pagination
 from ebookvoice.api.schema import RETRY_AFTER, errors
+from ebookvoice.errors import DomainError
 
 from .common import user_of
 from .serializers import (
@@ -35,13 +31,6 @@ from .serializers import (
     BookUploadInput,
 )
 
-# Room in a multipart body for its boundaries and part headers, beyond the file itself.
-MULTIPART_SLACK = 64 * 1024
-
-
-def _books(request: Request) -> QuerySet[Book]:
-    return selectors.books_for_user(user=user_of(request)).annotate(chapters_count=Count("chapters"))
-
 
 def _cover_urls(request: Request, books: list[Book]) -> dict[int, str]:
     return {
@@ -52,19 +41,8 @@ def _cover_urls(request: Request, books: list[Book]) -> dict[int, str]:
 
 
 def _book_detail(request: Request, book_uuid: UUID) -> dict[str, Any]:
-    selectors.book_get_for_user(user=user_of(request), book_uuid=book_uuid)  # 404 for another's
-    book = _books(request).prefetch_related("chapters").get(uuid=book_uuid)
+    book = selectors.book_detail_get_for_user(user=user_of(request), book_uuid=book_uuid)
     return dict(BookDetailOutput(book, context={"cover_urls": _cover_urls(request, [book])}).data)
-
-
-def _upload_refusal(request: Request, size: int) -> BookError | CreditsError:
-    """Why an upload of ``size`` bytes is refused: over the cap, or over the quota."""
-    user = user_of(request)
-    try:
-        upload_check(user=user, size_bytes=size, storage_used_bytes=selectors.storage_used_bytes(user=user))
-    except CreditsError as error:
-        return error
-    return BookError("This file is larger than you can upload now.")
 
 
 class BookListCreateApi(APIView):
@@ -82,19 +60,12 @@ class BookListCreateApi(APIView):
         query = BookListFilter(data=request.query_params)
         query.is_valid(raise_exception=True)
         filters = query.validated_data
-        books = _books(request)
-        if "status" in filters:
-            books = books.filter(status=filters["status"])
-        if text := filters.get("q", "").strip():
-            books = books.filter(
-                Q(title__icontains=text) | Q(original_filename__icontains=text) | Q(authors__icontains=text)
-            )
-        ordering = filters.get("ordering", "-created_at")
-        if ordering.lstrip("-") == "title":
-            title = Lower(Coalesce(NullIf("title", Value("")), "original_filename"))
-            books = books.order_by(title.desc() if ordering.startswith("-") else title.asc(), "-id")
-        else:
-            books = books.order_by(ordering, "-id")
+        books = selectors.books_list(
+            user=user_of(request),
+            status=filters.get("status"),
+            q=filters.get("q", ""),
+            ordering=filters.get("ordering", "-created_at"),
+        )
         paginator = Pagination()
         page = paginator.paginate_queryset(books, request, view=self) or []
         context = {"cover_urls": _cover_urls(request, page)}
@@ -115,21 +86,12 @@ class BookListCreateApi(APIView):
     def post(self, request: Request) -> Response:
         user = user_of(request)
         check_rate_limit(request_or_key=str(user.pk), action=Action.UPLOAD)
-        limit = selectors.upload_limit_bytes(user=user)
-        try:
-            announced = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            announced = 0
-        if announced > limit + MULTIPART_SLACK:
-            # Hopeless before a byte is read: refuse at once instead of reading the body.
-            raise _upload_refusal(request, announced - MULTIPART_SLACK)
-        handler = CappedUploadHandler(
-            request._request, limit=limit, refusal=lambda received: _upload_refusal(request, received)
-        )
         # Before DRF parses the body, so the file streams to disk and stops past the cap.
-        request._request.upload_handlers = [handler]
+        handler = capped_upload_start(request._request, user=user)
+        if isinstance(handler, DomainError):
+            raise handler
         upload = request.FILES.get(FIELD_NAME)
-        if isinstance(handler.error, BookError | CreditsError):
+        if isinstance(handler.error, DomainError):
             raise handler.error
         BookUploadInput(data={"file": upload}).is_valid(raise_exception=True)
         assert upload is not None

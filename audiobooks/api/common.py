@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework.request import Request
 
 from accounts.models import User
-from audiobooks.deliverables import FileLink
+from audiobooks.delivery.files import FileLink
 
 
 def user_of(request: Request) -> User:

@@ -12,10 +12,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audiobooks import idempotency, selectors, services
-from audiobooks.deliverables import conversion_files_for_user
+from audiobooks import idempotency, selectors
+from audiobooks.delivery.files import conversion_files_for_user
 from audiobooks.models import Conversion
 from audiobooks.pipeline.progress import conversion_progress
+from audiobooks.pipeline.submit import conversion_cancel, conversion_submit
 from ebookvoice.api.pagination import Pagination
 from ebookvoice.api.schema import RETRY_AFTER, errors
 
@@ -43,11 +44,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 
 
 def _detail(conversion: Conversion) -> dict[str, Any]:
-    conversion = (
-        Conversion.objects.select_related("book")
-        .prefetch_related("selections__chapter")
-        .get(pk=conversion.pk)
-    )
+    conversion = selectors.conversion_detail_get(conversion=conversion)
     context = {"progress": conversion_progress(conversion)}
     return dict(ConversionDetailOutput(conversion, context=context).data)
 
@@ -65,13 +62,13 @@ class ConversionListCreateApi(APIView):
     def get(self, request: Request) -> Response:
         query = ConversionListFilter(data=request.query_params)
         query.is_valid(raise_exception=True)
-        conversions = selectors.conversions_for_user(user=user_of(request)).select_related("book")
-        if book := query.validated_data.get("book"):
-            conversions = conversions.filter(book__uuid=book)
-        if state := query.validated_data.get("status"):
-            conversions = conversions.filter(status=state)
+        conversions = selectors.conversions_list(
+            user=user_of(request),
+            book_uuid=query.validated_data.get("book"),
+            status=query.validated_data.get("status"),
+        )
         paginator = Pagination()
-        page = paginator.paginate_queryset(conversions.order_by("-created_at", "-id"), request, view=self)
+        page = paginator.paginate_queryset(conversions, request, view=self)
         return paginator.get_paginated_response(ConversionOutput(page or [], many=True).data)
 
     @extend_schema(
@@ -93,7 +90,7 @@ class ConversionListCreateApi(APIView):
         def submit() -> tuple[int, Any]:
             data = ConversionCreateInput(data=request.data)
             data.is_valid(raise_exception=True)
-            conversion = services.conversion_submit(
+            conversion = conversion_submit(
                 user=user,
                 book_uuid=data.validated_data["book"],
                 chapter_indexes=data.validated_data["chapters"],
@@ -138,7 +135,7 @@ class ConversionCancelApi(APIView):
         responses={200: ConversionDetailOutput, **errors(404, 409)},
     )
     def post(self, request: Request, conversion_uuid: UUID) -> Response:
-        conversion = services.conversion_cancel(user=user_of(request), conversion_uuid=conversion_uuid)
+        conversion = conversion_cancel(user=user_of(request), conversion_uuid=conversion_uuid)
         return Response(_detail(conversion))
 
 

@@ -18,8 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audiobooks import services
-from audiobooks.models import StoredObject
+from audiobooks import selectors, services
 from credits.ratelimits import Action, check_rate_limit
 from ebookvoice.api.schema import RETRY_AFTER, errors
 
@@ -75,7 +74,7 @@ class UploadFinishApi(APIView):
         user = user_of(request)
         # Only to choose 201 or 200; the service decides, under its lock, what happens.
         # A repeat uses no rate-limit slot: the upload was counted when it started.
-        already = StoredObject.objects.filter(owner=user, uuid=upload_id, book__isnull=False).exists()
+        already = selectors.upload_finished(user=user, upload_id=upload_id)
         book = services.upload_finish(user=user, upload_id=upload_id)
         return Response(
             UploadFinishOutput(book).data,

@@ -7,9 +7,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audiobooks import previews
-from audiobooks.deliverables import FileLink
+from audiobooks.delivery.files import FileLink
 from audiobooks.storage import links
+from audiobooks.voices import previews
 
 from .common import link_data
 from .serializers import VoiceOutput

@@ -12,7 +12,7 @@ __all__ = ["AudioError"]
 
 # The modules, each small and imported where used:
 #   concat.concat_parts(parts, target) -> ChapterAudio
-#   master.master_chapter(chapter, target, ...) -> Mastered; master.mastering_filter(...) for encoders
+#   master.master_wav(chapter, target, ...) -> Mastered; master.mastering_filter(...) for encoders
 #   mp3.encode_mp3(source, target, profile=CHAPTER_MP3 | ACX_MP3, tags=ChapterTags(...)) -> Path
 #   captions.write_vtt(target, sentences, duration_ms=...) -> Path
 #   m4b.build_m4b(files, target, tags=BookTags(...)) -> M4bResult

@@ -113,7 +113,7 @@ def mastering_filter(
     return ",".join(chain)
 
 
-def master_chapter(
+def master_wav(
     chapter: ChapterAudio,
     target: Path,
     *,

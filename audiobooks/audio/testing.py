@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 
 _TIME = r"(\d{2,}):([0-5]\d):([0-5]\d)\.(\d{3})"
 _TIMING = re.compile(rf"^{_TIME} --> {_TIME}$")
@@ -77,10 +79,6 @@ def parse_vtt(text: str) -> list[ParsedCue]:
 
 def probe(path: Path) -> str:
     """What ``ffmpeg -i`` says about ``path`` (imageio-ffmpeg ships no ffprobe)."""
-    import subprocess
-
-    from django.conf import settings
-
     done = subprocess.run(
         [settings.FFMPEG_BINARY, "-hide_banner", "-nostdin", "-i", str(path)],
         capture_output=True,

@@ -9,25 +9,27 @@ is about the mastered book once.
 from __future__ import annotations
 
 import logging
-from functools import partial
 from pathlib import Path
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from audiobooks import storage_keys
 from audiobooks.audio import AudioError
 from audiobooks.audio.m4b import BookTags, ChapterFile, build_m4b
-from audiobooks.audio.master import master_chapter
+from audiobooks.audio.master import master_wav
 from audiobooks.models import Conversion, ConversionChapter, StoredObject
+from audiobooks.storage import keys as storage_keys
 from audiobooks.storage.services import stored_object_save
+from ebookvoice import enqueue
+from ebookvoice.errors import TransientError
 from tts_engine.engines.base import EngineError
 from tts_engine.registry import get_voice
 
 from . import conf
-from .chapters import PartsMissing, authors_of, book_cover, chapter_join, parts_render_again
+from .mastering import parts_render_again
 from .outcomes import ASSEMBLY_FAILED_MESSAGE, conversion_fail
+from .sources import PartsMissing, authors_of, book_cover, chapter_join
 
 logger = logging.getLogger(__name__)
 
@@ -50,29 +52,32 @@ def conversion_assemble(*, conversion_id: int, workdir: Path) -> None:
     book = conversion.book
     files: list[ChapterFile] = []
     try:
-        for selection in conversion.selections.select_related("chapter").order_by("position"):
-            assert selection.gain_db is not None  # ready chapters have one (a check constraint)
+        for conversion_chapter in conversion.selections.select_related("chapter").order_by("position"):
+            assert conversion_chapter.gain_db is not None  # ready chapters have one (a check constraint)
             try:
-                joined = chapter_join(selection, workdir / f"joined-{selection.number}.wav")
+                joined = chapter_join(
+                    conversion_chapter=conversion_chapter,
+                    target=workdir / f"joined-{conversion_chapter.number}.wav",
+                )
             except PartsMissing as lost:
-                _reopen(conversion, selection, lost.part_ids)
+                _reopen(conversion, conversion_chapter, lost.part_ids)
                 return
-            mastered = master_chapter(
-                joined, workdir / f"{selection.number:04d}.wav", gain_db=selection.gain_db
+            mastered = master_wav(
+                joined, workdir / f"{conversion_chapter.number:04d}.wav", gain_db=conversion_chapter.gain_db
             )
             joined.path.unlink()
-            files.append(ChapterFile(path=mastered.audio.path, title=selection.chapter.title))
+            files.append(ChapterFile(path=mastered.audio.path, title=conversion_chapter.chapter.title))
         tags = BookTags(
             title=book.display_title,
             author=authors_of(book),
             narrator=narrator_of(conversion.voice_key),
             year=str(conversion.created_at.year),
-            cover=book_cover(book, workdir),
+            cover=book_cover(book=book, workdir=workdir),
         )
         m4b = build_m4b(files, workdir / "book.m4b", tags=tags)
     except AudioError as error:
-        if error.retryable:
-            raise
+        if error.retryable:  # the task tries again, within its retries
+            raise TransientError(str(error)) from error
         logger.error("conversion %s: the M4B cannot be built: %s", conversion_id, error)
         conversion_fail(conversion_id=conversion_id, message=ASSEMBLY_FAILED_MESSAGE)
         return
@@ -98,23 +103,21 @@ def _claim(conversion_id: int) -> Conversion | None:
         return Conversion.objects.select_related("book__owner").get(pk=conversion_id)
 
 
-def _reopen(conversion: Conversion, selection: ConversionChapter, part_ids: list[int]) -> None:
+def _reopen(conversion: Conversion, conversion_chapter: ConversionChapter, part_ids: list[int]) -> None:
     """A Part vanished before the M4B was built: back to synthesizing until it is rendered again."""
     with transaction.atomic(durable=True):
         Conversion.objects.filter(pk=conversion.pk, status=Conversion.Status.ASSEMBLING).update(
             status=Conversion.Status.SYNTHESIZING, assembly_sent_at=None
         )
-    parts_render_again(selection, part_ids)
+    parts_render_again(conversion_chapter=conversion_chapter, part_ids=part_ids)
 
 
 def _complete(conversion_id: int, *, duration_ms: int) -> None:
-    from audiobooks.tasks import notify_conversion_finished
-
     with transaction.atomic(durable=True):
         completed = Conversion.objects.filter(pk=conversion_id, status=Conversion.Status.ASSEMBLING).update(
             status=Conversion.Status.COMPLETED, duration_ms=duration_ms, finished_at=timezone.now()
         )
         if completed:
-            transaction.on_commit(partial(notify_conversion_finished.delay, conversion_id), robust=True)
+            enqueue.send_on_commit("audiobooks.notify_conversion_finished", conversion_id)
     if completed:
         logger.info("conversion %s completed: %.1f min of audio", conversion_id, duration_ms / 60_000)

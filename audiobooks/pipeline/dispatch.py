@@ -32,6 +32,7 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from audiobooks.models import Conversion, Part
+from ebookvoice import enqueue
 
 from . import conf
 
@@ -78,7 +79,7 @@ def _lock() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_DISPATCH_LOCK])
 
 
-def fair_share(candidates: list[Candidate], *, free: int, spare: int = 1) -> Counter[int]:
+def fair_share(*, candidates: list[Candidate], free: int, spare: int = 1) -> Counter[int]:
     """How many slots each conversion gets: fewest in flight first, then least recently served.
 
     ``free`` slots go to anyone; ``spare`` more only to conversions with no Part in flight.
@@ -125,7 +126,7 @@ def parts_dispatch() -> int:
             .values_list("id", "in_flight", "waiting", "last_sent", "created_at")
         )
         share = fair_share(
-            [Candidate(*row) for row in rows],
+            candidates=[Candidate(*row) for row in rows],
             free=max(0, conf.synthesis_processes() - in_flight),
             spare=conf.in_flight_limit() - max(in_flight, conf.synthesis_processes()),
         )
@@ -143,13 +144,9 @@ def parts_dispatch() -> int:
 
 
 def _publish(parts: list[tuple[int, str]]) -> None:
-    from audiobooks.tasks import synthesize_part
-
     for part_id, task_id in parts:
-        try:
-            synthesize_part.apply_async(args=(part_id,), task_id=task_id)
-        except Exception:
-            logger.exception("could not send Part %s to the broker; the reaper will send it again", part_id)
+        if not enqueue.send("audiobooks.synthesize_part", part_id, task_id=task_id):
+            logger.warning("Part %s was not sent to the broker; the reaper will send it again", part_id)
 
 
 def parts_dispatch_safely() -> None:

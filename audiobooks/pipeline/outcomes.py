@@ -1,16 +1,18 @@
-"""How a Conversion ends early: failed or cancelled, refunded exactly once, its messages revoked.
+"""How a Conversion ends early, failed or cancelled, refunded exactly once; and how staff start it again.
 
-Both keep what is finished: ready chapters stay playable, rendered Parts stay
+Both endings keep what is finished: ready chapters stay playable, rendered Parts stay
 in the cache. The refund (``credits.services.conversion_refund``) is made in
 the same transaction as the status change, under the key ``refund:<uuid>``,
-so a cancel, a failure and the reaper together still refund once.
+so a cancel, a failure and the reaper together still refund once. Staff
+cancel and retry from the admin through ``conversion_cancel_by_staff`` and
+``conversion_retry_by_staff``, which check who is asking.
 """
 
 from __future__ import annotations
 
 import logging
-from functools import partial
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -18,6 +20,10 @@ from django.utils import timezone
 from accounts.models import User
 from audiobooks.models import Conversion, ConversionChapter, Part
 from credits.services import conversion_refund
+from ebookvoice import enqueue
+from ebookvoice.celery import app
+
+from .dispatch import parts_dispatch_safely
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +38,7 @@ ASSEMBLY_FAILED_MESSAGE = (
 )
 
 
-def rendered_characters(conversion_id: int) -> int:
+def rendered_characters(*, conversion_id: int) -> int:
     done = Part.objects.filter(conversion_id=conversion_id, status=Part.Status.DONE)
     return int(done.aggregate(total=Sum("characters"))["total"] or 0)
 
@@ -41,7 +47,8 @@ def _settle(conversion: Conversion) -> None:
     """Inside the caller's transaction: refund what was not rendered (operator jobs paid nothing)."""
     if not conversion.operator_job:
         conversion_refund(
-            conversion_uuid=conversion.uuid, rendered_characters=rendered_characters(conversion.pk)
+            conversion_uuid=conversion.uuid,
+            rendered_characters=rendered_characters(conversion_id=conversion.pk),
         )
     task_ids = list(
         conversion.parts.filter(status__in=(Part.Status.PENDING, Part.Status.RUNNING))
@@ -58,8 +65,6 @@ def _revoke(task_ids: list[str]) -> None:
     One connection attempt only: a cancel must answer at once even when the
     broker is down, and nothing depends on the revoke.
     """
-    from ebookvoice.celery import app
-
     try:
         with app.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1, timeout=2)
@@ -80,11 +85,9 @@ def _fail(*, conversion_id: int, message: str) -> bool:
         status=Conversion.Status.FAILED, error_message=message, finished_at=timezone.now()
     )
     if failed:
-        from audiobooks.tasks import notify_conversion_finished
-
         logger.warning("conversion %s failed: %s", conversion_id, message)
         _settle(Conversion.objects.get(pk=conversion_id))
-        transaction.on_commit(partial(notify_conversion_finished.delay, conversion_id), robust=True)
+        enqueue.send_on_commit("audiobooks.notify_conversion_finished", conversion_id)
     return bool(failed)
 
 
@@ -130,8 +133,6 @@ def conversion_retry(*, conversion_id: int, actor: User) -> int:
     unrendered share when it failed, and staff chose to finish it anyway (the
     refund key stays spent, so a second failure refunds nothing more).
     """
-    from audiobooks.tasks import assemble_book, master_chapter
-
     now = timezone.now()
     with transaction.atomic(durable=True):
         conversion = Conversion.objects.select_for_update().filter(pk=conversion_id).first()
@@ -166,12 +167,42 @@ def conversion_retry(*, conversion_id: int, actor: User) -> int:
                 "assembly_sent_at",
             ]
         )
-        for selection_id in stuck:
-            transaction.on_commit(partial(master_chapter.delay, selection_id), robust=True)
+        for conversion_chapter_id in stuck:
+            enqueue.send_on_commit("audiobooks.master_chapter", conversion_chapter_id)
         if assemble:
-            transaction.on_commit(partial(assemble_book.delay, conversion.pk), robust=True)
+            enqueue.send_on_commit("audiobooks.assemble_book", conversion.pk)
     logger.warning("conversion %s retried by %s: %d Parts reopened", conversion_id, actor.pk, reopened)
-    from .dispatch import parts_dispatch_safely
-
     parts_dispatch_safely()
     return reopened
+
+
+# --- Staff, from the admin -----------------------------------------------------------------
+
+
+def _require_staff(actor: User) -> None:
+    if not (actor.is_active and actor.is_staff and actor.has_perm("audiobooks.change_conversion")):
+        raise PermissionDenied("Only staff who may change conversions can do this.")
+
+
+def conversion_cancel_by_staff(*, conversion_id: int, actor: User) -> bool:
+    """Stop a conversion that has not finished and refund its unrendered share, exactly once.
+
+    False when it had already finished (completed, failed or cancelled): nothing changes then.
+    """
+    _require_staff(actor)
+    with transaction.atomic(durable=True):
+        conversion = Conversion.objects.get(pk=conversion_id)
+        cancelled = conversion_cancel_and_settle(conversion=conversion)
+    if cancelled:
+        logger.warning("conversion %s cancelled by staff user %s", conversion.uuid, actor.pk)
+        parts_dispatch_safely()  # its slots in the broker go to other conversions
+    return cancelled
+
+
+def conversion_retry_by_staff(*, conversion_id: int, actor: User) -> int:
+    """Run a failed conversion again from where it stopped; returns how many Parts go back to the queue.
+
+    Raises ``ConversionNotRetryable`` for one that has not failed.
+    """
+    _require_staff(actor)
+    return conversion_retry(conversion_id=conversion_id, actor=actor)

@@ -3,6 +3,8 @@
 The ETA comes from measured throughput: characters rendered per second by
 this conversion since it started, or, before its first Part is done, by the
 whole service over the last minutes, shared among the conversions running.
+The ``*_label`` and ``*_clock`` functions say durations as the web pages and
+the terminal show them.
 """
 
 from __future__ import annotations
@@ -80,3 +82,50 @@ def _shared_rate() -> float | None:
     elapsed = (timezone.now() - recent["first"]).total_seconds()
     running = Conversion.objects.filter(status__in=RUNNABLE).count() or 1
     return recent["chars"] / elapsed / running if elapsed > 0 else None
+
+
+# --- Saying it -------------------------------------------------------------------------
+
+
+def duration_label(milliseconds: int | None) -> str:
+    """``1 h 04 min``, ``12 min``, ``45 s``: how long a recording lasts, as a listener reads it."""
+    if milliseconds is None:
+        return ""
+    seconds = round(milliseconds / 1000)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = round(seconds / 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+def eta_label(seconds: int | None) -> str:
+    """``About 12 min left``: the time left as the web page words it."""
+    if seconds is None:
+        return "Estimating time left…"
+    if seconds < 60:
+        return "Less than a minute left"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"About {minutes} min left"
+    hours, minutes = divmod(minutes, 60)
+    return f"About {hours} h {minutes:02d} min left"
+
+
+def elapsed_label(seconds: float) -> str:
+    """``42 s``, ``14 min``, ``3.2 h``: how long, the way a summary line says it."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        minutes = seconds / 60
+        return f"{minutes:.1f} min" if minutes < 10 else f"{minutes:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def eta_clock(seconds: int | None) -> str:
+    """``1:02:03`` or ``4:05``: the time left as a terminal's progress bar shows it."""
+    if seconds is None:
+        return "--:--"
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -16,12 +16,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
 
 from audiobooks.models import Conversion, ConversionChapter, Part
+from ebookvoice import enqueue
 
 from . import conf
 from .dispatch import parts_dispatch, runnable_conversions
@@ -73,8 +73,6 @@ def conversions_reap() -> Reaped:
 
 
 def _resend_assembly(now: datetime) -> int:
-    from audiobooks.tasks import assemble_book, master_chapter
-
     cutoff = now - conf.assembly_resend_after()
     with transaction.atomic(durable=True):
         chapters = list(
@@ -90,7 +88,7 @@ def _resend_assembly(now: datetime) -> int:
         )
         Conversion.objects.filter(pk__in=books).update(assembly_sent_at=now)
         for chapter_id in chapters:
-            transaction.on_commit(partial(master_chapter.delay, chapter_id), robust=True)
+            enqueue.send_on_commit("audiobooks.master_chapter", chapter_id)
         for conversion_id in books:
-            transaction.on_commit(partial(assemble_book.delay, conversion_id), robust=True)
+            enqueue.send_on_commit("audiobooks.assemble_book", conversion_id)
     return len(chapters) + len(books)

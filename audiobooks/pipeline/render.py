@@ -22,30 +22,26 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from audiobooks import storage_keys
 from audiobooks.models import Conversion, ConversionChapter, Part, StoredObject
 from audiobooks.storage.services import stored_object_save
+from ebookvoice import enqueue
 from tts_engine.engines.base import EngineError
 from tts_engine.registry import get_engine, split_voice_key
-from tts_engine.speech import RenderStopped, SentenceTiming, render_to_wav
+from tts_engine.speech import RenderStopped, render_to_wav
 
 from . import conf
 from .dispatch import RUNNABLE, parts_dispatch_safely, runnable_conversions
 from .heartbeat import Heartbeat
 from .outcomes import part_fail
+from .sources import cached_part_key
 
 logger = logging.getLogger(__name__)
 
-PART_EXTENSION = "wav"
 UNRENDERABLE_MESSAGE = "The voice could not read part of chapter “{chapter}”: {reason}"
 
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def cached_part_key(cache_key: str) -> str:
-    return storage_keys.part_key(digest=cache_key, extension=PART_EXTENSION)
 
 
 def part_render(*, part_id: int, worker: str | None = None) -> None:
@@ -177,16 +173,14 @@ def part_mark_done(
     The chapter row is locked first, so of two Parts finishing at once the
     second sees the first done, and exactly one sends the chapter on.
     """
-    from audiobooks.tasks import master_chapter
-
     now = timezone.now()
     with transaction.atomic(durable=True):
-        selection = (
+        conversion_chapter = (
             ConversionChapter.objects.select_for_update()
             .filter(conversion_id=part.conversion_id, chapter_id=part.chapter_id)
             .first()
         )
-        if selection is None:
+        if conversion_chapter is None:
             return False  # the book was deleted while this Part rendered; its audio stays cached
         done = Part.objects.filter(
             runnable_conversions(), pk=part.pk, status=Part.Status.RUNNING, worker=worker
@@ -203,12 +197,12 @@ def part_mark_done(
         rest = Part.objects.filter(conversion_id=part.conversion_id, chapter_id=part.chapter_id)
         if (
             not rest.exclude(status=Part.Status.DONE).exists()
-            and selection.status == selection.Status.RENDERING
+            and conversion_chapter.status == conversion_chapter.Status.RENDERING
         ):
-            selection.status = selection.Status.MASTERING
-            selection.sent_at = now
-            selection.save(update_fields=["status", "sent_at"])
-            transaction.on_commit(lambda: master_chapter.delay(selection.pk), robust=True)
+            conversion_chapter.status = conversion_chapter.Status.MASTERING
+            conversion_chapter.sent_at = now
+            conversion_chapter.save(update_fields=["status", "sent_at"])
+            enqueue.send_on_commit("audiobooks.master_chapter", conversion_chapter.pk)
     return True
 
 
@@ -222,7 +216,3 @@ def _retry_or_fail(part: Part, *, worker: str, error: str) -> None:
         Part.objects.filter(pk=part.pk, status=Part.Status.RUNNING, worker=worker).update(
             status=Part.Status.PENDING, dispatched_at=None, worker="", error=error[:2000]
         )
-
-
-def timings_of(part: Part) -> list[SentenceTiming]:
-    return [SentenceTiming(**sentence) for sentence in part.sentences]

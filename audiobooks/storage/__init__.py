@@ -1,6 +1,6 @@
 """Object storage for books: keys, transfers, links, bookkeeping and lifecycle.
 
-The bucket is private and every key is made by the server (``storage_keys``).
+The bucket is private and every key is made by the server (``keys``).
 Modules, from the bottom up:
 
 - ``conf``: the settings, read at call time, with their defaults.
@@ -9,7 +9,7 @@ Modules, from the bottom up:
 - ``headers``: RFC 6266 ``Content-Disposition`` and the content type of each kind.
 - ``links``: short-lived links to read (GET) or write (PUT) one object: S3
   presigned URLs, or in local mode URLs to this app signed with ``SECRET_KEY``
-  and served by ``audiobooks.views``.
+  and served by ``audiobooks.web.local_links``.
 - ``uploads``: the upload handler that streams a browser upload to a
   temporary file and stops it as soon as it passes the size cap.
 - ``ranges``: HTTP Range for the local download view; ``zipstream``: a zip

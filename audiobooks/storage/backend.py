@@ -51,7 +51,7 @@ def storage() -> Storage:
 
 
 def is_s3() -> bool:
-    from storages.backends.s3 import S3Storage
+    from storages.backends.s3 import S3Storage  # noqa: PLC0415  (boto3 loads only where S3 is configured)
 
     # default_storage is a lazy proxy; its class is the configured backend's.
     return isinstance(default_storage, S3Storage)

@@ -54,6 +54,11 @@ def content_type_for(key: str) -> str:
     return CONTENT_TYPES.get(PurePosixPath(key).suffix.lower().lstrip("."), DEFAULT_CONTENT_TYPE)
 
 
+def attachment_name(name: str) -> str:
+    """``name`` as one file's name in a download: no path separators, never empty."""
+    return re.sub(r"[/\\]", "_", name).strip() or "download"
+
+
 def ascii_fallback(filename: str) -> str:
     """A plain-ASCII name for clients that ignore ``filename*``: accents dropped, the rest ``_``."""
     decomposed = unicodedata.normalize("NFKD", filename)

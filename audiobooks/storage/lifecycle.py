@@ -14,8 +14,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from audiobooks import selectors, storage_keys
+from audiobooks import selectors
 from audiobooks.models import Book, StoredObject
+from audiobooks.storage import keys as storage_keys
 
 from . import backend, conf
 

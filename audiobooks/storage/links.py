@@ -2,7 +2,7 @@
 
 On S3 (R2) these are presigned URLs. In local mode they are URLs to this app
 whose token is signed with ``SECRET_KEY`` (``django.core.signing``) and carries
-its own expiry; ``audiobooks.views`` serves them with the same rules S3
+its own expiry; ``audiobooks.web.files`` serves them with the same rules S3
 applies: an expired or tampered link is refused with 403, a PUT must send the
 signed Content-Type and Content-Length.
 

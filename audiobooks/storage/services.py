@@ -20,9 +20,9 @@ from django.core.files import File
 from django.db import transaction
 
 from accounts.models import User
-from audiobooks import storage_keys
 from audiobooks.models import Book, StoredObject
 from audiobooks.selectors import storage_used_bytes
+from audiobooks.storage import keys as storage_keys
 from credits.selectors import upload_check
 
 from . import backend

@@ -5,7 +5,8 @@ disk, but only check sizes after the whole body is read. This handler writes
 every chunk to a temporary file (64 KB at a time, so memory stays flat
 whatever the file's size), counts the bytes as they arrive, and stops the
 upload at the first chunk past the limit: the user's plan cap or the room
-left in their quota, whichever is smaller.
+left in their quota, whichever is smaller. ``capped_upload_start`` installs
+it for the web form and the API alike.
 """
 
 from __future__ import annotations
@@ -17,10 +18,18 @@ from typing import Any
 from django.core.files.uploadhandler import SkipFile, StopUpload, TemporaryFileUploadHandler
 from django.http import HttpRequest
 
-from audiobooks import storage_keys
-from audiobooks.errors import UnsupportedFileType
+from accounts.models import User
+from audiobooks import selectors
+from audiobooks.errors import BookError, UnsupportedFileType
+from audiobooks.storage import keys as storage_keys
+from credits.errors import CreditsError
+from credits.selectors import upload_check
+from ebookvoice.errors import DomainError
 
 FIELD_NAME = "file"
+# Room in a multipart body for its boundaries, part headers and a small field
+# or two, beyond the file itself.
+MULTIPART_SLACK = 64 * 1024
 UNSUPPORTED_MESSAGE = "This file type isn't supported. Please upload an EPUB, PDF, TXT or HTML file."
 
 
@@ -57,3 +66,33 @@ class CappedUploadHandler(TemporaryFileUploadHandler):
             self.error = self.refusal(self.received)
             raise StopUpload(connection_reset=False)
         return super().receive_data_chunk(raw_data, start)
+
+
+def upload_refusal(*, user: User, size: int) -> DomainError:
+    """The error refusing ``user`` an upload of ``size`` bytes: over the plan's cap, or over the quota."""
+    try:
+        upload_check(user=user, size_bytes=size, storage_used_bytes=selectors.storage_used_bytes(user=user))
+    except CreditsError as error:
+        return error
+    return BookError("This file is larger than you can upload now.")
+
+
+def capped_upload_start(request: HttpRequest, *, user: User) -> CappedUploadHandler | DomainError:
+    """Install a ``CappedUploadHandler`` on ``request`` before its body is read, and return it.
+
+    A request whose Content-Length already says it is past the user's limit
+    is hopeless before a byte is read: its refusal is returned instead, and
+    the body is never read.
+    """
+    limit = selectors.upload_limit_bytes(user=user)
+    try:
+        announced = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        announced = 0
+    if announced > limit + MULTIPART_SLACK:
+        return upload_refusal(user=user, size=announced - MULTIPART_SLACK)
+    handler = CappedUploadHandler(
+        request, limit=limit, refusal=lambda received: upload_refusal(user=user, size=received)
+    )
+    request.upload_handlers = [handler]
+    return handler

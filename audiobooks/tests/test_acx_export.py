@@ -25,12 +25,13 @@ from mutagen.mp3 import MP3, BitrateMode
 from accounts.models import User
 from audiobooks.audio.master import HEAD_MS, TAIL_MS, measure_loudness
 from audiobooks.audio.testing import read_wav
-from audiobooks.exports import EXPIRED_MESSAGE, NOTHING_MESSAGE, sentence_spans
+from audiobooks.delivery.acx import EXPIRED_MESSAGE, NOTHING_MESSAGE, sentence_spans
 from audiobooks.models import Book, Conversion, ConversionChapter, Part, StoredObject
-from audiobooks.pipeline.chapters import PartsMissing
 from audiobooks.pipeline.render import cached_part_key
+from audiobooks.pipeline.sources import PartsMissing
+from audiobooks.pipeline.submit import conversion_cancel, conversion_submit
 from audiobooks.selectors import storage_used_bytes
-from audiobooks.services import book_ingest, conversion_cancel, conversion_submit
+from audiobooks.services import book_ingest
 from audiobooks.storage import backend
 from audiobooks.storage.lifecycle import purge_expired
 from audiobooks.tests.factories import upload_file
@@ -160,18 +161,20 @@ def test_each_ready_chapter_comes_as_a_tagged_44k1_192k_cbr_mono_mp3_at_acx_leve
 
     archive, _, most_folders = _download(_client(owner), book, workdir)
 
-    selections = list(conversion.selections.select_related("chapter").order_by("position"))
-    assert archive.namelist() == [f"{s.number:02d} - {s.chapter.title}.mp3" for s in selections]
-    for track, (name, selection) in enumerate(zip(archive.namelist(), selections, strict=True), start=1):
+    conversion_chapters = list(conversion.selections.select_related("chapter").order_by("position"))
+    assert archive.namelist() == [f"{s.number:02d} - {s.chapter.title}.mp3" for s in conversion_chapters]
+    for track, (name, conversion_chapter) in enumerate(
+        zip(archive.namelist(), conversion_chapters, strict=True), start=1
+    ):
         path = tmp_path / f"{track}.mp3"
         path.write_bytes(archive.read(name))
         mp3 = MP3(path)
         assert (mp3.info.sample_rate, mp3.info.channels) == (44100, 1)
         assert mp3.info.bitrate == pytest.approx(192_000, abs=100)
         assert mp3.info.bitrate_mode == BitrateMode.CBR
-        assert mp3.info.length == pytest.approx(selection.duration_ms / 1000, abs=0.1)
+        assert mp3.info.length == pytest.approx(conversion_chapter.duration_ms / 1000, abs=0.1)
         id3 = ID3(path)
-        assert str(id3["TIT2"]) == selection.chapter.title
+        assert str(id3["TIT2"]) == conversion_chapter.chapter.title
         assert str(id3["TALB"]) == book.display_title
         assert str(id3["TPE1"])
         assert str(id3["TRCK"]) == f"{track}/3"
@@ -195,9 +198,9 @@ def test_a_chapter_over_the_file_limit_is_cut_between_sentences_into_pieces_each
     owner, tmp_path, workdir, settings, celery_worker
 ):
     conversion = converted(owner, tmp_path, titles=("The Long Night",), paragraphs=4)
-    (selection,) = conversion.selections.select_related("chapter")
+    (conversion_chapter,) = conversion.selections.select_related("chapter")
     settings.EXPORTS_ACX_MAX_FILE_MS = 12_000
-    assert selection.duration_ms > 2 * 12_000, "long enough for three pieces"
+    assert conversion_chapter.duration_ms > 2 * 12_000, "long enough for three pieces"
 
     archive, _, _ = _download(_client(owner), conversion.book, workdir)
 
@@ -223,7 +226,9 @@ def test_a_chapter_over_the_file_limit_is_cut_between_sentences_into_pieces_each
             assert tail > TAIL_MS / 1000 + 0.03, "the piece ends in a pause, not in a word"
         _, peak = _astats(path)
         assert peak <= -3.0
-    assert total == pytest.approx((selection.duration_ms - HEAD_MS - TAIL_MS) / 1000, abs=0.1 * len(names))
+    assert total == pytest.approx(
+        (conversion_chapter.duration_ms - HEAD_MS - TAIL_MS) / 1000, abs=0.1 * len(names)
+    )
 
 
 @pytest.mark.celery

@@ -15,7 +15,8 @@ from django.urls import reverse
 from accounts.models import User
 from audiobooks.models import Book, Conversion, Part
 from audiobooks.pipeline.outcomes import part_fail
-from audiobooks.services import book_ingest, conversion_submit
+from audiobooks.pipeline.submit import conversion_submit
+from audiobooks.services import book_ingest
 from audiobooks.tests.factories import CORPUS, upload_file
 from credits.models import CreditEntry, EntryKind
 from credits.selectors import credit_balance_get, ledger_audit

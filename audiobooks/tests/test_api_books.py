@@ -222,8 +222,8 @@ def test_voices_are_listed_with_their_preview_status(reader):
 
 
 def test_a_stored_stock_preview_is_offered_as_a_link_that_plays(reader):
-    from audiobooks import previews
     from audiobooks.storage.services import stored_object_save
+    from audiobooks.voices import previews
 
     _, api = reader
     voice = previews.voice_get(voice_key=DEFAULT_VOICE)

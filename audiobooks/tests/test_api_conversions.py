@@ -10,10 +10,10 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.tests.conftest import fresh_rate_limits  # noqa: F401
-from audiobooks import storage_keys
 from audiobooks.models import Book, Conversion, ConversionChapter, StoredObject
+from audiobooks.storage import keys as storage_keys
+from audiobooks.storage.keys import deliverable_ids
 from audiobooks.storage.services import stored_object_save
-from audiobooks.storage_keys import deliverable_ids
 from credits.models import CreditEntry, EntryKind
 from credits.selectors import credit_balance_get
 from credits.services import credits_grant_by_system
@@ -158,8 +158,8 @@ def test_cancelling_refunds_the_unrendered_share_and_a_second_cancel_changes_not
 def completed(conversion: Conversion) -> None:
     """Arrange what the pipeline leaves when it has finished (the journey test runs the real one)."""
     now = timezone.now()
-    for selection in conversion.selections.all():
-        ConversionChapter.objects.filter(pk=selection.pk).update(
+    for conversion_chapter in conversion.selections.all():
+        ConversionChapter.objects.filter(pk=conversion_chapter.pk).update(
             status=ConversionChapter.Status.READY, gain_db=0.0, duration_ms=1000, finished_at=now
         )
     Conversion.objects.filter(pk=conversion.pk).update(

@@ -9,7 +9,7 @@ from audiobooks.audio import AudioError
 from audiobooks.audio.concat import ChapterAudio
 from audiobooks.audio.ffmpeg import run_ffmpeg
 from audiobooks.audio.m4b import BookTags, ChapterFile, build_m4b
-from audiobooks.audio.master import master_chapter
+from audiobooks.audio.master import master_wav
 from audiobooks.audio.mp3 import CHAPTER_MP3, encode_mp3
 from audiobooks.audio.testing import write_tone
 
@@ -41,7 +41,7 @@ def test_mastering_and_both_encodes_cost_under_two_cpu_seconds_per_audio_minute(
     source = write_tone(tmp_path / "src.wav", seconds=60 * minutes)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
 
-    mastered = master_chapter(ChapterAudio(source, 22050, 60 * minutes * 22050, []), tmp_path / "m.wav")
+    mastered = master_wav(ChapterAudio(source, 22050, 60 * minutes * 22050, []), tmp_path / "m.wav")
     encode_mp3(mastered.audio.path, tmp_path / "m.mp3", profile=CHAPTER_MP3)
     build_m4b([ChapterFile(mastered.audio.path, "One")], tmp_path / "b.m4b", tags=BookTags("T", "A"))
 

@@ -13,7 +13,7 @@ from PIL import Image
 from audiobooks.audio import AudioError
 from audiobooks.audio.concat import ChapterAudio
 from audiobooks.audio.m4b import BookTags, ChapterFile, build_m4b, escape_ffmetadata, ffmetadata
-from audiobooks.audio.master import master_chapter, measure_loudness
+from audiobooks.audio.master import master_wav, measure_loudness
 from audiobooks.audio.testing import probe, write_tone
 from tts_engine.registry import get_engine
 from tts_engine.speech import render_to_wav
@@ -38,7 +38,7 @@ def chapters(tmp_path_factory):
     for i, (title, text) in enumerate(zip(TITLES, texts, strict=True)):
         raw = render_to_wav(folder / f"raw{i}.wav", engine=engine, voice_id=JOE, text=text, title=title)
         chapter = ChapterAudio(raw.path, raw.sample_rate, raw.num_samples, raw.sentences)
-        mastered = master_chapter(chapter, folder / f"it's {i}.wav")  # a quote in the path
+        mastered = master_wav(chapter, folder / f"it's {i}.wav")  # a quote in the path
         files.append((ChapterFile(mastered.audio.path, title), mastered.audio))
     return files
 

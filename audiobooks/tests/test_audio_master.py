@@ -10,7 +10,7 @@ import pytest
 
 from audiobooks.audio import AudioError
 from audiobooks.audio.concat import ChapterAudio
-from audiobooks.audio.master import LIMIT_DBFS, TARGET_LUFS, master_chapter, measure_loudness
+from audiobooks.audio.master import LIMIT_DBFS, TARGET_LUFS, master_wav, measure_loudness
 from audiobooks.audio.testing import read_wav, write_tone
 from tts_engine.registry import get_engine
 from tts_engine.speech import SentenceTiming, render_to_wav
@@ -43,7 +43,7 @@ def _rms_db(samples):
 
 
 def test_mastered_speech_meets_acx_loudness_peak_and_noise_floor(tmp_path, speech, ffmpeg):
-    mastered = master_chapter(speech, tmp_path / "mastered.wav")
+    mastered = master_wav(speech, tmp_path / "mastered.wav")
 
     after = measure_loudness(mastered.audio.path, true_peak=True)
     rate, samples = read_wav(mastered.audio.path)
@@ -56,7 +56,7 @@ def test_mastered_speech_meets_acx_loudness_peak_and_noise_floor(tmp_path, speec
 
 
 def test_mastering_pads_head_and_tail_and_moves_timings_by_the_head(tmp_path, speech, ffmpeg):
-    mastered = master_chapter(speech, tmp_path / "mastered.wav", head_ms=750, tail_ms=2000)
+    mastered = master_wav(speech, tmp_path / "mastered.wav", head_ms=750, tail_ms=2000)
 
     audio = mastered.audio
     assert audio.sample_rate == speech.sample_rate
@@ -77,7 +77,7 @@ def test_raw_piper_peaks_near_full_scale_and_mastering_brings_it_down(tmp_path, 
     loud = write_tone(tmp_path / "loud.wav", seconds=4, dbfs=0.0)
     chapter = ChapterAudio(loud, 22050, 4 * 22050, [SentenceTiming(0, 4000, "Tone.")])
 
-    mastered = master_chapter(chapter, tmp_path / "mastered.wav", sample_rate=44100)
+    mastered = master_wav(chapter, tmp_path / "mastered.wav", sample_rate=44100)
 
     assert np.abs(raw).max() > 0.5 * 32767
     assert mastered.gain_db < 0
@@ -87,9 +87,9 @@ def test_raw_piper_peaks_near_full_scale_and_mastering_brings_it_down(tmp_path, 
 
 def test_acx_padding_limits_are_enforced(tmp_path, speech):
     with pytest.raises(ValueError, match="room tone"):
-        master_chapter(speech, tmp_path / "m.wav", head_ms=200)
+        master_wav(speech, tmp_path / "m.wav", head_ms=200)
     with pytest.raises(ValueError, match="room tone"):
-        master_chapter(speech, tmp_path / "m.wav", tail_ms=6000)
+        master_wav(speech, tmp_path / "m.wav", tail_ms=6000)
 
 
 def test_ffmpeg_failure_is_an_audio_error_with_stderr_in_the_log_only(tmp_path, caplog):
@@ -98,7 +98,7 @@ def test_ffmpeg_failure_is_an_audio_error_with_stderr_in_the_log_only(tmp_path, 
     chapter = ChapterAudio(bad, 22050, 0, [])
 
     with caplog.at_level(logging.ERROR, logger="audiobooks.audio"), pytest.raises(AudioError) as caught:
-        master_chapter(chapter, tmp_path / "out.wav")
+        master_wav(chapter, tmp_path / "out.wav")
 
     assert caught.value.message == "Could not measure the chapter's loudness."
     assert caught.value.retryable is False

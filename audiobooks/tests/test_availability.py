@@ -11,12 +11,13 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.tests.conftest import PASSWORD, AppClient, make_person
-from audiobooks import storage_keys
-from audiobooks.availability import InMaintenance, VoiceUnavailable
+from audiobooks.availability import InMaintenance, VoiceUnavailable, voices_offered
 from audiobooks.models import Book, Conversion, StoredObject
-from audiobooks.services import book_create_from_upload, book_ingest, conversion_submit, upload_start
+from audiobooks.pipeline.submit import conversion_submit
+from audiobooks.services import book_create_from_upload, book_ingest, upload_start
+from audiobooks.storage import keys as storage_keys
+from audiobooks.storage.keys import deliverable_ids
 from audiobooks.storage.services import stored_object_save
-from audiobooks.storage_keys import deliverable_ids
 from audiobooks.tests.factories import CORPUS, completed_conversion, upload_file
 from credits.models import CreditEntry
 from credits.services import credits_grant_by_system
@@ -150,10 +151,10 @@ def test_after_maintenance_conversions_are_accepted_again(owner, ready_book):
 
 
 def test_a_voice_switched_off_leaves_the_catalogue_and_is_refused_at_submission(owner, ready_book):
-    assert DEFAULT_VOICE in {voice.key for voice in voice_catalogue().voices}
+    assert DEFAULT_VOICE in {voice.key for voice in voices_offered()}
     switch(f"voice_off:{DEFAULT_VOICE}")
-    assert DEFAULT_VOICE not in {voice.key for voice in voice_catalogue().voices}
-    assert DEFAULT_VOICE in {voice.key for voice in voice_catalogue(include_disabled=True).voices}
+    assert DEFAULT_VOICE not in {voice.key for voice in voices_offered()}
+    assert DEFAULT_VOICE in {voice.key for voice in voice_catalogue().voices}
     with pytest.raises(VoiceUnavailable) as refused:
         submit(owner, ready_book)
     assert "not available at the moment" in refused.value.message
@@ -162,7 +163,7 @@ def test_a_voice_switched_off_leaves_the_catalogue_and_is_refused_at_submission(
 
 def test_an_engine_switched_off_takes_all_its_voices_with_it(owner, ready_book):
     switch("engine_off:piper")
-    assert not [voice for voice in voice_catalogue().voices if voice.engine == "piper"]
+    assert not [voice for voice in voices_offered() if voice.engine == "piper"]
     with pytest.raises(VoiceUnavailable):
         submit(owner, ready_book)
 

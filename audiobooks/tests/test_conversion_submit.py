@@ -11,7 +11,6 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
-from audiobooks import storage_keys
 from audiobooks.errors import (
     BookNotReady,
     ConversionNotCancellable,
@@ -21,9 +20,11 @@ from audiobooks.errors import (
     UnknownVoice,
 )
 from audiobooks.models import Book, Conversion, ConversionChapter, Part, StoredObject
-from audiobooks.parts import PART_MAX_CHARS
+from audiobooks.pipeline.parts import PART_MAX_CHARS
+from audiobooks.pipeline.submit import conversion_cancel, conversion_submit
 from audiobooks.selectors import book_conversion_quote, part_keys_in_use
-from audiobooks.services import book_ingest, conversion_cancel, conversion_submit
+from audiobooks.services import book_ingest
+from audiobooks.storage import keys as storage_keys
 from audiobooks.tests.factories import CORPUS, upload_file
 from credits.errors import InsufficientCredits, RateLimited, StorageQuotaExceeded
 from credits.models import CreditEntry, EntryKind
@@ -101,7 +102,7 @@ class TestSubmit:
         first, second = sorted(book.chapters.filter(included=True).values_list("index", flat=True))[:2]
         conversion = submit(owner, book, chapter_indexes=[second, first, second])
         positions = ConversionChapter.objects.filter(conversion=conversion).order_by("position")
-        assert [selection.chapter.index for selection in positions] == [first, second]
+        assert [conversion_chapter.chapter.index for conversion_chapter in positions] == [first, second]
         chapters_by_part = list(conversion.parts.order_by("index").values_list("chapter__index", flat=True))
         assert chapters_by_part == sorted(chapters_by_part)
 

@@ -23,9 +23,9 @@ from mutagen.mp4 import MP4
 
 from accounts.models import User
 from audiobooks.audio.testing import parse_vtt
-from audiobooks.cli import OPERATOR_EMAIL
 from audiobooks.models import Book, Conversion, ConversionChapter
-from audiobooks.services import conversion_cancel
+from audiobooks.operators.convert_job import OPERATOR_EMAIL
+from audiobooks.pipeline.submit import conversion_cancel
 from audiobooks.tests.ingest_fixtures import STORY_SENTENCES, EpubSpec, nav_list, story_epub, xhtml
 from credits.models import CreditEntry, EntryKind, Plan
 from credits.selectors import credit_balance_get, credit_plan_get

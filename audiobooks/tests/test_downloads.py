@@ -7,17 +7,18 @@ import time
 import zipfile
 
 import pytest
+import time_machine
 from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
 
-from audiobooks import storage_keys
-from audiobooks.deliverables import conversion_files_for_user
+from audiobooks.delivery.files import conversion_files_for_user
 from audiobooks.models import StoredObject
 from audiobooks.services import book_create_from_upload
 from audiobooks.storage import backend
+from audiobooks.storage import keys as storage_keys
+from audiobooks.storage.keys import deliverable_ids
 from audiobooks.storage.services import stored_object_save
-from audiobooks.storage_keys import deliverable_ids
 from audiobooks.tests.factories import completed_conversion
 
 pytestmark = pytest.mark.django_db
@@ -253,8 +254,8 @@ def test_an_expired_local_link_is_refused(local_storage, owner, book, settings):
     settings.STORAGE_LINK_MAX_AGE_SECONDS = 3
     url = _link(_client(owner), book, "book.m4b")
     assert _get(url, Range="bytes=0-0")[0].status_code == 206
-    time.sleep(4.1)
-    response, body = _get(url, Range="bytes=0-0")
+    with time_machine.travel(time.time() + 4.1):
+        response, body = _get(url, Range="bytes=0-0")
     assert response.status_code == 403
     assert b"expired" in body
 

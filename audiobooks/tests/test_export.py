@@ -29,7 +29,7 @@ def test_the_export_carries_conversions_the_listening_position_and_bookmarks(own
     from django.utils import timezone
 
     from audiobooks.models import Bookmark, ListeningProgress
-    from audiobooks.services import conversion_submit
+    from audiobooks.pipeline.submit import conversion_submit
     from audiobooks.tests.factories import story_book
     from credits.services import credits_grant_by_system
     from tts_engine.registry import DEFAULT_VOICE

@@ -6,8 +6,8 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from audiobooks.delivery.email import conversion_finished_email_send
 from audiobooks.models import Book, Conversion
-from audiobooks.notifications import conversion_finished_email_send
 
 pytestmark = pytest.mark.django_db
 

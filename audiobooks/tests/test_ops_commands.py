@@ -15,7 +15,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from audiobooks.models import Book, Conversion, ConversionChapter, Part
-from audiobooks.services import book_ingest, conversion_submit
+from audiobooks.pipeline.submit import conversion_submit
+from audiobooks.services import book_ingest
 from audiobooks.tests.factories import CORPUS, upload_file
 from credits.services import credits_grant_by_system
 from tts_engine.registry import DEFAULT_VOICE

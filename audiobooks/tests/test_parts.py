@@ -5,7 +5,7 @@ import re
 import pytest
 
 from audiobooks.ingest import ingest_file
-from audiobooks.parts import PART_MAX_CHARS, chapter_parts
+from audiobooks.pipeline.parts import PART_MAX_CHARS, chapter_parts
 from audiobooks.tests.factories import CORPUS
 
 _SPACE = re.compile(r"\s+")

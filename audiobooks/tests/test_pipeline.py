@@ -16,19 +16,19 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import User
-from audiobooks import storage_keys
 from audiobooks.models import Book, Conversion, ConversionChapter, Part, StoredObject
 from audiobooks.pipeline.assemble import conversion_assemble
-from audiobooks.pipeline.chapters import chapter_master
 from audiobooks.pipeline.dispatch import Candidate, fair_share, parts_dispatch
 from audiobooks.pipeline.heartbeat import Heartbeat
+from audiobooks.pipeline.mastering import chapter_master
 from audiobooks.pipeline.outcomes import ConversionNotRetryable, conversion_fail, conversion_retry
 from audiobooks.pipeline.progress import conversion_progress
 from audiobooks.pipeline.reaper import conversions_reap
 from audiobooks.pipeline.render import cached_part_key, part_render
-from audiobooks.services import conversion_cancel, conversion_submit
+from audiobooks.pipeline.submit import conversion_cancel, conversion_submit
 from audiobooks.storage import backend
-from audiobooks.storage_keys import deliverable_ids
+from audiobooks.storage import keys as storage_keys
+from audiobooks.storage.keys import deliverable_ids
 from audiobooks.tests.factories import story_book
 from credits.models import CreditEntry, EntryKind
 from credits.selectors import credit_balance_get, ledger_audit
@@ -80,7 +80,7 @@ class TestFairShare:
         now = timezone.now()
         long = Candidate(conversion_id=1, in_flight=3, waiting=500, last_sent=now, created_at=now)
         short = Candidate(conversion_id=2, in_flight=0, waiting=4, last_sent=None, created_at=now)
-        assert fair_share([long, short], free=1) == {2: 1}
+        assert fair_share(candidates=[long, short], free=1) == {2: 1}
 
     def test_slots_alternate_between_conversions_and_the_least_recently_served_goes_first(self):
         now = timezone.now()
@@ -90,20 +90,20 @@ class TestFairShare:
         served_earlier = Candidate(
             2, in_flight=1, waiting=50, last_sent=now - timedelta(seconds=9), created_at=now
         )
-        assert fair_share([served_last, served_earlier], free=3) == {2: 2, 1: 1}
+        assert fair_share(candidates=[served_last, served_earlier], free=3) == {2: 2, 1: 1}
 
     def test_a_conversion_never_gets_more_slots_than_it_has_parts_waiting(self):
         now = timezone.now()
         tiny = Candidate(1, in_flight=0, waiting=1, last_sent=None, created_at=now)
-        assert fair_share([tiny], free=5) == {1: 1}
-        assert fair_share([], free=5) == {}
+        assert fair_share(candidates=[tiny], free=5) == {1: 1}
+        assert fair_share(candidates=[], free=5) == {}
 
     def test_the_spare_slot_goes_only_to_a_conversion_with_nothing_in_flight(self):
         now = timezone.now()
         running = Candidate(1, in_flight=2, waiting=50, last_sent=now, created_at=now)
-        assert fair_share([running], free=0, spare=1) == {}
+        assert fair_share(candidates=[running], free=0, spare=1) == {}
         new = Candidate(2, in_flight=0, waiting=50, last_sent=None, created_at=now)
-        assert fair_share([running, new], free=0, spare=1) == {2: 1}
+        assert fair_share(candidates=[running, new], free=0, spare=1) == {2: 1}
 
 
 class TestDispatch:
@@ -172,8 +172,8 @@ class TestRender:
         assert first is not None
         with django_capture_on_commit_callbacks() as sent:
             part_render(part_id=first.pk, worker="test:1")
-        selection = conversion.selections.get(position=0)
-        assert selection.status == ConversionChapter.Status.MASTERING
+        conversion_chapter = conversion.selections.get(position=0)
+        assert conversion_chapter.status == ConversionChapter.Status.MASTERING
         assert conversion.selections.get(position=1).status == ConversionChapter.Status.RENDERING
         assert len(sent) == 1  # the chapter's mastering task (the other Part was sent at submission)
         conversion.refresh_from_db()
@@ -242,12 +242,12 @@ class TestChaptersAndBook:
         conversion = submit(owner, book)
         first, *rest = conversion.parts.order_by("index")
         part_render(part_id=first.pk, worker="test:1")
-        selection = conversion.selections.get(position=0)
-        chapter_master(selection_id=selection.pk, workdir=tmp_path)
-        selection.refresh_from_db()
-        assert selection.status == ConversionChapter.Status.READY
-        assert selection.duration_ms
-        assert selection.gain_db is not None
+        conversion_chapter = conversion.selections.get(position=0)
+        chapter_master(conversion_chapter_id=conversion_chapter.pk, workdir=tmp_path)
+        conversion_chapter.refresh_from_db()
+        assert conversion_chapter.status == ConversionChapter.Status.READY
+        assert conversion_chapter.duration_ms
+        assert conversion_chapter.gain_db is not None
         mp3 = storage_keys.mp3_key(**deliverable_ids(conversion), number=1)
         assert StoredObject.objects.get(key=mp3).filename == "The Lighthouse - 01 - The Harbour.mp3"
         conversion.refresh_from_db()
@@ -257,7 +257,7 @@ class TestChaptersAndBook:
         for part in rest:
             part_render(part_id=part.pk, worker="test:1")
         for later in conversion.selections.filter(position__gt=0):
-            chapter_master(selection_id=later.pk, workdir=tmp_path)
+            chapter_master(conversion_chapter_id=later.pk, workdir=tmp_path)
         conversion.refresh_from_db()
         assert conversion.status == Conversion.Status.ASSEMBLING
         with django_capture_on_commit_callbacks() as sent:
@@ -265,7 +265,7 @@ class TestChaptersAndBook:
         assert len(sent) == 1  # the reader's email
         conversion.refresh_from_db()
         assert conversion.status == Conversion.Status.COMPLETED
-        total = sum(selection.duration_ms or 0 for selection in conversion.selections.all())
+        total = sum(conversion_chapter.duration_ms or 0 for conversion_chapter in conversion.selections.all())
         assert conversion.duration_ms is not None
         assert abs(conversion.duration_ms - total) < 200
         assert backend.object_head(storage_keys.m4b_key(**deliverable_ids(conversion)))
@@ -275,11 +275,14 @@ class TestChaptersAndBook:
         part = conversion.parts.get()
         part_render(part_id=part.pk, worker="test:1")
         backend.objects_delete([cached_part_key(part.cache_key)])
-        selection = conversion.selections.get()
-        chapter_master(selection_id=selection.pk, workdir=tmp_path)
+        conversion_chapter = conversion.selections.get()
+        chapter_master(conversion_chapter_id=conversion_chapter.pk, workdir=tmp_path)
         part.refresh_from_db()
-        selection.refresh_from_db()
-        assert (part.status, selection.status) == (Part.Status.PENDING, ConversionChapter.Status.RENDERING)
+        conversion_chapter.refresh_from_db()
+        assert (part.status, conversion_chapter.status) == (
+            Part.Status.PENDING,
+            ConversionChapter.Status.RENDERING,
+        )
         assert not StoredObject.objects.filter(kind=StoredObject.Kind.PART).exists()
 
 

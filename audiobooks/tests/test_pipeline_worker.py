@@ -8,14 +8,14 @@ import pytest
 from mutagen.mp4 import MP4
 
 from accounts.models import User
-from audiobooks import storage_keys
 from audiobooks.audio.testing import parse_vtt, probe
 from audiobooks.models import Book, Conversion, ConversionChapter, StoredObject
 from audiobooks.pipeline.progress import conversion_progress
 from audiobooks.pipeline.render import cached_part_key
-from audiobooks.services import conversion_submit
+from audiobooks.pipeline.submit import conversion_submit
 from audiobooks.storage import backend
-from audiobooks.storage_keys import deliverable_ids
+from audiobooks.storage import keys as storage_keys
+from audiobooks.storage.keys import deliverable_ids
 from audiobooks.tests.factories import story_book, wait_until_finished
 from credits.models import CreditEntry, EntryKind
 from credits.selectors import credit_balance_get, ledger_audit

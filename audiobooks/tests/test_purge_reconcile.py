@@ -12,10 +12,11 @@ from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.utils import timezone
 
-from audiobooks import selectors, storage_keys
+from audiobooks import selectors
 from audiobooks.models import Book, StoredObject
 from audiobooks.selectors import storage_used_bytes
 from audiobooks.services import book_create_from_upload
+from audiobooks.storage import keys as storage_keys
 from audiobooks.storage.services import stored_object_save
 
 pytestmark = pytest.mark.django_db

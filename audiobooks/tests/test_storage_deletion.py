@@ -13,13 +13,13 @@ from django.urls import reverse
 
 from accounts.models import User
 from accounts.services import user_delete
-from audiobooks import storage_keys
 from audiobooks.models import Book, StoredObject
 from audiobooks.selectors import storage_used_bytes
 from audiobooks.services import book_create_from_upload, book_delete
 from audiobooks.storage import backend
+from audiobooks.storage import keys as storage_keys
+from audiobooks.storage.keys import deliverable_ids
 from audiobooks.storage.services import stored_object_save
-from audiobooks.storage_keys import deliverable_ids
 from audiobooks.tests.factories import completed_conversion
 from credits.errors import StorageQuotaExceeded
 

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from audiobooks import storage_keys
+from audiobooks.storage import keys as storage_keys
 from audiobooks.storage.headers import ascii_fallback, content_disposition, content_type_for
 from audiobooks.storage.ranges import RangeNotSatisfiable, parse_range
 

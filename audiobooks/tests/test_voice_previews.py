@@ -18,9 +18,10 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from audiobooks import previews, storage_keys
 from audiobooks.models import StoredObject
+from audiobooks.storage import keys as storage_keys
 from audiobooks.storage.services import stored_object_save
+from audiobooks.voices import previews
 from credits.ratelimits import Action, check_rate_limit
 from ebookvoice.paths import BASE_DIR
 from tts_engine.registry import DEFAULT_VOICE, get_voice
@@ -190,8 +191,8 @@ def test_the_web_process_lists_voices_and_checks_previews_without_importing_onnx
     probe = (
         "import django, json, sys\n"
         "django.setup()\n"
-        "import ebookvoice.urls, audiobooks.views_voices\n"
-        "from audiobooks import previews\n"
+        "import ebookvoice.urls, audiobooks.web.voices\n"
+        "from audiobooks.voices import previews\n"
         "from tts_engine.catalogue import voice_catalogue\n"
         "voices = voice_catalogue().voices\n"
         "assert voices\n"
@@ -210,7 +211,7 @@ def test_the_web_process_lists_voices_and_checks_previews_without_importing_onnx
     )
     assert done.returncode == 0, done.stderr
     modules = set(json.loads(done.stdout.strip().splitlines()[-1]))
-    assert "audiobooks.views_voices" in modules
+    assert "audiobooks.web.voices" in modules
     assert not {"onnxruntime", "torch", "piper", "TTS"} & modules
 
 

@@ -13,8 +13,8 @@ from django.core.management import call_command
 from django.test import Client
 from mutagen.mp3 import MP3
 
-from audiobooks import previews
 from audiobooks.models import StoredObject
+from audiobooks.voices import previews
 from tts_engine.registry import DEFAULT_VOICE, get_voice
 
 PREVIEW_URL = f"/voices/{DEFAULT_VOICE}/preview"

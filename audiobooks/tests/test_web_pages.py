@@ -13,9 +13,10 @@ from django.test import Client
 from django.urls import NoReverseMatch, reverse
 
 from accounts.models import User
-from audiobooks import storage_keys
 from audiobooks.models import Book, Conversion, ConversionChapter, ListeningProgress, StoredObject
-from audiobooks.services import book_ingest, conversion_submit
+from audiobooks.pipeline.submit import conversion_submit
+from audiobooks.services import book_ingest
+from audiobooks.storage import keys as storage_keys
 from audiobooks.storage.services import stored_object_save
 from audiobooks.tests.factories import CORPUS, upload_file
 from audiobooks.tests.ingest_fixtures import EpubSpec, nav_list, story_epub, xhtml
@@ -573,7 +574,7 @@ def test_the_ready_email_links_the_book_page_and_the_switch_that_stops_it(owner,
     from django.conf import settings
     from django.utils import timezone
 
-    from audiobooks.notifications import conversion_finished_email_send
+    from audiobooks.delivery.email import conversion_finished_email_send
 
     book, conversion = converting_book(owner, tmp_path)
     Conversion.objects.filter(pk=conversion.pk).update(

@@ -1,14 +1,10 @@
 """One JSON envelope for every API error: ``{"error": {"code": "...", "message": "..."}}``.
 
 ``api_exception_handler`` is ``REST_FRAMEWORK["EXCEPTION_HANDLER"]``. Domain
-errors carry their own message (written for people) and, where it is not 400,
-their HTTP status:
-
-- ``audiobooks`` ``BookError`` and its subclasses (``code`` and ``http_status``
-  on the class; ``UnsupportedFileType`` is 415), and voice ``PreviewError``;
-- ``credits`` ``CreditsError`` and its subclasses (``http_status`` on the
-  class; the code is the class name in snake case), with ``Retry-After``
-  when the error names a wait (429 over a rate limit, 503 with Redis down).
+errors (``ebookvoice.errors.DomainError``, which every app's refusals subclass)
+carry their own message (written for people), their HTTP status and code,
+and ``Retry-After`` when the error names a wait (429 over a rate limit, 503
+with Redis down). This module imports no app.
 
 DRF's own errors (401 without a token, 400 for invalid input, 404, 405, 415, …)
 get the same envelope; invalid input also lists each field's problems under
@@ -19,23 +15,19 @@ get the same envelope; invalid input also lists each field's problems under
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from audiobooks.errors import BookError, UnsupportedFileType
-from audiobooks.previews import PreviewError
-from credits.errors import CreditsError
+from ebookvoice.errors import DomainError
 
 API_PREFIX = "/api/"
-DomainError = BookError | CreditsError | PreviewError
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -53,26 +45,20 @@ class ErrorSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()
 
 
-def error_code(error: DomainError) -> str:
-    """The machine-readable code: the class's ``code``, else its name in snake case."""
-    code = getattr(error, "code", None)
-    return code or re.sub(r"(?<!^)(?=[A-Z])", "_", type(error).__name__).lower()
-
-
 def error_body(*, code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **extra}}
 
 
+def domain_error_body(error: DomainError) -> dict[str, Any]:
+    return error_body(code=error.error_code, message=error.message)
+
+
+def retry_after_headers(error: DomainError) -> dict[str, str]:
+    return {"Retry-After": str(error.retry_after_seconds)} if error.retry_after_seconds else {}
+
+
 def _domain_error_response(error: DomainError) -> Response:
-    status_code: int
-    if isinstance(error, UnsupportedFileType):
-        status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
-    else:
-        status_code = getattr(error, "http_status", status.HTTP_400_BAD_REQUEST)
-    response = Response(error_body(code=error_code(error), message=error.message), status=status_code)
-    if retry_after := getattr(error, "retry_after_seconds", None):
-        response["Retry-After"] = str(retry_after)
-    return response
+    return Response(domain_error_body(error), status=error.http_status, headers=retry_after_headers(error))
 
 
 def _first_message(detail: Any) -> str:
@@ -93,7 +79,7 @@ def _validation_message(fields: Any) -> str:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, BookError | CreditsError | PreviewError):
+    if isinstance(exc, DomainError):
         return _domain_error_response(exc)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(*exc.args)

@@ -16,6 +16,7 @@ from typing import Any
 
 import environ
 import imageio_ffmpeg
+from cryptography.fernet import Fernet
 
 from ebookvoice.logs import logging_config
 from ebookvoice.paths import BASE_DIR, var_dir
@@ -37,8 +38,6 @@ def _local_secret(name: str, generate: Callable[[], str]) -> str:
 
 
 def _fernet_key() -> str:
-    from cryptography.fernet import Fernet
-
     return Fernet.generate_key().decode()
 
 

@@ -208,8 +208,8 @@ class CoquiEngine(Engine):
                 raise EngineError(f"{model.config_path} refers to remote files {remote}", retryable=False)
             # Nothing in a VITS load should reach the hub; make sure it cannot.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            import torch
-            from TTS.utils.synthesizer import Synthesizer
+            import torch  # noqa: PLC0415  (a heavy, optional engine: loaded by synthesis workers only)
+            from TTS.utils.synthesizer import Synthesizer  # noqa: PLC0415  (a heavy, optional engine)
 
             device = self._resolve_device(torch)
             if device == "cpu":
@@ -246,7 +246,7 @@ class CoquiEngine(Engine):
                 raise EngineError(f"Coqui failed on a chunk: {exc}", retryable=True) from exc
 
     def _speak(self, loaded: _Loaded, batch: list[str], speaker: str | None, speed: float) -> list[PCM]:
-        import torch
+        import torch  # noqa: PLC0415  (a heavy, optional engine)
 
         tts = loaded.synthesizer.tts_model
         languages = tts.language_manager.language_names if tts.language_manager else []

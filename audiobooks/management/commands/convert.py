@@ -21,11 +21,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from accounts.models import User
-from audiobooks import cli, storage_keys
 from audiobooks.errors import BookError, ConversionNotCancellable
 from audiobooks.models import Conversion
-from audiobooks.pipeline.progress import ConversionProgress, conversion_progress
-from audiobooks.services import book_create_from_upload, conversion_cancel, conversion_submit
+from audiobooks.operators import convert_job as cli
+from audiobooks.pipeline.progress import ConversionProgress, conversion_progress, elapsed_label, eta_clock
+from audiobooks.pipeline.submit import conversion_cancel, conversion_submit
+from audiobooks.services import book_create_from_upload
+from audiobooks.storage import keys as storage_keys
 from credits.errors import CreditsError
 from ebookvoice.logs import logging_for_command
 from ebookvoice.paths import var_dir
@@ -214,8 +216,8 @@ class Command(BaseCommand):
                 returncode=NOT_COMPLETED,
             )
         summary = (
-            f"Converted '{title}': {len(written.mp3)} chapters, {cli.format_duration(audio)} of audio "
-            f"in {cli.format_duration(wall)} ({audio / wall:.1f}x real time) -> {written.m4b}"
+            f"Converted '{title}': {len(written.mp3)} chapters, {elapsed_label(audio)} of audio "
+            f"in {elapsed_label(wall)} ({audio / wall:.1f}x real time) -> {written.m4b}"
         )
         if not json_output:
             self.stdout.write(summary)
@@ -272,7 +274,7 @@ class _Display:
     def __enter__(self) -> _Display:
         if self._live:
             self._bar.start()
-            self._task = self._bar.add_task("Starting", total=None, detail="", eta=cli.format_eta(None))
+            self._task = self._bar.add_task("Starting", total=None, detail="", eta=eta_clock(None))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -296,7 +298,7 @@ class _Display:
             f"parts {progress.parts_done}/{progress.parts_total} · "
             f"chapters {progress.chapters_ready}/{progress.chapters_total}"
         )
-        eta = cli.format_eta(progress.eta_seconds)
+        eta = eta_clock(progress.eta_seconds)
         if self._task is not None:
             self._bar.update(
                 self._task,

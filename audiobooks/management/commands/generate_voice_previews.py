@@ -5,9 +5,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from audiobooks import previews
-from audiobooks.tasks import synthesize_voice_preview
-from tts_engine.catalogue import voice_catalogue
+from audiobooks.availability import voices_offered
+from audiobooks.voices import previews
+from ebookvoice import enqueue
 
 
 class Command(BaseCommand):
@@ -37,7 +37,7 @@ class Command(BaseCommand):
             except previews.UnknownVoice:
                 raise CommandError(f"There is no voice {options['voice']!r}; see manage.py voices.") from None
         else:
-            voices = voice_catalogue().voices
+            voices = voices_offered()
         force = options["force"]
         todo = [voice for voice in voices if force or previews.voice_preview_get(voice=voice) is None]
         stored = len(voices) - len(todo)
@@ -49,7 +49,10 @@ class Command(BaseCommand):
             verb = "Made"
         else:
             # No transaction is open here, so sending now is sending after commit.
-            results = [(voice, synthesize_voice_preview.delay(voice.key, force)) for voice in todo]
+            results = [
+                (voice, enqueue.publish("audiobooks.synthesize_voice_preview", voice.key, force))
+                for voice in todo
+            ]
             verb = "Enqueued"
             if options["wait"]:
                 deadline = started + options["timeout"]

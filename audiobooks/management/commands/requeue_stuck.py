@@ -4,9 +4,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from audiobooks.operators.stats import reap_preview
 from audiobooks.pipeline import conf
 from audiobooks.pipeline.reaper import conversions_reap
-from audiobooks.stats import reap_preview
 
 
 def _ids(ids: list[int], limit: int = 20) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from audiobooks import stats
+from audiobooks.operators import stats
 from ebookvoice.queues import BrokerUnavailable, queue_depths
 
 

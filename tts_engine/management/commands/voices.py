@@ -23,9 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         # Every installed voice, switched off by staff or not: operators see what the machine has.
-        catalogue = voice_catalogue(
-            engine=options["engine"], language=options["language"], include_disabled=True
-        )
+        catalogue = voice_catalogue(engine=options["engine"], language=options["language"])
         rows = [
             (
                 voice.engine,

@@ -1,0 +1,192 @@
+"""Choosing what to convert: the chapter picker, the voice picker with previews, the quote, and Convert.
+
+The page carries an idempotency key made when it is rendered, so a double
+click (or a resubmitted form) starts one conversion and charges once:
+``pipeline.submit.conversion_submit`` returns the first Conversion for a key it has
+seen. Every refusal is shown on the page itself, with what was chosen kept.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_http_methods, require_safe
+
+from accounts.models import User
+from audiobooks import selectors
+from audiobooks.models import Book
+from audiobooks.pipeline import submit
+from audiobooks.voices import previews
+from ebookvoice.errors import DomainError
+from tts_engine.catalogue import default_voice_for
+from tts_engine.text import language_warning
+
+from .common import refusal, user_of
+from .voices import preview_url
+
+SPEEDS = (0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 1.75)
+# A narrator's pace, for the listening-time hint beside each chapter.
+WORDS_PER_MINUTE = 155
+POLL_SECONDS = 2
+
+
+@dataclass(frozen=True)
+class VoiceChoice:
+    key: str
+    name: str
+    language: str
+    quality: str
+    licence: str
+    non_commercial: bool
+    preview_url: str | None
+    preview_status: str
+    warning: str | None
+
+
+def _voices(book: Book) -> list[VoiceChoice]:
+    return [
+        VoiceChoice(
+            key=listing.voice.key,
+            name=listing.voice.name.replace("_", " ").title(),
+            language=listing.voice.language,
+            quality=listing.voice.quality,
+            licence=listing.voice.licence,
+            non_commercial=listing.voice.non_commercial,
+            preview_url=preview_url(listing.voice.key),
+            preview_status=listing.status,
+            warning=language_warning(listing.voice.language, book.language) if book.language else None,
+        )
+        for listing in previews.voices_with_previews()
+    ]
+
+
+def _chapter_indexes(values: list[str]) -> list[int]:
+    return sorted({int(value) for value in values if value.strip().lstrip("-").isdigit()})
+
+
+def _speed(value: str | None) -> float:
+    try:
+        return float(value) if value else 1.0
+    except ValueError:
+        return -1.0  # refused by conversion_submit with its own message
+
+
+def _context(
+    *, user: User, book: Book, chosen: list[int] | None = None,
+    voice_key: str | None = None, speed: float = 1.0, error: str = "",
+) -> dict[str, object]:  # fmt: skip
+    chapters = selectors.book_chapters(book=book)
+    voices = _voices(book) if book.status == Book.Status.READY else []
+    if chosen is None:
+        chosen = [chapter.index for chapter in chapters if chapter.included]
+    voice_key = voice_key or default_voice_for(
+        language=book.language, voice_keys_and_languages=[(voice.key, voice.language) for voice in voices]
+    )
+    quote = (
+        selectors.book_conversion_quote(
+            user=user, book_uuid=book.uuid, chapter_indexes=chosen, voice_key=voice_key
+        )
+        if book.status == Book.Status.READY
+        else None
+    )
+    rows = [
+        {
+            "chapter": chapter,
+            "checked": chapter.index in chosen,
+            "minutes": max(1, round(chapter.words / WORDS_PER_MINUTE / (speed if speed > 0 else 1.0))),
+        }
+        for chapter in chapters
+    ]
+    words = sum(chapter.words for chapter in chapters)
+    meta = (
+        [f"{len(chapters)} chapter{'s' if len(chapters) != 1 else ''}", f"{words:,} words"]
+        if chapters
+        else []
+    )
+    if not chapters:
+        meta = []
+    elif book.language:
+        meta.append(f"Language: {book.language}")
+    return {
+        "book": book,
+        "meta": meta,
+        "authors": book.authors_text,
+        "rows": rows,
+        "included_count": sum(1 for row in rows if row["checked"]),
+        "voices": voices,
+        "voice_key": voice_key,
+        "speeds": SPEEDS,
+        "speed": speed,
+        "quote": quote,
+        "error": error,
+        "idempotency_key": uuid.uuid4().hex,
+        "poll_seconds": POLL_SECONDS,
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def book_convert(request: HttpRequest, book_uuid: UUID) -> HttpResponse:
+    """GET: the picker (or "reading your book" while ingestion runs); POST: start the conversion."""
+    user = user_of(request)
+    book = selectors.book_get_for_user(user=user, book_uuid=book_uuid)
+    if request.method == "GET":
+        response = render(request, "audiobooks/book_convert.html", _context(user=user, book=book))
+        patch_cache_control(response, private=True, no_cache=True)
+        return response
+    chosen = _chapter_indexes(request.POST.getlist("chapter"))
+    voice_key = request.POST.get("voice", "")
+    speed = _speed(request.POST.get("speed"))
+    try:
+        conversion = submit.conversion_submit(
+            user=user,
+            book_uuid=book.uuid,
+            chapter_indexes=chosen,
+            voice_key=voice_key,
+            speed=speed,
+            idempotency_key=request.POST.get("idempotency_key", ""),
+        )
+    except DomainError as error:
+        context = _context(
+            user=user, book=book, chosen=chosen, voice_key=voice_key or None,
+            speed=speed if speed > 0 else 1.0, error=error.message,
+        )  # fmt: skip
+        return refusal(request, error, template="audiobooks/book_convert.html", context=context)
+    messages.success(
+        request,
+        f"Converting {len(chosen)} chapter{'s' if len(chosen) != 1 else ''}. "
+        "Chapters play here as soon as each is ready.",
+    )
+    return redirect("audiobooks:book-detail", book_uuid=conversion.book.uuid)
+
+
+@login_required
+@require_safe
+def book_quote(request: HttpRequest, book_uuid: UUID) -> JsonResponse:
+    """``?chapter=0&chapter=2&voice=…``: the credits it would cost, the balance, the language warning."""
+    user = user_of(request)
+    quote = selectors.book_conversion_quote(
+        user=user,
+        book_uuid=book_uuid,
+        chapter_indexes=_chapter_indexes(request.GET.getlist("chapter")),
+        voice_key=request.GET.get("voice", ""),
+    )
+    response = JsonResponse(
+        {
+            "characters": quote.characters,
+            "credits": quote.credits,
+            "balance": quote.balance,
+            "affordable": quote.affordable,
+            "shortfall": quote.shortfall,
+            "language_warning": quote.language_warning,
+        }
+    )
+    patch_cache_control(response, private=True, no_store=True)
+    return response

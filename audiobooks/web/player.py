@@ -1,0 +1,82 @@
+"""The player's helpers: captions served from this site, and the listening position.
+
+Captions come through Django rather than a redirect to storage: a ``<track>``
+element loads them in CORS mode, which a redirect to another origin (S3, R2)
+would refuse; they are a few kilobytes. The position is the book's
+``ListeningProgress`` (``audiobooks.listening``), the same place the apps
+read and write through the API, so a reader resumes where they stopped on
+any device.
+"""
+
+from __future__ import annotations
+
+import math
+from uuid import UUID
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_http_methods, require_safe
+
+from accounts.models import User
+from audiobooks import listening, selectors
+from audiobooks.errors import BookError
+from audiobooks.storage import backend
+from ebookvoice.errors import DomainError
+
+from .common import refusal, user_of
+
+
+def player_position_get(*, user: User, book_uuid: UUID) -> dict[str, float | int] | None:
+    """``{"chapter", "seconds"}`` where the reader stopped, or None before they first listened."""
+    progress = listening.listening_progress_get(user=user, book_uuid=book_uuid)
+    if progress.recorded_at is None:
+        return None
+    return {"chapter": progress.chapter, "seconds": round(progress.position_ms / 1000, 1)}
+
+
+@login_required
+@require_safe
+def book_captions(request: HttpRequest, book_uuid: UUID, number: int) -> StreamingHttpResponse:
+    """A ready chapter's WebVTT captions, from this origin; 404 for another's book or a chapter not ready."""
+    _book, stored = selectors.book_file_get_for_user(
+        user=user_of(request), book_uuid=book_uuid, name=f"captions/{number:02d}.vtt"
+    )
+    response = StreamingHttpResponse(
+        backend.object_chunks(stored.key), content_type="text/vtt; charset=utf-8"
+    )
+    patch_cache_control(response, private=True, max_age=300)
+    return response
+
+
+class InvalidPosition(DomainError):
+    code = "invalid_position"
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def book_position(request: HttpRequest, book_uuid: UUID) -> HttpResponse:
+    """``GET``: ``{"chapter", "seconds"}`` or ``{}``; ``POST`` (form: chapter, seconds): remember them.
+
+    The player posts with the page's CSRF token, also from ``navigator.sendBeacon``
+    when the page is closed.
+    """
+    user = user_of(request)
+    book = selectors.book_get_for_user(user=user, book_uuid=book_uuid)
+    if request.method == "POST":
+        try:
+            chapter = int(request.POST.get("chapter", ""))
+            seconds = float(request.POST.get("seconds", ""))
+        except ValueError:
+            return refusal(request, InvalidPosition("Send the chapter number and the seconds into it."))
+        if chapter < 1 or not math.isfinite(seconds) or seconds < 0:
+            return refusal(request, InvalidPosition("The chapter counts from 1, and the seconds from 0."))
+        try:
+            listening.listening_progress_save(
+                user=user, book_uuid=book.uuid, chapter=chapter, position_ms=round(seconds * 1000)
+            )
+        except BookError as error:
+            return refusal(request, InvalidPosition(error.message))
+    response = JsonResponse(player_position_get(user=user, book_uuid=book.uuid) or {})
+    patch_cache_control(response, private=True, no_store=True)
+    return response
