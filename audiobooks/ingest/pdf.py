@@ -1,9 +1,12 @@
 """PDF books through pypdf's text layer.
 
 A PDF is a stack of printed pages, so the work is undoing print: drop running
-headers, footers and page numbers, rejoin words hyphenated at line ends, rebuild
-paragraphs from lines, and cut chapters at the outline (bookmarks) or, without one,
-at lines that read like chapter headings.
+headers, footers and page numbers (even when a header repeats the chapter's own
+title), rejoin words hyphenated at line ends, rebuild paragraphs from lines (a
+paragraph ends at a short last line, a first-line indent or a wider gap between
+lines), and cut chapters at the outline (bookmarks) or, without one, at lines that
+read like chapter headings. Each line's position and size come from pypdf's
+extraction visitor.
 """
 
 from __future__ import annotations
@@ -11,21 +14,24 @@ from __future__ import annotations
 import logging
 import re
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, cast
 
-from pypdf import PasswordType, PdfReader
+from pypdf import PageObject, PasswordType, PdfReader
 from pypdf.generic import Destination, DictionaryObject
 
-from .blocks import Block, BlockKind, DocumentText
-from .chapters import Entry, Unit, build_chapters
-from .cleaning import join_broken_words, vocabulary
+from .chapters import Entry, PlanOptions, plan_chapters
+from .cleaning import Vocabulary
 from .errors import ErrorCode, IngestError, shown
-from .headings import find_marks, heading_rank, mark_headings, nest
+from .headings import heading_rank, is_subtitle
+from .marks import find_marks, mark_headings, nest
+from .reading import BookReading
 from .safety import MiB
-from .types import BookFormat, IngestedBook
+from .spool import BlockSpool
+from .types import BookFormat
 
 logger = logging.getLogger(__name__)
 
@@ -34,18 +40,27 @@ MAX_PDF_BYTES = 100 * MiB
 MAX_PAGES = 3_000
 # Lines this close to a page's top or bottom may be running heads or folios.
 EDGE_LINES = 2
-# A repeated edge line is furniture when it recurs on this many pages...
-FURNITURE_MIN_PAGES = 3
-# ...mostly on pages near each other (a chapter title that opens several chapters does not).
-FURNITURE_NEAR_PAGES = 2
+# A line that recurs at the edge of pages at most this far apart is a running head or
+# foot (a chapter title on odd pages recurs every second page)...
+FURNITURE_NEAR_PAGES = 4
+# ...once it has recurred this often; the first of a run of headings is the real one.
+FURNITURE_MIN_RUN = 3
 # A line shorter than this share of the usual line, ending a sentence, ends a paragraph.
 SHORT_LINE_SHARE = 0.8
+# A gap this many times the usual line spacing ends a paragraph.
+PARAGRAPH_GAP = 1.4
+# A line this much larger than the body text is a heading.
+HEADING_SIZE = 1.15
+# A first-line indent is at least this share of the font size.
+INDENT_SHARE = 0.6
 
 _FOLIO = re.compile(
     r"^(?:page\s+)?[-–—\[(]?\s*(?:\d{1,4}|[ivxlcdm]{1,7})\s*[-–—\])]?(?:\s*(?:of|/)\s*\d{1,4})?$",
     re.IGNORECASE,
 )
 _DIGITS = re.compile(r"\d+")
+_LEADING_FOLIO = re.compile(r"^\d{1,4}\s+(\S.*)$")
+_TRAILING_FOLIO = re.compile(r"^(.*\S)\s+\d{1,4}$")
 _SENTENCE_END = (".", "!", "?", ":", "”", '"', "’", ")")
 _JUNK_TITLE = re.compile(r"^(?:untitled|microsoft word\b.*|.*\.(?:docx?|pdf|rtf|odt))$", re.IGNORECASE)
 
@@ -57,14 +72,25 @@ class _Outline:
     children: list[_Outline] = field(default_factory=list)
 
 
-def read_pdf(path: Path, name: str) -> IngestedBook:
+@dataclass
+class Line:
+    """A line of text where the page puts it: `x` of its start and `y` of its baseline
+    in points from the bottom left, and its font size; None where pypdf gave none."""
+
+    text: str
+    x: float | None = None
+    y: float | None = None
+    size: float | None = None
+
+
+def read_pdf(path: Path, name: str, spool: BlockSpool) -> BookReading:
     if path.stat().st_size > MAX_PDF_BYTES:
         raise IngestError(
             ErrorCode.TOO_LARGE, f"This PDF is larger than {MAX_PDF_BYTES // MiB} MB; we can't read it."
         )
     reader, count = _open(path, name)
     pages, unreadable = _page_lines(reader, count)
-    with_text = sum(1 for lines in pages if any(any(ch.isalnum() for ch in line) for line in lines))
+    with_text = sum(1 for lines in pages if any(any(ch.isalnum() for ch in line.text) for line in lines))
     if not with_text:
         raise IngestError(
             ErrorCode.PDF_NO_TEXT,
@@ -72,25 +98,29 @@ def read_pdf(path: Path, name: str) -> IngestedBook:
             "to read aloud. Please upload a PDF with selectable text, or run it through OCR first.",
         )
     warnings = _page_warnings(len(pages), with_text, unreadable)
-    pages = strip_furniture(pages)
     outline = _outline(reader)
+    titles = {_folded(node.title) for node in _walk_outline(outline)} - {""}
+    pages = strip_furniture(pages, titles)
     starts = _outline_starts(outline, pages)
-    blocks, block_at = page_paragraphs(pages, set(starts.values()))
+    title, authors, language = _metadata(reader)
+    unit = spool.begin_unit(name)
+    unit.title = title or Path(name).stem
+    block_at = page_paragraphs(pages, set(starts.values()), titles, spool)
+    spool.end_unit(unit)
     if outline:
         entries = _outline_entries(outline, starts, block_at)
     else:
-        marks = find_marks(blocks)
-        blocks = mark_headings(blocks, marks)
+        marks = find_marks(spool)
+        mark_headings(spool, marks)
         entries = nest(marks)
-    title, authors, language = _metadata(reader)
-    doc = DocumentText(blocks, title=title or Path(name).stem)
-    return IngestedBook(
+    plan = plan_chapters(spool, entries, PlanOptions(headingless=not entries))
+    return BookReading(
         title=title,
         authors=authors,
         language=language,
-        chapters=build_chapters([Unit(doc, name=name)], entries),
         format=BookFormat.PDF,
-        warnings=warnings,
+        plan=plan,
+        warnings=warnings + plan.warnings,
     )
 
 
@@ -145,18 +175,49 @@ def _decrypt(reader: PdfReader) -> None:
         )
 
 
-def _page_lines(reader: PdfReader, count: int) -> tuple[list[list[str]], int]:
-    pages: list[list[str]] = []
+def _page_lines(reader: PdfReader, count: int) -> tuple[list[list[Line]], int]:
+    pages: list[list[Line]] = []
     unreadable = 0
     for number in range(count):
         try:
-            text = reader.pages[number].extract_text() or ""
+            lines = _lines_of(reader.pages[number])
         except Exception:  # one broken page must not cost the book
             logger.info("pypdf could not extract page %d", number, exc_info=True)
-            text = ""
+            lines = []
             unreadable += 1
-        pages.append([" ".join(line.split()) for line in text.split("\n") if line.strip()])
+        pages.append(lines)
     return pages, unreadable
+
+
+def _lines_of(page: PageObject) -> list[Line]:
+    """The page's lines, each placed where its first visible text starts."""
+    lines: list[Line] = []
+    parts: list[str] = []
+    placed: list[float] = []
+
+    def finish() -> None:
+        text = " ".join("".join(parts).split())
+        if text:
+            lines.append(Line(text, *placed) if placed else Line(text))
+        parts.clear()
+        placed.clear()
+
+    def visit(text: str, cm: list[float], tm: list[float], _font: Any, size: float) -> None:
+        for index, piece in enumerate(text.split("\n")):
+            if index:
+                finish()
+            if piece.strip() and not placed:
+                x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+                y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+                scale = abs(tm[3] * cm[3]) or abs(tm[0] * cm[0]) or 1.0
+                placed.extend((x, y, size * scale))
+            parts.append(piece)
+
+    plain = page.extract_text(visitor_text=visit) or ""
+    finish()
+    if not lines and plain.strip():  # no visitor calls: the text without its places
+        return [Line(" ".join(line.split())) for line in plain.split("\n") if line.strip()]
+    return lines
 
 
 def _page_warnings(total: int, with_text: int, unreadable: int) -> list[str]:
@@ -172,80 +233,180 @@ def _page_warnings(total: int, with_text: int, unreadable: int) -> list[str]:
     return warnings
 
 
-def strip_furniture(pages: list[list[str]]) -> list[list[str]]:
-    """Drop page numbers and running headers/footers from the top and bottom of pages."""
+def strip_furniture(pages: list[list[Line]], titles: set[str]) -> list[list[Line]]:
+    """Drop page numbers and running headers and footers from the top and bottom of pages.
+
+    An edge line is furniture when the same words recur at the edge of pages near each
+    other. A running head that repeats a chapter's title recurs after the real heading
+    at the top of the chapter's first page: that first one is kept, the rest go.
+    """
     seen: dict[str, list[int]] = defaultdict(list)
+    heading_keys: set[str] = set()
     for number, lines in enumerate(pages):
-        for key in {_furniture_key(line) for line in _edges(lines)}:
-            seen[key].append(number)
-    furniture = {key for key, numbers in seen.items() if _recurs_nearby(numbers)}
+        for index in _edge_indexes(lines):
+            key = _furniture_key(lines[index].text)
+            if not seen[key] or seen[key][-1] != number:
+                seen[key].append(number)
+            if _heading_like(lines, index, titles):
+                heading_keys.add(key)
+    furniture: set[tuple[int, str]] = set()
+    for key, numbers in seen.items():
+        for run in _runs(numbers):
+            if key in heading_keys and len(run) >= 2:
+                furniture.update((number, key) for number in run[1:])
+            elif len(run) >= FURNITURE_MIN_RUN:
+                furniture.update((number, key) for number in run)
     cleaned = []
-    for lines in pages:
-        edge = {*range(min(EDGE_LINES, len(lines))), *range(max(0, len(lines) - EDGE_LINES), len(lines))}
+    for number, lines in enumerate(pages):
+        edge = set(_edge_indexes(lines))
         cleaned.append(
             [
                 line
                 for index, line in enumerate(lines)
-                if index not in edge or not (_FOLIO.match(line) or _furniture_key(line) in furniture)
+                if index not in edge
+                or not (_FOLIO.match(line.text) or (number, _furniture_key(line.text)) in furniture)
             ]
         )
     return cleaned
 
 
-def _edges(lines: list[str]) -> list[str]:
-    return lines[:EDGE_LINES] + lines[-EDGE_LINES:]
+def _edge_indexes(lines: list[Line]) -> list[int]:
+    count = len(lines)
+    return sorted({*range(min(EDGE_LINES, count)), *range(max(0, count - EDGE_LINES), count)})
+
+
+def _heading_like(lines: list[Line], index: int, titles: set[str]) -> bool:
+    """A chapter's heading (or the title line under a bare one), by its words."""
+    text = lines[index].text
+    if heading_rank(text) is not None or _matches_title(text, titles):
+        return True
+    return (
+        index > 0
+        and heading_rank(lines[index - 1].text) is not None
+        and is_subtitle(lines[index - 1].text, text)
+    )
+
+
+def _runs(numbers: list[int]) -> list[list[int]]:
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number - runs[-1][-1] <= FURNITURE_NEAR_PAGES:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    return runs
 
 
 def _furniture_key(line: str) -> str:
-    """Running heads vary only in their page number, so digits are masked; chapter
-    headings ("Chapter 7") keep theirs, or every chapter opening would look alike."""
-    if heading_rank(line) is not None:
-        return line.casefold().strip()
-    return _DIGITS.sub("#", line.casefold()).strip()
+    """Running heads vary only in their page number: digits are masked, except in a
+    heading ("Chapter 7"), whose number tells it apart; there only a page number before
+    or after it goes ("Chapter 2. The Carpet-Bag. 17")."""
+    if heading_rank(line) is None:
+        return _DIGITS.sub("#", line.casefold()).strip()
+    for pattern in (_LEADING_FOLIO, _TRAILING_FOLIO):
+        match = pattern.match(line)
+        if match and heading_rank(match.group(1)) is not None:
+            line = match.group(1)
+    return line.casefold().strip()
 
 
-def _recurs_nearby(numbers: list[int]) -> bool:
-    if len(numbers) < FURNITURE_MIN_PAGES:
-        return False
-    near = sum(
-        1
-        for index, number in enumerate(numbers)
-        if (index > 0 and number - numbers[index - 1] <= FURNITURE_NEAR_PAGES)
-        or (index + 1 < len(numbers) and numbers[index + 1] - number <= FURNITURE_NEAR_PAGES)
-    )
-    return near * 2 >= len(numbers)
+def _matches_title(text: str, titles: set[str]) -> bool:
+    folded = _folded(text)
+    return bool(folded) and any(folded.startswith(title) or title.startswith(folded) for title in titles)
+
+
+class _Measures:
+    """The book's usual line: its length in characters, its spacing, its font size, and
+    each page's left margin (odd and even pages differ)."""
+
+    def __init__(self, pages: list[list[Line]]) -> None:
+        lengths = [len(line.text) for lines in pages for line in lines]
+        self.width = statistics.median(lengths) if lengths else 0
+        sizes = [line.size for lines in pages for line in lines if line.size]
+        self.size = statistics.median(sizes) if sizes else 0.0
+        gaps = [
+            upper.y - lower.y
+            for lines in pages
+            for upper, lower in pairwise(lines)
+            if upper.y is not None and lower.y is not None and upper.y > lower.y
+        ]
+        self.spacing = statistics.median(gaps) if gaps else 0.0
+        self.margins = [_margin(lines) for lines in pages]
+
+    def indent(self, page: int, line: Line) -> float:
+        margin = self.margins[page]
+        return 0.0 if line.x is None or margin is None else line.x - margin
+
+
+def _margin(lines: list[Line]) -> float | None:
+    """The page's left margin: where most of its lines start."""
+    starts = Counter(round(line.x) for line in lines if line.x is not None)
+    return float(min(x for x, count in starts.items() if count == max(starts.values()))) if starts else None
 
 
 def page_paragraphs(
-    pages: list[list[str]], breaks: set[tuple[int, int]]
-) -> tuple[list[Block], dict[tuple[int, int], int]]:
-    """Paragraphs rebuilt from lines across pages, and the block each forced break
-    (page, line) starts."""
-    lengths = [len(line) for lines in pages for line in lines]
-    width = statistics.median(lengths) if lengths else 0
-    words, compounds = vocabulary("\n".join(line for lines in pages for line in lines))
-    blocks: list[Block] = []
+    pages: list[list[Line]], breaks: set[tuple[int, int]], titles: set[str], spool: BlockSpool
+) -> dict[tuple[int, int], int]:
+    """Store paragraphs rebuilt from lines across pages; returns the block each forced
+    break (page, line) starts."""
+    measures = _Measures(pages)
+    vocabulary = Vocabulary()
+    for lines in pages:
+        vocabulary.add("\n".join(line.text for line in lines))
     block_at: dict[tuple[int, int], int] = {}
     current: list[str] = []
+    previous: tuple[int, Line] | None = None
 
     def flush() -> None:
         if current:
-            text = join_broken_words("\n".join(current), words, compounds)
-            blocks.append(Block(" ".join(text.split("\n")), BlockKind.TEXT))
+            spool.add(" ".join(vocabulary.mend("\n".join(current)).split("\n")))
             current.clear()
 
     for page_number, lines in enumerate(pages):
         for line_number, line in enumerate(lines):
-            if (page_number, line_number) in breaks or heading_rank(line) is not None:
-                flush()
-                block_at[(page_number, line_number)] = len(blocks)
-            current.append(line)
-            if heading_rank(line) is not None or (
-                line.endswith(_SENTENCE_END) and len(line) < SHORT_LINE_SHARE * width
+            heading = _is_heading_line(line, measures, titles)
+            if (
+                (page_number, line_number) in breaks
+                or heading
+                or _opens_paragraph(previous, (page_number, line), measures)
             ):
                 flush()
+                block_at[(page_number, line_number)] = len(spool)
+            current.append(line.text)
+            after_heading = previous is not None and _is_heading_line(previous[1], measures, titles)
+            if (
+                heading
+                or (after_heading and len(current) == 1 and is_subtitle(previous[1].text, line.text))  # type: ignore[index]
+                or (line.text.endswith(_SENTENCE_END) and len(line.text) < SHORT_LINE_SHARE * measures.width)
+            ):
+                flush()
+            previous = (page_number, line)
     flush()
-    return blocks, block_at
+    return block_at
+
+
+def _is_heading_line(line: Line, measures: _Measures, titles: set[str]) -> bool:
+    if heading_rank(line.text) is not None:
+        return True
+    if titles and len(line.text) <= 100 and _matches_title(line.text, titles):
+        return True
+    return bool(line.size and measures.size and line.size >= HEADING_SIZE * measures.size)
+
+
+def _opens_paragraph(
+    previous: tuple[int, Line] | None, current: tuple[int, Line], measures: _Measures
+) -> bool:
+    """A first-line indent, or a wider gap than the usual spacing above the line."""
+    if previous is None:
+        return False
+    (previous_page, before), (page, line) = previous, current
+    threshold = INDENT_SHARE * (line.size or measures.size or 10.0)
+    indent = measures.indent(page, line)
+    if indent > threshold and indent - measures.indent(previous_page, before) > threshold:
+        return True
+    if previous_page != page or before.y is None or line.y is None or not measures.spacing:
+        return False
+    return before.y - line.y > PARAGRAPH_GAP * measures.spacing
 
 
 def _outline(reader: PdfReader) -> list[_Outline]:
@@ -270,7 +431,15 @@ def _outline_items(reader: PdfReader, items: list[Any]) -> list[_Outline]:
     return nodes
 
 
-def _outline_starts(outline: list[_Outline], pages: list[list[str]]) -> dict[int, tuple[int, int]]:
+def _walk_outline(nodes: list[_Outline]) -> list[_Outline]:
+    found = []
+    for node in nodes:
+        found.append(node)
+        found.extend(_walk_outline(node.children))
+    return found
+
+
+def _outline_starts(outline: list[_Outline], pages: list[list[Line]]) -> dict[int, tuple[int, int]]:
     """Where each outline entry starts: the line on its page that repeats its title, else
     the top of the page. Keyed by id() because titles repeat ("Notes")."""
     starts: dict[int, tuple[int, int]] = {}
@@ -280,7 +449,9 @@ def _outline_starts(outline: list[_Outline], pages: list[list[str]]) -> dict[int
         stack.extend(node.children)
         lines = pages[node.page] if node.page < len(pages) else []
         wanted = _folded(node.title)
-        line = next((i for i, text in enumerate(lines) if wanted and _folded(text).startswith(wanted)), 0)
+        line = next(
+            (i for i, text in enumerate(lines) if wanted and _folded(text.text).startswith(wanted)), 0
+        )
         starts[id(node)] = (node.page, line)
     return starts
 
