@@ -17,8 +17,11 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # A word broken at a line end: "exam-\nple". Hyphen, Unicode hyphen, or the print "¬".
 _BROKEN_WORD = re.compile(r"(\w+)[-\u2010¬][ \t]*\n[ \t]*(\w+)")
 _WORD = re.compile(r"\w+(?:[-\u2010]\w+)*")
-# A whitespace-separated token with no letter or digit in it ("—", "***", "…").
-_WORDLESS_TOKEN = re.compile(r"(?<!\S)(?:[^\w\s]|_)+(?!\S)")
+# A whitespace-separated token with no letter or digit in it ("—", "***", "…"), matched
+# with the space before it (the text is padded with spaces to match at its ends).
+_WORDLESS_TOKEN = re.compile(r"\s(?:[^\w\s]|_)+(?=\s)")
+# A word broken at a line end exists only where a line ends with one of these.
+_BROKEN_HINT = re.compile(r"[-\u2010¬][ \t]*\n")
 # Where a sentence ends: its mark, any closing quotes or brackets, then a space (or, in
 # scripts written without spaces, nothing).
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*\s+|[。！？][」』”’）]*")
@@ -30,7 +33,12 @@ MAX_VOCABULARY = 500_000
 def clean_paragraph(text: str) -> str:
     """Normalise one paragraph: NFC, no invisible marks, single spaces, and single
     newlines only where the source broke a line on purpose (verse, addresses)."""
-    text = _DROP.sub("", unicodedata.normalize("NFC", text))
+    text = unicodedata.normalize("NFC", text)
+    if text.isprintable() and "  " not in text:
+        # Nothing but single spaces between words, and nothing to drop: the usual case,
+        # checked at C speed before the slower general path.
+        return text.strip(" ")
+    text = _DROP.sub("", text)
     text = _CONTROL.sub(" ", text.replace("\r\n", "\n").replace("\r", "\n"))
     lines = (" ".join(line.split()) for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
@@ -43,7 +51,15 @@ def join_paragraphs(paragraphs: Iterable[str]) -> str:
 
 def count_words(text: str) -> int:
     """Whitespace-separated tokens holding at least one letter or digit."""
-    return len(text.split()) - len(_WORDLESS_TOKEN.findall(text))
+    return len(text.split()) - len(_WORDLESS_TOKEN.findall(f" {text} "))
+
+
+def count_clean_words(text: str) -> int:
+    """`count_words` for text `clean_paragraph` made: single spaces and newlines between
+    tokens, so they can be counted without splitting."""
+    if not text:
+        return 0
+    return text.count(" ") + text.count("\n") + 1 - len(_WORDLESS_TOKEN.findall(f" {text} "))
 
 
 def cut_point(text: str, limit: int) -> tuple[int, int]:
@@ -75,8 +91,10 @@ class Vocabulary:
     def add(self, text: str) -> None:
         if len(self.words) + len(self.compounds) >= MAX_VOCABULARY:
             return
-        for token in _WORD.findall(text.lower()):
-            (self.compounds if "-" in token or "\u2010" in token else self.words).add(token)
+        # Splitting and deduplicating at C speed first leaves few tokens to look into.
+        for token in set(text.lower().split()) - self.words:
+            for word in _WORD.findall(token):
+                (self.compounds if "-" in word or "\u2010" in word else self.words).add(word)
 
     def mend(self, text: str) -> str:
         return join_broken_words(text, self.words, self.compounds)
@@ -107,4 +125,6 @@ def join_broken_words(text: str, words: set[str], compounds: set[str]) -> str:
             return f"{left}-{right}"
         return left + right
 
+    if not _BROKEN_HINT.search(text):
+        return text
     return _BROKEN_WORD.sub(mend, text)

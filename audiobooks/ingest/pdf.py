@@ -349,40 +349,75 @@ def page_paragraphs(
 ) -> dict[tuple[int, int], int]:
     """Store paragraphs rebuilt from lines across pages; returns the block each forced
     break (page, line) starts."""
-    measures = _Measures(pages)
-    vocabulary = Vocabulary()
-    for lines in pages:
-        vocabulary.add("\n".join(line.text for line in lines))
+    flow = _Flow(pages, titles, spool)
     block_at: dict[tuple[int, int], int] = {}
-    current: list[str] = []
-    previous: tuple[int, Line] | None = None
-
-    def flush() -> None:
-        if current:
-            spool.add(" ".join(vocabulary.mend("\n".join(current)).split("\n")))
-            current.clear()
-
     for page_number, lines in enumerate(pages):
         for line_number, line in enumerate(lines):
-            heading = _is_heading_line(line, measures, titles)
-            if (
-                (page_number, line_number) in breaks
-                or heading
-                or _opens_paragraph(previous, (page_number, line), measures)
-            ):
-                flush()
-                block_at[(page_number, line_number)] = len(spool)
-            current.append(line.text)
-            after_heading = previous is not None and _is_heading_line(previous[1], measures, titles)
-            if (
-                heading
-                or (after_heading and len(current) == 1 and is_subtitle(previous[1].text, line.text))  # type: ignore[index]
-                or (line.text.endswith(_SENTENCE_END) and len(line.text) < SHORT_LINE_SHARE * measures.width)
-            ):
-                flush()
-            previous = (page_number, line)
-    flush()
+            opened = flow.line(page_number, line, force=(page_number, line_number) in breaks)
+            if opened is not None:
+                block_at[(page_number, line_number)] = opened
+    flow.flush()
     return block_at
+
+
+class _Flow:
+    """Lines in reading order into paragraphs. A paragraph ends after a heading (and the
+    title line under a bare one), after a short line that ends a sentence, and before a
+    first-line indent or a wider gap than the usual spacing."""
+
+    def __init__(self, pages: list[list[Line]], titles: set[str], spool: BlockSpool) -> None:
+        self.measures = _Measures(pages)
+        self.titles = titles
+        self.spool = spool
+        self.vocabulary = Vocabulary()
+        for lines in pages:
+            self.vocabulary.add("\n".join(line.text for line in lines))
+        self.current: list[str] = []
+        self.previous: tuple[int, Line] | None = None
+        self.previous_heading = False
+        self.previous_opened = False  # the previous line began its paragraph
+
+    def line(self, page: int, line: Line, *, force: bool) -> int | None:
+        """Add a line; when it begins a paragraph, the block that paragraph will be."""
+        heading = _is_heading_line(line, self.measures, self.titles)
+        opens = force or heading or self._opens_paragraph(page, line)
+        if opens:
+            self.flush()
+        block = len(self.spool) if opens else None
+        subtitle = self.previous_heading and not self.current and self._subtitle(line)
+        self.current.append(line.text)
+        if heading or subtitle or self._short_last_line(line):
+            self.flush()
+        self.previous, self.previous_heading, self.previous_opened = (page, line), heading, opens
+        return block
+
+    def flush(self) -> None:
+        if self.current:
+            self.spool.add(self.vocabulary.mend("\n".join(self.current)).replace("\n", " "))
+            self.current.clear()
+
+    def _subtitle(self, line: Line) -> bool:
+        return self.previous is not None and is_subtitle(self.previous[1].text, line.text)
+
+    def _short_last_line(self, line: Line) -> bool:
+        return line.text.endswith(_SENTENCE_END) and len(line.text) < SHORT_LINE_SHARE * self.measures.width
+
+    def _opens_paragraph(self, page: int, line: Line) -> bool:
+        """A first-line indent (an indented line after one at the margin, or after one
+        that began a paragraph itself), or a wider gap than usual above the line."""
+        if self.previous is None:
+            return False
+        previous_page, before = self.previous
+        measures = self.measures
+        threshold = INDENT_SHARE * (line.size or measures.size or 10.0)
+        indent = measures.indent(page, line)
+        if indent > threshold and (
+            self.previous_opened or indent - measures.indent(previous_page, before) > threshold
+        ):
+            return True
+        if previous_page != page or before.y is None or line.y is None or not measures.spacing:
+            return False
+        return before.y - line.y > PARAGRAPH_GAP * measures.spacing
 
 
 def _is_heading_line(line: Line, measures: _Measures, titles: set[str]) -> bool:
@@ -391,22 +426,6 @@ def _is_heading_line(line: Line, measures: _Measures, titles: set[str]) -> bool:
     if titles and len(line.text) <= 100 and _matches_title(line.text, titles):
         return True
     return bool(line.size and measures.size and line.size >= HEADING_SIZE * measures.size)
-
-
-def _opens_paragraph(
-    previous: tuple[int, Line] | None, current: tuple[int, Line], measures: _Measures
-) -> bool:
-    """A first-line indent, or a wider gap than the usual spacing above the line."""
-    if previous is None:
-        return False
-    (previous_page, before), (page, line) = previous, current
-    threshold = INDENT_SHARE * (line.size or measures.size or 10.0)
-    indent = measures.indent(page, line)
-    if indent > threshold and indent - measures.indent(previous_page, before) > threshold:
-        return True
-    if previous_page != page or before.y is None or line.y is None or not measures.spacing:
-        return False
-    return before.y - line.y > PARAGRAPH_GAP * measures.spacing
 
 
 def _outline(reader: PdfReader) -> list[_Outline]:

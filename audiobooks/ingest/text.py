@@ -1,8 +1,8 @@
 """Plain-text books, streamed: detect the encoding, rebuild paragraphs, find chapter headings.
 
-The file is read twice, line by line, never whole: a first pass settles the encoding,
-finds Project Gutenberg's markers and learns the book's words (to mend words
-hyphenated at line ends); the second stores paragraphs in the spool.
+The file is read twice in pieces of a megabyte, never whole: a first pass settles
+the encoding, finds Project Gutenberg's markers and learns the book's words (to mend
+words hyphenated at line ends); the second stores paragraphs in the spool.
 """
 
 from __future__ import annotations
@@ -26,15 +26,16 @@ from .spool import BlockSpool, Joint
 from .types import BookFormat
 
 MAX_TEXT_BYTES = 256 * MiB
+READ_CHARS = 1 << 20
 # More control characters than this and it isn't text.
 MAX_CONTROL_SHARE = 0.01
-# Lines are read in pieces of at most this many characters; a paragraph is stored in
-# pieces once it grows past this many.
-MAX_LINE_CHARS = 16_384
-MAX_CHUNK_CHARS = 65_536
+# A paragraph (text without a blank line) longer than this is stored in pieces.
+MAX_PARAGRAPH_CHARS = 65_536
 # Text before the first heading with no more words than this is a title page.
 FRONT_MATTER_WORDS = 150
-_VOCABULARY_BATCH_CHARS = 1_000_000
+# Project Gutenberg's Title/Author/Language lines are in its header, near the top.
+_FIELD_CHARS = 2 * MiB
+MAX_TITLE_CHARS = 100
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -44,13 +45,12 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_BLANK = re.compile(r"\n[ \t]*\n+")
 _PAGE_NUMBER = re.compile(r"^\s*(?:page\s+)?[-–—\[(]?\s*\d{1,4}\s*[-–—\])]?\s*$", re.IGNORECASE)
-_PG_START = re.compile(r"^\*{3}\s*START OF (?:THE|THIS) PROJECT GUTENBERG", re.IGNORECASE)
-_PG_END = re.compile(r"^\*{3}\s*END OF (?:THE|THIS) PROJECT GUTENBERG", re.IGNORECASE)
-_PG_FIELD = re.compile(r"^(Title|Author|Language):\s*(.+)$")
-_PG_FIELD_LINES = 2_000
+_PG_START = re.compile(r"^\*{3}\s*START OF (?:THE|THIS) PROJECT GUTENBERG.*$", re.IGNORECASE | re.MULTILINE)
+_PG_END = re.compile(r"^\*{3}\s*END OF (?:THE|THIS) PROJECT GUTENBERG.*$", re.IGNORECASE | re.MULTILINE)
+_PG_FIELD = re.compile(r"^(Title|Author|Language):\s*(.+)$", re.MULTILINE)
 _BY_LINE = re.compile(r"^by\s+(.{2,60})$", re.IGNORECASE)
-MAX_TITLE_CHARS = 100
 LANGUAGES = {
     "english": "en", "french": "fr", "german": "de", "spanish": "es", "italian": "it",
     "portuguese": "pt", "dutch": "nl", "finnish": "fi", "swedish": "sv", "danish": "da",
@@ -67,8 +67,12 @@ class _Survey:
     errors: str
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
     fields: dict[str, str] = field(default_factory=dict)
-    start_line: int | None = None  # Project Gutenberg's START marker
-    end_line: int | None = None  # ...and its END marker
+    header_end: int | None = None  # where Project Gutenberg's START line ends...
+    licence_start: int | None = None  # ...and its END line starts, in characters
+
+    @property
+    def gutenberg(self) -> bool:
+        return self.header_end is not None and self.licence_start is not None
 
 
 def read_text(path: Path, name: str, spool: BlockSpool) -> BookReading:
@@ -79,36 +83,30 @@ def read_text(path: Path, name: str, spool: BlockSpool) -> BookReading:
             f"This text file is larger than {MAX_TEXT_BYTES // MiB} MB; we can't read it.",
         )
     survey = _survey(path)
-    gutenberg = survey.start_line is not None and survey.end_line is not None
-    fields = survey.fields if gutenberg else {}
-    units = {
-        "header": ("Project Gutenberg header", {"licence"}),
-        "body": ("", set()),
-        "licence": ("Project Gutenberg licence", {"licence"}),
-    }
-    current = ""
-    opening = _Opening()
+    fields = survey.fields if survey.gutenberg else {}
     paragraphs = _Paragraphs(spool, survey.vocabulary)
-    for number, line in enumerate(_lines(path, survey.encoding, survey.errors)):
-        part = _part_of(number, survey) if gutenberg else "body"
-        if part != current:
+    if survey.gutenberg:
+        spool.begin_unit(name, types={"licence"}).title = "Project Gutenberg header"
+        cuts = [survey.header_end or 0, survey.licence_start or 0]
+    else:
+        cuts = []
+    body = spool.begin_unit(name) if not cuts else None
+    for piece, at_cut in _cut(_chunks(path, survey.encoding, survey.errors), cuts):
+        paragraphs.feed(piece)
+        if at_cut:
             paragraphs.end()
-            if current:
-                spool.end_unit(spool.units[-1])
-            title, types = units[part]
-            spool.begin_unit(name, types=types).title = title
-            current = part
-        paragraphs.line(line)
-        if part == "body":
-            opening.line(line)
+            spool.end_unit(spool.units[-1])
+            if body is None:
+                body = spool.begin_unit(name)
+                paragraphs.opening = _Opening()
+            else:
+                spool.begin_unit(name, types={"licence"}).title = "Project Gutenberg licence"
     paragraphs.end()
-    if current:
-        spool.end_unit(spool.units[-1])
-    body = next((unit for unit in spool.units if not unit.title), None)
-    if body is None:  # an empty file, or nothing between Gutenberg's markers
+    spool.end_unit(spool.units[-1])
+    if body is None:  # the file ends inside the Gutenberg header
         body = spool.begin_unit(name)
         spool.end_unit(body)
-    title, authors = opening.title()
+    title, authors = paragraphs.opening.title()
     title = fields.get("title") or title
     authors = [fields["author"]] if fields.get("author") else authors
     body.title = title or Path(name).stem
@@ -116,7 +114,7 @@ def read_text(path: Path, name: str, spool: BlockSpool) -> BookReading:
     marks = find_marks(spool, body.start, body.end)
     mark_headings(spool, marks)
     entries = nest(marks, body_index)
-    if marks and not gutenberg and _looks_like_front_matter(spool, marks, body.start):
+    if marks and not survey.gutenberg and _looks_like_front_matter(spool, marks, body.start):
         entries.insert(0, Entry("Front matter", body_index, body.start, {"title-and-contents"}))
     plan = plan_chapters(spool, entries, PlanOptions(headingless=not entries))
     if not plan.chapters:
@@ -130,12 +128,6 @@ def read_text(path: Path, name: str, spool: BlockSpool) -> BookReading:
         plan=plan,
         warnings=list(plan.warnings),
     )
-
-
-def _part_of(number: int, survey: _Survey) -> str:
-    if number <= (survey.start_line or 0):
-        return "header"
-    return "body" if number < (survey.end_line or 0) else "licence"
 
 
 def _survey(path: Path) -> _Survey:
@@ -159,36 +151,38 @@ class _NotUtf8(Exception):
 
 
 def _scan(path: Path, survey: _Survey) -> None:
-    sniffed = 0
-    controls = 0
-    batch: list[str] = []
-    batched = 0
-    for number, line in enumerate(_lines(path, survey.encoding, survey.errors)):
-        if sniffed < SNIFF_BYTES:
-            controls += len(_CONTROL.findall(line))
-            sniffed += len(line) + 1
-            if sniffed >= SNIFF_BYTES:
-                _refuse_binary(controls, sniffed)
-        if line.startswith("***"):
-            if survey.start_line is None and _PG_START.match(line):
-                survey.start_line = number
-            elif survey.start_line is not None and survey.end_line is None and _PG_END.match(line):
-                survey.end_line = number
-        elif survey.start_line is None and number < _PG_FIELD_LINES and ":" in line[:10]:
-            match = _PG_FIELD.match(line.strip())
-            if match:
-                survey.fields[match.group(1).lower()] = match.group(2).strip()
-        batch.append(line)
-        batched += len(line)
-        if batched > _VOCABULARY_BATCH_CHARS:
-            survey.vocabulary.add("\n".join(batch))
-            batch, batched = [], 0
-    survey.vocabulary.add("\n".join(batch))
-    _refuse_binary(controls, sniffed)
+    position = 0  # where `lines` starts in the text
+    tail = ""
+    sniffed = False
+    for chunk in _chunks(path, survey.encoding, survey.errors):
+        if not sniffed:
+            _refuse_binary(chunk[:SNIFF_BYTES])
+            sniffed = True
+        text = tail + chunk
+        end = text.rfind("\n") + 1 or len(text)  # whole lines, so a marker is never cut
+        _survey_lines(survey, text[:end], position)
+        position += end
+        tail = text[end:]
+    _survey_lines(survey, tail, position)
 
 
-def _refuse_binary(controls: int, sniffed: int) -> None:
-    if sniffed and controls > MAX_CONTROL_SHARE * sniffed:
+def _survey_lines(survey: _Survey, lines: str, position: int) -> None:
+    if survey.header_end is None:
+        start = _PG_START.search(lines)
+        header = lines[: start.start()] if start else lines
+        if position < _FIELD_CHARS:
+            survey.fields.update((key.lower(), value.strip()) for key, value in _PG_FIELD.findall(header))
+        if start:
+            survey.header_end = position + start.end()
+    if survey.header_end is not None and survey.licence_start is None:
+        end = _PG_END.search(lines, max(0, survey.header_end - position))
+        if end:
+            survey.licence_start = position + end.start()
+    survey.vocabulary.add(lines)
+
+
+def _refuse_binary(sample: str) -> None:
+    if len(_CONTROL.findall(sample)) > MAX_CONTROL_SHARE * len(sample):
         raise IngestError(
             ErrorCode.UNSUPPORTED_FORMAT,
             "This file isn't text, nor an ebook format we know. We can read EPUB, PDF, plain text (TXT) "
@@ -196,27 +190,15 @@ def _refuse_binary(controls: int, sniffed: int) -> None:
         )
 
 
-def _lines(path: Path, encoding: str, errors: str) -> Iterator[str]:
-    """The file's lines without their line ends ("\\r\\n" and "\\r" count as "\\n"; a form
-    feed ends a paragraph). A line longer than `MAX_LINE_CHARS` comes as several, cut at
-    spaces, which changes nothing once a paragraph's lines are joined."""
+def _chunks(path: Path, encoding: str, errors: str) -> Iterator[str]:
+    """The decoded text in pieces, "\\r\\n" and "\\r" read as "\\n"."""
     with path.open("rb") as raw:
         stream = io.TextIOWrapper(raw, encoding=encoding, errors=errors, newline=None)
-        buffer = ""
         try:
-            while piece := stream.readline(MAX_LINE_CHARS):
-                buffer += piece
-                if buffer.endswith("\n"):
-                    yield from _bounded(buffer[:-1])
-                    buffer = ""
-                elif len(buffer) >= MAX_LINE_CHARS:
-                    end, start = cut_point(buffer, MAX_LINE_CHARS)
-                    yield from _form_feeds(buffer[:end])
-                    buffer = buffer[start:]
+            while chunk := stream.read(READ_CHARS):
+                yield chunk
         except UnicodeDecodeError:
             raise _NotUtf8(guess_encoding(_sample_before(raw))) from None
-        if buffer:
-            yield from _bounded(buffer)
 
 
 def _sample_before(raw: io.BufferedReader) -> bytes:
@@ -226,66 +208,66 @@ def _sample_before(raw: io.BufferedReader) -> bytes:
     return raw.read(end - raw.tell())
 
 
-def _bounded(line: str) -> Iterator[str]:
-    while len(line) > MAX_LINE_CHARS:
-        end, start = cut_point(line, MAX_LINE_CHARS)
-        yield from _form_feeds(line[:end])
-        line = line[start:]
-    yield from _form_feeds(line)
-
-
-def _form_feeds(line: str) -> Iterator[str]:
-    if "\f" not in line:
-        yield line
-        return
-    for index, part in enumerate(line.split("\f")):
-        if index:
-            yield ""
-        yield part
+def _cut(chunks: Iterator[str], cuts: list[int]) -> Iterator[tuple[str, bool]]:
+    """The text in pieces, each piece flagged when a cut (a character offset) ends it."""
+    position = 0
+    pending = list(cuts)
+    for chunk in chunks:
+        rest = chunk
+        while pending and pending[0] <= position + len(rest):
+            at = pending.pop(0) - position
+            yield rest[:at], True
+            rest, position = rest[at:], position + at
+        if rest:
+            yield rest, False
+        position += len(rest)
 
 
 class _Paragraphs:
-    """Blank-line-separated chunks of lines into paragraphs. Hard-wrapped lines are
-    joined (mending words hyphenated at a line end); a heading on a chunk's first line
-    stands alone; a chunk that is only a page number goes."""
+    """Blank-line-separated text into paragraphs. Hard-wrapped lines are joined (mending
+    words hyphenated at a line end); a heading on a paragraph's first line stands alone;
+    a paragraph that is only a page number goes."""
 
     def __init__(self, spool: BlockSpool, vocabulary: Vocabulary) -> None:
         self.spool = spool
         self.vocabulary = vocabulary
-        self.lines: list[str] = []
-        self.size = 0
+        self.carry = ""
         self.joint = Joint.PARAGRAPH  # how the next stored piece joins the last
+        self.opening = _Opening()
 
-    def line(self, line: str) -> None:
-        stripped = line.strip()
-        if not stripped:
-            self.end()
-            return
-        self.lines.append(stripped)
-        self.size += len(stripped)
-        if self.size > MAX_CHUNK_CHARS:
-            # A paragraph this long is stored in pieces; a line ending in a hyphen waits,
-            # as the word it breaks goes on in the next line.
-            held = [self.lines.pop()] if self.lines[-1].endswith(("-", "\u2010", "¬")) else []
-            self._store(self.lines)
-            self.joint = Joint.SPACE
-            self.lines = held
-            self.size = sum(len(line) for line in held)
+    def feed(self, text: str) -> None:
+        parts = _BLANK.split(self.carry + text.replace("\f", "\n\n"))
+        self.carry = parts.pop()
+        for part in parts:
+            self._paragraph(part)
+        while len(self.carry) > MAX_PARAGRAPH_CHARS:
+            # No blank line for this long: store it in pieces, cut between lines (else
+            # at a space), keeping a line that ends in a hyphen with the next.
+            cut = self.carry.rfind("\n", 0, MAX_PARAGRAPH_CHARS)
+            while cut > 0 and self.carry[:cut].rstrip().endswith(("-", "\u2010", "¬")):
+                cut = self.carry.rfind("\n", 0, cut)
+            end, start = (cut, cut + 1) if cut > 0 else cut_point(self.carry, MAX_PARAGRAPH_CHARS)
+            self._paragraph(self.carry[:end], continues=True)
+            self.carry = self.carry[start:]
 
     def end(self) -> None:
-        lines, self.lines, self.size = self.lines, [], 0
-        if lines and not (len(lines) == 1 and self.joint is Joint.PARAGRAPH and _PAGE_NUMBER.match(lines[0])):
-            self._store(lines)
-        self.joint = Joint.PARAGRAPH
+        self._paragraph(self.carry)
+        self.carry = ""
 
-    def _store(self, lines: list[str]) -> None:
+    def _paragraph(self, text: str, *, continues: bool = False) -> None:
+        lines = [line for line in (line.strip() for line in text.split("\n")) if line]
+        joint = self.joint
+        self.joint = Joint.SPACE if continues else Joint.PARAGRAPH
         if not lines:
             return
-        if self.joint is Joint.PARAGRAPH and len(lines) > 1 and heading_rank(lines[0]) is not None:
+        self.opening.paragraph(lines)
+        if joint is Joint.PARAGRAPH and not continues and len(lines) == 1 and _PAGE_NUMBER.match(lines[0]):
+            return
+        if joint is Joint.PARAGRAPH and len(lines) > 1 and heading_rank(lines[0]) is not None:
             self.spool.add(lines[0])
             lines = lines[1:]
         joined = self.vocabulary.mend("\n".join(lines))
-        self.spool.add(" ".join(joined.split("\n")), joint=self.joint)
+        self.spool.add(joined.replace("\n", " "), joint=joint)
 
 
 class _Opening:
@@ -293,19 +275,11 @@ class _Opening:
     title ("MOBY-DICK; / or, THE WHALE.") and a "by …" line."""
 
     def __init__(self) -> None:
-        self.chunks: list[list[str]] = [[]]
-        self.done = False
+        self.chunks: list[list[str]] = []
 
-    def line(self, line: str) -> None:
-        if self.done:
-            return
-        stripped = line.strip()
-        if stripped:
-            self.chunks[-1].append(stripped)
-            self.done = len(self.chunks[-1]) > 2
-        elif self.chunks[-1]:
-            self.chunks.append([])
-            self.done = len(self.chunks) > 2
+    def paragraph(self, lines: list[str]) -> None:
+        if len(self.chunks) < 2:
+            self.chunks.append(lines[:3])
 
     def title(self) -> tuple[str, list[str]]:
         """The title, when the first lines stand alone and read like one, and the author."""
