@@ -97,12 +97,7 @@ def _read_document(
     )
     unit.types |= result.info.types
     unit.title = result.info.title
-    if result.words_kept is not None:
-        warnings.append(
-            f"{shown(member)} is too damaged to read in full: we kept its first {result.words_kept:,} "
-            "words, and the rest of it is missing."
-        )
-    elif result.recovered:
+    if result.recovered:
         warnings.append(
             f"{shown(member)} is not well-formed XML; we recovered its text with a forgiving HTML parser."
         )

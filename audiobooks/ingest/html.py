@@ -35,13 +35,7 @@ def read_html(path: Path, name: str, spool: BlockSpool) -> BookReading:
     result = read_markup(lambda: _chunks(path), name, spool, unit, targets=set(), web_page=True)
     spool.end_unit(unit)
     if not any(kind != BlockKind.HIDDEN for kind in spool.kinds):
-        raise _nothing_to_read(result.words_kept, result.info.chrome_words)
-    warnings = []
-    if result.words_kept is not None:
-        warnings.append(
-            f"Part of this HTML file is too damaged to read: we kept its first {result.words_kept:,} "
-            "words, and the rest of it is missing."
-        )
+        raise _nothing_to_read(result.info.chrome_words)
     title = _book_title(spool, result.info.title)
     entries = tag_heading_entries(spool)
     if not entries:
@@ -56,7 +50,7 @@ def read_html(path: Path, name: str, spool: BlockSpool) -> BookReading:
         language=result.info.language or "und",
         format=BookFormat.HTML,
         plan=plan,
-        warnings=warnings + plan.warnings,
+        warnings=plan.warnings,
     )
 
 
@@ -66,12 +60,7 @@ def _chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def _nothing_to_read(words_kept: int | None, chrome_words: int) -> IngestError:
-    if words_kept is not None:
-        return IngestError(
-            ErrorCode.UNREADABLE,
-            "This HTML file's markup is damaged from the start, so we could not read any of its text.",
-        )
+def _nothing_to_read(chrome_words: int) -> IngestError:
     if chrome_words:
         return IngestError(
             ErrorCode.NO_TEXT,

@@ -41,8 +41,6 @@ class MarkupResult:
     info: DocumentInfo
     # The strict XML parse failed for a real reason and the HTML parser read it instead.
     recovered: bool = False
-    # The HTML parser gave up part-way: the words kept before it did (None when it didn't).
-    words_kept: int | None = None
 
 
 class _Redecode(Exception):
@@ -70,16 +68,18 @@ def read_markup(
         walker = MarkupWalker(spool, unit, targets=targets, web_page=web_page, name=name)
         parser = _parser(walker, xml=xml)
         try:
+            fed = False
             for text in _decoded(source(), name, encoding):
                 parser.feed(text)
-            return MarkupResult(parser.close(), recovered)
+                fed = True
+            # An empty document has no root: nothing to parse, and nothing to say.
+            return MarkupResult(parser.close() if fed else walker.close(), recovered)
         except _Redecode as redo:
             spool.rollback(mark)
             encoding = redo.encoding
         except etree.XMLSyntaxError as error:
-            if not xml:
-                info = walker.close()
-                return MarkupResult(info, recovered, words_kept=sum(spool.words[mark:]))
+            if not xml:  # the HTML parser recovers from anything; this is not expected
+                raise
             spool.rollback(mark)
             xml = False
             recovered = any(entry.type not in _UNDECLARED_ENTITY for entry in error.error_log)

@@ -332,6 +332,9 @@ class _Measures:
         ]
         self.spacing = statistics.median(gaps) if gaps else 0.0
         self.margins = [_margin(lines) for lines in pages]
+        # Where a page's text usually starts: a page that starts lower opens with a gap.
+        tops = [lines[0].y for lines in pages if len(lines) > 2 and lines[0].y is not None]
+        self.top = statistics.median(tops) if tops else None
 
     def indent(self, page: int, line: Line) -> float:
         margin = self.margins[page]
@@ -404,7 +407,8 @@ class _Flow:
 
     def _opens_paragraph(self, page: int, line: Line) -> bool:
         """A first-line indent (an indented line after one at the margin, or after one
-        that began a paragraph itself), or a wider gap than usual above the line."""
+        that began a paragraph itself), or a wider gap than usual above the line (or
+        above the page's usual first line)."""
         if self.previous is None:
             return False
         previous_page, before = self.previous
@@ -415,9 +419,11 @@ class _Flow:
             self.previous_opened or indent - measures.indent(previous_page, before) > threshold
         ):
             return True
-        if previous_page != page or before.y is None or line.y is None or not measures.spacing:
+        if line.y is None or not measures.spacing:
             return False
-        return before.y - line.y > PARAGRAPH_GAP * measures.spacing
+        if previous_page != page:  # lower than the page's usual first line, by more than a little
+            return measures.top is not None and measures.top - line.y > (PARAGRAPH_GAP - 1) * measures.spacing
+        return before.y is not None and before.y - line.y > PARAGRAPH_GAP * measures.spacing
 
 
 def _is_heading_line(line: Line, measures: _Measures, titles: set[str]) -> bool:
