@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from .cleaning import count_words, cut_point
 from .errors import ErrorCode, IngestError, shown
 from .spool import BlockKind, BlockSpool, Joint, Unit
-from .xmlsafe import OPS_NS
+from .xmlsafe import attribute_types
 
 BLOCK_TAGS = frozenset(
     {
@@ -76,14 +76,6 @@ def local_tag(tag: str | None) -> str:
     if not isinstance(tag, str):
         return ""
     return tag.rsplit("}", 1)[-1].rsplit(":", 1)[-1].lower()
-
-
-def epub_types(attrib: Mapping[str, str]) -> set[str]:
-    """`epub:type` tokens plus DPUB-ARIA `role` tokens (namespaced after an XML parse,
-    literal after the HTML parser)."""
-    value = attrib.get(f"{{{OPS_NS}}}type") or attrib.get("epub:type") or ""
-    role = attrib.get("role") or ""
-    return {token for token in (value + " " + role).lower().split() if token}
 
 
 @dataclass
@@ -164,7 +156,7 @@ class MarkupWalker:
             self.skip += 1
             self._head_start(name, attrib)
             return
-        types = epub_types(attrib)
+        types = attribute_types(attrib)
         anchor = attrib.get("id") or (attrib.get("name") if name == "a" else None)
         if anchor and anchor in self.targets and anchor not in self.unit.anchors:
             self.flush()

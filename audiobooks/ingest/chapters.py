@@ -26,7 +26,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate, pairwise
 
-from .cleaning import count_words
 from .errors import ErrorCode, IngestError
 from .spool import SEPARATORS, SPOKEN, BlockKind, BlockSpool, Joint, Unit
 from .types import IngestedChapter
@@ -185,7 +184,7 @@ class _Layout:
 
 
 def _running(values: Iterable[int]) -> array[int]:
-    return array("Q", accumulate(values, initial=0))
+    return array("I", accumulate(values, initial=0))
 
 
 def plan_chapters(
@@ -202,7 +201,7 @@ def plan_chapters(
         drafts.extend(_split(layout, seed, seed.start, end))
     drafts = [draft for draft in drafts if _measure(layout, draft)]
     for draft in drafts:
-        draft.headingless = options.headingless and not entries and draft.linear and not _is_matter(draft)
+        draft.headingless = options.headingless and draft.linear and not _is_matter(draft)
     section_chars, warnings = _section_length(drafts)
     return ChapterPlan(_finish(layout, drafts, section_chars), warnings)
 
@@ -471,17 +470,26 @@ def emit_chapters(spool: BlockSpool, plan: ChapterPlan) -> Iterator[IngestedChap
     for planned in plan.chapters:
         wanted = (BlockKind.NOTE,) if planned.notes_only else SPOKEN
         parts: list[str] = []
+        words = 0
         for index, text in spool.texts(planned.start, planned.end):
             if spool.kinds[index] not in wanted:
                 continue
+            joint = spool.joints[index]
             if parts:
-                parts.append(SEPARATORS[spool.joints[index]])
+                parts.append(SEPARATORS[joint])
+                if (
+                    joint == Joint.GLUED
+                    and _has_word(parts[-2].rsplit(None, 1)[-1])
+                    and _has_word(text.split(None, 1)[0])
+                ):
+                    words -= 1  # a run cut in two, counted as two words when stored
             parts.append(text)
+            words += spool.words[index]
         text = "".join(parts)
         yield IngestedChapter(
             title=planned.title,
             text=text,
-            words=count_words(text),
+            words=words,
             chars=len(text),
             included=planned.included,
             reason=planned.reason,
@@ -489,3 +497,7 @@ def emit_chapters(spool: BlockSpool, plan: ChapterPlan) -> Iterator[IngestedChap
             section=planned.section,
             group_title=planned.group_title,
         )
+
+
+def _has_word(token: str) -> bool:
+    return any(ch.isalnum() for ch in token)

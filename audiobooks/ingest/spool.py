@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
 
-from .cleaning import clean_paragraph, count_words, cut_point
+from .cleaning import clean_paragraph, count_clean_words, cut_point
 from .errors import ErrorCode, IngestError
 from .headings import MAX_HEADING_CHARS, heading_rank
 
@@ -26,8 +26,8 @@ from .headings import MAX_HEADING_CHARS, heading_rank
 MAX_BLOCK_CHARS = 4_000
 # About 28 bytes of memory each; a book of more paragraphs than this is not prose.
 MAX_BLOCKS = 3_000_000
-# Offsets and sizes are kept as unsigned 32-bit numbers.
-_MAX_SPOOL_BYTES = 2**32 - 1
+# Offsets and sizes are kept as unsigned 32-bit numbers, with room to add to them.
+_MAX_SPOOL_BYTES = 2**31
 
 
 class BlockKind(IntEnum):
@@ -148,7 +148,7 @@ class BlockSpool:
         self.ranks.append(rank)
         self.joints.append(joint)
         self.chars.append(len(text))
-        self.words.append(count_words(text))
+        self.words.append(count_clean_words(text))
         self.offsets.append(end)
 
     def mark(self) -> int:

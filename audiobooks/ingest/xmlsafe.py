@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import lxml.html
@@ -27,7 +28,7 @@ ENTITY_DECLARATION = re.compile(r"<!ENTITY", re.IGNORECASE)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _XML_DECL_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.IGNORECASE)
-BOMS = (
+_BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
     (codecs.BOM_UTF32_BE, "utf-32-be"),
     (codecs.BOM_UTF8, "utf-8"),
@@ -76,13 +77,13 @@ def declares_entities(data: bytes) -> bool:
 
 
 def _decode_for_scan(data: bytes) -> str:
-    for bom, encoding in BOMS:
+    for bom, encoding in _BOMS:
         if data.startswith(bom):
             return data.decode(encoding, errors="replace")
-    return data.decode(utf16_or_32_without_bom(data) or "latin-1", errors="replace")
+    return data.decode(_utf16_or_32_without_bom(data) or "latin-1", errors="replace")
 
 
-def utf16_or_32_without_bom(data: bytes) -> str | None:
+def _utf16_or_32_without_bom(data: bytes) -> str | None:
     """The wide encoding of markup that starts without a BOM: its first `<` gives it away."""
     if data[:4] in (b"<\x00?\x00", b"<\x00!\x00", b"<\x00\x00\x00"):
         return "utf-32-le" if data[2:4] == b"\x00\x00" else "utf-16-le"
@@ -178,22 +179,22 @@ def sniff_encoding(head: bytes) -> tuple[str, int, bool]:
     """(codec, bytes of BOM to skip, strict) from a document's first bytes: its BOM, else
     UTF-16/32 by its NULs, else what it declares, else UTF-8, strictly, so that a legacy
     file shows itself and can be guessed."""
-    for bom, encoding in BOMS:
+    for bom, encoding in _BOMS:
         if head.startswith(bom):
             return encoding, len(bom), False
-    wide = utf16_or_32_without_bom(head)
+    wide = _utf16_or_32_without_bom(head)
     if wide:
         return wide, 0, False
     declared = head[:DECLARATION_BYTES]
     for pattern in (_XML_DECL_ENCODING, _META_CHARSET):
         match = pattern.search(declared)
-        codec = known_codec(match.group(1).decode("ascii")) if match else None
+        codec = _known_codec(match.group(1).decode("ascii")) if match else None
         if codec:
             return codec, 0, False
     return "utf-8", 0, True
 
 
-def known_codec(label: str) -> str | None:
+def _known_codec(label: str) -> str | None:
     try:
         return codecs.lookup(label).name
     except LookupError:
@@ -209,11 +210,16 @@ def local_name(element: etree._Element) -> str:
 
 
 def epub_types(element: etree._Element) -> set[str]:
-    """The `epub:type` tokens of an element, plus its DPUB-ARIA `role` tokens.
+    """The `epub:type` tokens of an element, plus its DPUB-ARIA `role` tokens."""
+    return attribute_types(element.attrib)
 
-    A namespaced attribute after a strict parse, a literal "epub:type" after the HTML
-    parser rebuilt the tree: both count.
+
+def attribute_types(attrib: Mapping[str, str]) -> set[str]:
+    """`epub:type` and DPUB-ARIA `role` tokens from an element's attributes.
+
+    A namespaced attribute after an XML parse, a literal "epub:type" after the HTML
+    parser: both count.
     """
-    value = element.get(f"{{{OPS_NS}}}type") or element.get("epub:type") or ""
-    role = element.get("role") or ""
+    value = attrib.get(f"{{{OPS_NS}}}type") or attrib.get("epub:type") or ""
+    role = attrib.get("role") or ""
     return {token for token in (value + " " + role).lower().split() if token}

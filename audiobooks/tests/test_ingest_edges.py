@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import io
 import json
-import random
 import stat
 import subprocess
 import sys
-import textwrap
 import zipfile
 from pathlib import Path
 
@@ -23,15 +21,9 @@ from audiobooks.ingest.chapters import MAX_CHAPTERS
 from ebookvoice.paths import BASE_DIR as REPO
 
 from .ingest_fixtures import EpubSpec, nav_list, write_text, xhtml, zip_bytes
+from .prose_fixtures import prose_block, write_prose
 
-MiB = 1024 * 1024
 MEMORY_BUDGET_MB = 400
-WORDS = (
-    "whale", "ship", "sea", "captain", "harpoon", "voyage", "deck", "mast", "sailor", "ocean",
-    "wind", "storm", "island", "harbour", "rope", "sail", "morning", "evening", "night", "silence",
-    "shadow", "water", "wave", "stranger", "tavern", "bed", "blanket", "window", "street", "lamp",
-)  # fmt: skip
-
 CHILD = """
 import json, sys
 from pathlib import Path
@@ -45,32 +37,6 @@ status = Path("/proc/self/status").read_text()
 hwm_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
 print(json.dumps({"chapters": chapters, "words": words, "warnings": book.warnings, "mb": hwm_kb / 1024}))
 """
-
-
-def prose_block(seed: int, size: int) -> tuple[str, int]:
-    """About `size` characters of hard-wrapped paragraphs without headings, and its word count."""
-    rng = random.Random(seed)  # noqa: S311  # reproducible prose, not secrets
-    paragraphs, length, words = [], 0, 0
-    while length < size:
-        sentences = []
-        for _ in range(rng.randint(2, 7)):
-            sentence = [rng.choice(WORDS) for _ in range(rng.randint(5, 16))]
-            sentences.append(" ".join(sentence).capitalize() + ".")
-            words += len(sentence)
-        paragraph = textwrap.fill(" ".join(sentences), 70)
-        paragraphs.append(paragraph)
-        length += len(paragraph) + 2
-    return "\n\n".join(paragraphs) + "\n\n", words
-
-
-def write_prose(path: Path, megabytes: int) -> int:
-    """A headingless text file of about `megabytes` MB; returns its word count."""
-    block, words = prose_block(1, MiB)
-    copies = megabytes * MiB // len(block)
-    with path.open("w") as handle:
-        for _ in range(copies):
-            handle.write(block)
-    return words * copies
 
 
 # --- Bounded memory, sections ----------------------------------------------------------------
