@@ -45,6 +45,8 @@ EDGE_LINES = 2
 FURNITURE_NEAR_PAGES = 4
 # ...once it has recurred this often; the first of a run of headings is the real one.
 FURNITURE_MIN_RUN = 3
+# Longer lines are prose, never a heading or a running head.
+MAX_HEADING_LINE = 100
 # A line shorter than this share of the usual line, ending a sentence, ends a paragraph.
 SHORT_LINE_SHARE = 0.8
 # A gap this many times the usual line spacing ends a paragraph.
@@ -53,6 +55,8 @@ PARAGRAPH_GAP = 1.4
 HEADING_SIZE = 1.15
 # A first-line indent is at least this share of the font size.
 INDENT_SHARE = 0.6
+# A line that is this much of the start of an outline title is that title's first line.
+TITLE_SHARE = 0.6
 
 _FOLIO = re.compile(
     r"^(?:page\s+)?[-–—\[(]?\s*(?:\d{1,4}|[ivxlcdm]{1,7})\s*[-–—\])]?(?:\s*(?:of|/)\s*\d{1,4})?$",
@@ -237,28 +241,36 @@ def strip_furniture(pages: list[list[Line]], titles: set[str]) -> list[list[Line
     """Drop page numbers and running headers and footers from the top and bottom of pages.
 
     An edge line is furniture when the same words recur at the edge of pages near each
-    other. A running head that repeats a chapter's title recurs after the real heading
-    at the top of the chapter's first page: that first one is kept, the rest go.
+    other. A running head that repeats a chapter's title follows the real heading on
+    the chapter's first page: that heading is kept (the first of the run when it is at
+    the page's edge too), the running heads go.
     """
-    seen: dict[str, list[int]] = defaultdict(list)
-    heading_keys: set[str] = set()
+    seen: dict[str, list[int]] = defaultdict(list)  # edge line -> pages it is at the edge of
+    headings: dict[str, list[int]] = defaultdict(list)  # heading -> pages it is inside of, not at the edge
     for number, lines in enumerate(pages):
-        for index in _edge_indexes(lines):
-            key = _furniture_key(lines[index].text)
-            if not seen[key] or seen[key][-1] != number:
+        edge = _edge_indexes(lines)
+        for index, line in enumerate(lines):
+            at_edge = index in edge
+            if not at_edge and len(line.text) > MAX_HEADING_LINE:
+                continue
+            key = _furniture_key(line.text)
+            if at_edge and (not seen[key] or seen[key][-1] != number):
                 seen[key].append(number)
             if _heading_like(lines, index, titles):
-                heading_keys.add(key)
+                heading_pages = headings[key]
+                if not at_edge:
+                    heading_pages.append(number)
     furniture: set[tuple[int, str]] = set()
     for key, numbers in seen.items():
         for run in _runs(numbers):
-            if key in heading_keys and len(run) >= 2:
-                furniture.update((number, key) for number in run[1:])
+            if key in headings:
+                inside = any(run[0] - FURNITURE_NEAR_PAGES <= page < run[0] for page in headings[key])
+                furniture.update((number, key) for number in (run if inside else run[1:]))
             elif len(run) >= FURNITURE_MIN_RUN:
                 furniture.update((number, key) for number in run)
     cleaned = []
     for number, lines in enumerate(pages):
-        edge = set(_edge_indexes(lines))
+        edge = _edge_indexes(lines)
         cleaned.append(
             [
                 line
@@ -270,9 +282,9 @@ def strip_furniture(pages: list[list[Line]], titles: set[str]) -> list[list[Line
     return cleaned
 
 
-def _edge_indexes(lines: list[Line]) -> list[int]:
+def _edge_indexes(lines: list[Line]) -> set[int]:
     count = len(lines)
-    return sorted({*range(min(EDGE_LINES, count)), *range(max(0, count - EDGE_LINES), count)})
+    return {*range(min(EDGE_LINES, count)), *range(max(0, count - EDGE_LINES), count)}
 
 
 def _heading_like(lines: list[Line], index: int, titles: set[str]) -> bool:
@@ -311,8 +323,13 @@ def _furniture_key(line: str) -> str:
 
 
 def _matches_title(text: str, titles: set[str]) -> bool:
+    """The line is an outline title, maybe with more after it (a page number), or most of
+    the start of one (a title set on two lines)."""
     folded = _folded(text)
-    return bool(folded) and any(folded.startswith(title) or title.startswith(folded) for title in titles)
+    return bool(folded) and any(
+        folded.startswith(title) or (title.startswith(folded) and len(folded) >= TITLE_SHARE * len(title))
+        for title in titles
+    )
 
 
 class _Measures:
@@ -429,7 +446,7 @@ class _Flow:
 def _is_heading_line(line: Line, measures: _Measures, titles: set[str]) -> bool:
     if heading_rank(line.text) is not None:
         return True
-    if titles and len(line.text) <= 100 and _matches_title(line.text, titles):
+    if titles and len(line.text) <= MAX_HEADING_LINE and _matches_title(line.text, titles):
         return True
     return bool(line.size and measures.size and line.size >= HEADING_SIZE * measures.size)
 

@@ -247,17 +247,19 @@ class _Paragraphs:
             while cut > 0 and self.carry[:cut].rstrip().endswith(("-", "\u2010", "¬")):
                 cut = self.carry.rfind("\n", 0, cut)
             end, start = (cut, cut + 1) if cut > 0 else cut_point(self.carry, MAX_PARAGRAPH_CHARS)
-            self._paragraph(self.carry[:end], continues=True)
+            self._paragraph(self.carry[:end], continues=Joint.SPACE if start > end else Joint.GLUED)
             self.carry = self.carry[start:]
 
     def end(self) -> None:
         self._paragraph(self.carry)
         self.carry = ""
 
-    def _paragraph(self, text: str, *, continues: bool = False) -> None:
+    def _paragraph(self, text: str, *, continues: Joint | None = None) -> None:
+        """Store a paragraph; `continues` says how the next piece joins it when the
+        paragraph goes on past this piece."""
         lines = [line for line in (line.strip() for line in text.split("\n")) if line]
         joint = self.joint
-        self.joint = Joint.SPACE if continues else Joint.PARAGRAPH
+        self.joint = continues or Joint.PARAGRAPH
         if not lines:
             return
         self.opening.paragraph(lines)

@@ -92,7 +92,11 @@ def source(seed: int = 7, sizes: Sequence[int] = SIZES) -> list[Chapter]:
     return chapters
 
 
-def printed_book(chapters: list[Chapter], *, outline: bool, even_head: str | None) -> bytes:
+def printed_book(
+    chapters: list[Chapter], *, outline: bool, even_head: str | None, ornaments: int = 0
+) -> bytes:
+    """The book as a PDF; `ornaments` lines of "* * *" above each chapter's heading put it
+    below the lines a running head may take."""
     from fpdf import FPDF
 
     pdf = FPDF(format=(148, 210))
@@ -119,6 +123,9 @@ def printed_book(chapters: list[Chapter], *, outline: bool, even_head: str | Non
     for chapter in chapters:
         running_head = chapter.title
         left = new_page(opening=True)
+        for number in range(ornaments):
+            pdf.set_xy(left, 28 + 5 * number)
+            pdf.cell(pdf.epw, 5, "* * *", align="C")
         pdf.set_font("helvetica", style="B", size=14)
         pdf.set_xy(left, 40)
         if outline:

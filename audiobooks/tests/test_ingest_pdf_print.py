@@ -11,9 +11,11 @@ from audiobooks.ingest import IngestedBook, ingest_file
 from .prose_fixtures import BOOK_TITLE, TITLES, printed_book, source
 
 
-def read(tmp_path: Path, *, outline: bool, even_head: str | None = BOOK_TITLE) -> IngestedBook:
+def read(
+    tmp_path: Path, *, outline: bool, even_head: str | None = BOOK_TITLE, ornaments: int = 0
+) -> IngestedBook:
     path = tmp_path / "book.pdf"
-    path.write_bytes(printed_book(source(), outline=outline, even_head=even_head))
+    path.write_bytes(printed_book(source(), outline=outline, even_head=even_head, ornaments=ornaments))
     return ingest_file(path)
 
 
@@ -62,3 +64,13 @@ def test_paragraphs_end_at_indents_and_scene_breaks_not_only_at_short_lines(tmp_
     book = read(tmp_path, outline=False)
     for chapter, expected in zip(book.chapters, source(), strict=True):
         assert chapter.text.split("\n\n")[1:] == expected.paragraphs
+
+
+@pytest.mark.parametrize("outline", [True, False])
+def test_running_heads_go_when_the_heading_sits_below_other_lines(tmp_path: Path, outline: bool) -> None:
+    book = read(tmp_path, outline=outline, ornaments=2)
+    assert [chapter.title for chapter in book.chapters] == list(TITLES)
+    everything = "\n\n".join(chapter.text for chapter in book.chapters)
+    for chapter in book.chapters:
+        assert everything.count(chapter.title) == 1
+    assert BOOK_TITLE not in everything
