@@ -1,33 +1,50 @@
-"""Cut a book's paragraphs into chapters a listener can use.
+"""Cut a book's blocks into the chapters and sections a listener chooses from.
 
-Every format ends here: a list of documents already reduced to blocks, and the
-table-of-contents entries (or detected headings) pointing into them. The rules:
+Every format ends here: blocks in the spool, grouped in units, and the table of
+contents (or the detected headings) as entries pointing at blocks. The plan is made
+from the blocks' sizes alone, before any chapter text is read back, so a book is
+refused (too many chapters) before anything is stored. The rules:
 
-* a chapter runs from its entry to the next top-level entry, so text no entry
-  covers stays with the chapter before it and nothing is lost;
+* a chapter runs from its entry to the next top-level entry, so text no entry covers
+  stays with the chapter before it and nothing is lost;
 * nested entries stay inside their chapter unless it is longer than about two hours
   of speech; then it is split at its children, recursively, "Parent — Child";
+* a chapter still longer than that is divided into sections of about 30 minutes, cut
+  between paragraphs (else between sentences): "Title", "Title, part 2", …; a source
+  without chapters is divided into "Part 1", "Part 2", …; sections share their
+  chapter's `group`, so a picker can show them under it;
 * cover, title page, copyright, contents, index, colophon and the like are kept but
   start deselected, with the reason.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate, pairwise
 
-from .blocks import Block, BlockKind, DocumentText
-from .cleaning import count_words, join_paragraphs
+from .errors import ErrorCode, IngestError
+from .spool import SEPARATORS, SPOKEN, BlockKind, BlockSpool, Joint, Unit
 from .types import IngestedChapter
 
-# About two hours of speech at ~14 characters a second.
-MAX_CHAPTER_CHARS = 100_000
+# Speech runs at about 1,000 characters a minute.
+CHARS_PER_MINUTE = 1_000
+# About two hours: longer than this, a chapter is split (at its children, else into sections).
+MAX_CHAPTER_CHARS = 120 * CHARS_PER_MINUTE
+# About 30 minutes: the length of a section.
+SECTION_CHARS = 30 * CHARS_PER_MINUTE
+# Chapters and sections together; a picker and an M4B stay usable up to here.
+MAX_CHAPTERS = 5_000
 # Text before a chapter's first child shorter than this (its heading, an epigraph)
 # opens the first child instead of becoming a chapter of its own.
 INTRO_MERGE_CHARS = 2_000
 TITLE_SEPARATOR = " — "
 MAX_TITLE_CHARS = 300
+# Room either side of a section's ideal end in which to look for the end of a paragraph.
+_PARAGRAPH_SEARCH = SECTION_CHARS // 4
 
 # Structural semantics (EPUB 3 SSV, DPUB-ARIA, EPUB 2 guide types) that mark pages
 # people don't want read aloud, with the words we show for them.
@@ -53,6 +70,8 @@ MATTER_LABELS = {
     "other-credits": "Credits",
     "doc-credits": "Credits",
     "licence": "Licence",
+    # Our own: a plain-text book's title block and printed contents list.
+    "title-and-contents": "Title page and contents",
 }
 # When a book carries no semantics, its entry titles often say the same.
 _TITLE_MATTER = {
@@ -75,25 +94,24 @@ _TITLE_NOISE = re.compile(r"[^\w ]+")
 
 
 @dataclass
-class Unit:
-    """One source document (an EPUB spine item, or a whole TXT/HTML/PDF file)."""
-
-    doc: DocumentText
-    linear: bool = True
-    # Semantics that the package's landmarks or guide give the whole document.
-    types: set[str] = field(default_factory=set)
-    name: str = ""
-
-
-@dataclass
 class Entry:
-    """A table-of-contents entry (or detected heading) resolved to a place in the text."""
+    """A table-of-contents entry (or detected heading) resolved to a block."""
 
     title: str
     unit: int
-    block: int = 0
+    position: int  # absolute block index
     types: set[str] = field(default_factory=set)
     children: list[Entry] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    # The source has no chapters of its own (TXT, HTML or PDF without headings): its
+    # text is divided into "Part 1", "Part 2", … sections.
+    headingless: bool = False
+    # Headings alone before the first chapter (a web page's <h1>) open it instead of
+    # becoming a chapter that says only the book's title.
+    merge_front_headings: bool = False
 
 
 @dataclass
@@ -108,98 +126,143 @@ class _Seed:
 @dataclass
 class _Draft:
     title: str
-    blocks: list[Block]
+    start: int
+    end: int
     types: set[str]
     linear: bool
+    headingless: bool = False
+    notes_only: bool = False
+    size: int = 0  # characters that will be spoken (notes' own, for notes only)
+
+
+@dataclass(frozen=True)
+class PlannedChapter:
+    title: str
+    start: int
+    end: int
+    notes_only: bool
+    included: bool
+    reason: str
+    group: int
+    section: int = 0
+    group_title: str = ""
+
+
+@dataclass
+class ChapterPlan:
+    chapters: list[PlannedChapter]
+    warnings: list[str] = field(default_factory=list)
 
 
 class _Layout:
-    """All blocks of all units in reading order, addressed by one flat index."""
+    """The spool's blocks with running totals, so any range's size costs O(1)."""
 
-    def __init__(self, units: list[Unit]) -> None:
-        self.units = units
-        self.offsets: list[int] = []
-        self.blocks: list[Block] = []
-        for unit in units:
-            self.offsets.append(len(self.blocks))
-            self.blocks.extend(unit.doc.blocks)
+    def __init__(self, spool: BlockSpool) -> None:
+        self.spool = spool
+        self.units = spool.units
+        # Each block counts with the blank line that follows it.
+        kinds, chars, words = spool.kinds, spool.chars, spool.words
+        self.spoken_chars = _running(c + 2 if k in SPOKEN else 0 for c, k in zip(chars, kinds, strict=True))
+        self.spoken_words = _running(w if k in SPOKEN else 0 for w, k in zip(words, kinds, strict=True))
+        self.note_chars = _running(
+            c + 2 if k == BlockKind.NOTE else 0 for c, k in zip(chars, kinds, strict=True)
+        )
+        self.note_words = _running(w if k == BlockKind.NOTE else 0 for w, k in zip(words, kinds, strict=True))
 
-    def position(self, entry: Entry) -> int:
-        return self.offsets[entry.unit] + entry.block
+    def __len__(self) -> int:
+        return len(self.spool)
 
     def chars(self, start: int, end: int) -> int:
-        return sum(len(b.text) for b in self.blocks[start:end] if b.kind is not BlockKind.NOTE)
+        return self.spoken_chars[end] - self.spoken_chars[start]
+
+    def heading_text(self, start: int, end: int) -> str:
+        found = self.spool.first_of_kind(start, end, BlockKind.HEADING)
+        return "" if found is None else " ".join(self.spool.text(found).split())
+
+    def first_heading(self, unit: Unit) -> str:
+        return self.heading_text(unit.start, min(unit.end, unit.start + 8))
 
 
-def build_chapters(
-    units: list[Unit], entries: list[Entry], *, max_chars: int = MAX_CHAPTER_CHARS
-) -> list[IngestedChapter]:
+def _running(values: Iterable[int]) -> array[int]:
+    return array("I", accumulate(values, initial=0))
+
+
+def plan_chapters(
+    spool: BlockSpool, entries: list[Entry], options: PlanOptions = PlanOptions()
+) -> ChapterPlan:
     """Chapters from top-level `entries`; one per unit when there are none."""
-    layout = _Layout(units)
-    seeds = _seeds(layout, entries) if entries else _unit_seeds(layout)
+    layout = _Layout(spool)
+    seeds = _seeds(layout, entries, options) if entries else _unit_seeds(layout)
     seeds.sort(key=lambda seed: seed.start)
     seeds = _merge_same_start(seeds)
     drafts: list[_Draft] = []
     for index, seed in enumerate(seeds):
-        end = seeds[index + 1].start if index + 1 < len(seeds) else len(layout.blocks)
-        drafts.extend(_split(layout, seed, seed.start, end, max_chars))
-    return _finish(drafts)
+        end = seeds[index + 1].start if index + 1 < len(seeds) else len(layout)
+        drafts.extend(_split(layout, seed, seed.start, end))
+    drafts = [draft for draft in drafts if _measure(layout, draft)]
+    for draft in drafts:
+        draft.headingless = options.headingless and draft.linear and not _is_matter(draft)
+    section_chars, warnings = _section_length(drafts)
+    return ChapterPlan(_finish(layout, drafts, section_chars), warnings)
 
 
-def _seeds(layout: _Layout, entries: list[Entry]) -> list[_Seed]:
+def _seeds(layout: _Layout, entries: list[Entry], options: PlanOptions) -> list[_Seed]:
     seeds = [
-        _Seed(entry.title, layout.position(entry), _entry_types(layout, entry), entry.children)
-        for entry in entries
+        _Seed(entry.title, entry.position, _entry_types(layout, entry), entry.children) for entry in entries
     ]
     covered = {entry.unit for entry in _walk(entries)}
     previous_was_split_out = False
     for index, unit in enumerate(layout.units):
-        if index in covered or not unit.doc.blocks:
+        if index in covered or unit.empty:
             previous_was_split_out = False
             continue
         # An uncovered document joins the chapter before it, except when it is front or
         # back matter, out of the reading order, or follows such a split-out document.
-        split_out = not unit.linear or bool(_doc_types(unit) & MATTER_LABELS.keys())
+        split_out = not unit.linear or bool(unit.types & MATTER_LABELS.keys())
         if split_out or previous_was_split_out:
             seeds.append(_unit_seed(layout, index))
         previous_was_split_out = split_out
     first_start = min(seed.start for seed in seeds)
     if first_start > 0:
-        # Text before the first entry (a preface no entry names, or the opening of the
-        # document the first entry points into) is a chapter of its own, never lost.
-        seeds.append(_front_seed(layout, first_start))
+        if options.merge_front_headings and _only_headings(layout, 0, first_start):
+            for seed in seeds:
+                seed.start = 0 if seed.start == first_start else seed.start
+        else:
+            # Text before the first entry (a preface no entry names, or the opening of the
+            # document the first entry points into) is a chapter of its own, never lost.
+            seeds.append(_front_seed(layout, first_start))
     return seeds
 
 
+def _only_headings(layout: _Layout, start: int, end: int) -> bool:
+    kinds = layout.spool.kinds[start:end]
+    return all(kind in (BlockKind.HEADING, BlockKind.HIDDEN) for kind in kinds)
+
+
 def _front_seed(layout: _Layout, end: int) -> _Seed:
-    first = next(index for index, unit in enumerate(layout.units) if unit.doc.blocks)
+    first = next(index for index, unit in enumerate(layout.units) if not unit.empty)
     unit = layout.units[first]
-    heading = next((b.text for b in layout.blocks[:end] if b.kind is BlockKind.HEADING), "")
-    title = heading.replace("\n", " ") or unit.doc.title or f"Section {first + 1}"
-    return _Seed(title, 0, _doc_types(unit), [], linear=unit.linear)
+    title = layout.heading_text(0, end) or unit.title or f"Section {first + 1}"
+    return _Seed(title, 0, set(unit.types), [], linear=unit.linear)
 
 
 def _unit_seeds(layout: _Layout) -> list[_Seed]:
-    return [_unit_seed(layout, index) for index, unit in enumerate(layout.units) if unit.doc.blocks]
+    return [_unit_seed(layout, index) for index, unit in enumerate(layout.units) if not unit.empty]
 
 
 def _unit_seed(layout: _Layout, index: int) -> _Seed:
     unit = layout.units[index]
-    title = unit.doc.first_heading or unit.doc.title or f"Section {index + 1}"
-    return _Seed(title, layout.offsets[index], _doc_types(unit), [], linear=unit.linear)
-
-
-def _doc_types(unit: Unit) -> set[str]:
-    return unit.doc.types | unit.types
+    title = layout.first_heading(unit) or unit.title or f"Section {index + 1}"
+    return _Seed(title, unit.start, set(unit.types), [], linear=unit.linear)
 
 
 def _entry_types(layout: _Layout, entry: Entry) -> set[str]:
-    if entry.block == 0:
-        return entry.types | _doc_types(layout.units[entry.unit])
-    return entry.types
+    if entry.position == layout.units[entry.unit].start:
+        return entry.types | layout.units[entry.unit].types
+    return set(entry.types)
 
 
-def _walk(entries: Iterable[Entry]) -> Iterable[Entry]:
+def _walk(entries: Iterable[Entry]) -> Iterator[Entry]:
     for entry in entries:
         yield entry
         yield from _walk(entry.children)
@@ -220,10 +283,10 @@ def _merge_same_start(seeds: list[_Seed]) -> list[_Seed]:
     return merged
 
 
-def _split(layout: _Layout, seed: _Seed, start: int, end: int, max_chars: int) -> list[_Draft]:
+def _split(layout: _Layout, seed: _Seed, start: int, end: int) -> list[_Draft]:
     """One draft for the range, or several when it is too long and has places to cut."""
-    whole = [_Draft(seed.title, layout.blocks[start:end], seed.types, seed.linear)]
-    if layout.chars(start, end) <= max_chars:
+    whole = [_Draft(seed.title, start, end, seed.types, seed.linear)]
+    if layout.chars(start, end) <= MAX_CHAPTER_CHARS:
         return whole
     children = [child for child in _cut_points(layout, seed, start, end) if start < child.start < end]
     if not children:
@@ -232,14 +295,14 @@ def _split(layout: _Layout, seed: _Seed, start: int, end: int, max_chars: int) -
     children = _merge_same_start(children)
     drafts: list[_Draft] = []
     if layout.chars(start, children[0].start) >= INTRO_MERGE_CHARS:
-        drafts.append(_Draft(seed.title, layout.blocks[start : children[0].start], seed.types, seed.linear))
+        drafts.append(_Draft(seed.title, start, children[0].start, seed.types, seed.linear))
     else:
         children[0].start = start
     for index, child in enumerate(children):
         child_end = children[index + 1].start if index + 1 < len(children) else end
         child.title = f"{seed.title}{TITLE_SEPARATOR}{child.title}"
         child.linear = seed.linear
-        drafts.extend(_split(layout, child, child.start, child_end, max_chars))
+        drafts.extend(_split(layout, child, child.start, child_end))
     return drafts
 
 
@@ -248,57 +311,151 @@ def _cut_points(layout: _Layout, seed: _Seed, start: int, end: int) -> list[_See
     documents inside it that open with a heading."""
     if seed.children:
         return [
-            _Seed(child.title, layout.position(child), set(child.types), child.children)
-            for child in seed.children
+            _Seed(child.title, child.position, set(child.types), child.children) for child in seed.children
         ]
     seeds = []
-    for index, offset in enumerate(layout.offsets):
-        doc = layout.units[index].doc
-        if start < offset < end and doc.blocks and doc.blocks[0].kind is BlockKind.HEADING:
-            seeds.append(_Seed(doc.first_heading, offset, set(), []))
+    for unit in layout.units:
+        if (
+            start < unit.start < end
+            and not unit.empty
+            and layout.spool.kinds[unit.start] == BlockKind.HEADING
+        ):
+            seeds.append(_Seed(layout.first_heading(unit), unit.start, set(), []))
     return seeds
 
 
-def _finish(drafts: list[_Draft]) -> list[IngestedChapter]:
-    chapters: list[IngestedChapter] = []
+def _measure(layout: _Layout, draft: _Draft) -> bool:
+    """Size the draft; False when it has nothing to say (an image page, a row of asterisks)."""
+    draft.size = layout.chars(draft.start, draft.end)
+    words = layout.spoken_words[draft.end] - layout.spoken_words[draft.start]
+    if not draft.size:
+        draft.notes_only = True
+        draft.size = layout.note_chars[draft.end] - layout.note_chars[draft.start]
+        words = layout.note_words[draft.end] - layout.note_words[draft.start]
+    return words > 0
+
+
+def _sections_of(draft: _Draft, section_chars: int) -> int:
+    if draft.headingless or draft.size > MAX_CHAPTER_CHARS:
+        return max(1, round(draft.size / section_chars))
+    return 1
+
+
+def _section_length(drafts: list[_Draft]) -> tuple[int, list[str]]:
+    """How long a section is: about 30 minutes, or longer when a book is so long that it
+    would otherwise pass `MAX_CHAPTERS` (said in a warning); refused when even whole
+    chapters are too many."""
+    if len(drafts) > MAX_CHAPTERS:
+        raise IngestError(
+            ErrorCode.TOO_MANY_CHAPTERS,
+            f"This book has {len(drafts):,} chapters; we read books of up to {MAX_CHAPTERS:,}, so that "
+            "choosing among them stays possible. Please split it into several books.",
+        )
+    if sum(_sections_of(draft, SECTION_CHARS) for draft in drafts) <= MAX_CHAPTERS:
+        return SECTION_CHARS, []
+    low, high = SECTION_CHARS, max(draft.size for draft in drafts) * 2 + 1
+    while low < high:
+        middle = (low + high) // 2
+        if sum(_sections_of(draft, middle) for draft in drafts) <= MAX_CHAPTERS:
+            high = middle
+        else:
+            low = middle + 1
+    minutes = round(low / CHARS_PER_MINUTE)
+    return low, [
+        f"This book is so long that its parts are about {minutes} minutes each instead of "
+        f"{SECTION_CHARS // CHARS_PER_MINUTE}, so that it has no more than {MAX_CHAPTERS:,} chapters "
+        "and parts."
+    ]
+
+
+def _finish(layout: _Layout, drafts: list[_Draft], section_chars: int) -> list[PlannedChapter]:
+    chapters: list[PlannedChapter] = []
     seen_body = False
-    for draft in drafts:
-        spoken = [b.text for b in draft.blocks if b.kind is not BlockKind.NOTE]
-        notes_only = not spoken
-        text = join_paragraphs(spoken or [b.text for b in draft.blocks])
-        words = count_words(text)
-        if not words:  # nothing to say: an image page, a row of asterisks
-            continue
-        label = matter_label(draft.types, draft.title)
+    for group, draft in enumerate(drafts):
+        title = _title(layout, draft, len(chapters) + 1)
+        label = matter_label(draft.types, title)
         if label:
             reason = f"{label} ({'back' if seen_body else 'front'} matter)"
         elif not draft.linear:
             reason = "Supplementary content outside the book's reading order"
-        elif notes_only:
+        elif draft.notes_only:
             reason = "Notes, which are not read inline"
         else:
             reason = ""
             seen_body = True
-        chapters.append(
-            IngestedChapter(
-                title=_title(draft, len(chapters) + 1),
-                text=text,
-                words=words,
-                chars=len(text),
-                included=not reason,
-                reason=reason,
+        bounds = _section_bounds(layout, draft, _sections_of(draft, section_chars))
+        sectioned = len(bounds) > 2
+        for number, (start, end) in enumerate(pairwise(bounds), start=1):
+            chapters.append(
+                PlannedChapter(
+                    title=_section_title(title, number, draft.headingless) if sectioned else title,
+                    start=start,
+                    end=end,
+                    notes_only=draft.notes_only,
+                    included=not reason,
+                    reason=reason,
+                    group=group,
+                    section=number if sectioned else 0,
+                    group_title=title if sectioned else "",
+                )
             )
-        )
     return chapters
 
 
-def _title(draft: _Draft, number: int) -> str:
+def _section_title(title: str, number: int, headingless: bool) -> str:
+    if headingless:
+        return f"Part {number}"
+    return title if number == 1 else f"{title}, part {number}"
+
+
+def _section_bounds(layout: _Layout, draft: _Draft, count: int) -> list[int]:
+    """Block positions dividing the draft into `count` sections of about equal length,
+    each ending where a paragraph does when one ends near enough, else between sentences."""
+    bounds = [draft.start]
+    if count > 1:
+        totals = layout.note_chars if draft.notes_only else layout.spoken_chars
+        joints = layout.spool.joints
+        base = totals[draft.start]
+        for number in range(1, count):
+            target = base + draft.size * number // count
+            low = bounds[-1] + 1
+            if low >= draft.end:
+                break
+            ideal = min(max(bisect.bisect_left(totals, target, low, draft.end), low), draft.end - 1)
+            bounds.append(_nearest_paragraph(totals, joints, ideal, (low, draft.end), target) or ideal)
+    bounds.append(draft.end)
+    return bounds
+
+
+def _nearest_paragraph(
+    totals: array[int], joints: bytearray, ideal: int, within: tuple[int, int], target: int
+) -> int | None:
+    """The block nearest `ideal` (within `_PARAGRAPH_SEARCH` characters of `target`, and
+    inside `within`) that opens a paragraph."""
+    low, high = within
+    for step in range(high - low):
+        candidates = [ideal - step, ideal + step] if step else [ideal]
+        in_reach = False
+        for candidate in candidates:
+            if low <= candidate < high and abs(totals[candidate] - target) <= _PARAGRAPH_SEARCH:
+                in_reach = True
+                if joints[candidate] == Joint.PARAGRAPH:
+                    return candidate
+        if not in_reach:
+            return None
+    return None
+
+
+def _title(layout: _Layout, draft: _Draft, number: int) -> str:
     """The draft's title, else its first heading, else its number; never absurdly long."""
-    title = " ".join(draft.title.split())
-    if not title:
-        heading = next((b.text for b in draft.blocks if b.kind is BlockKind.HEADING), "")
-        title = " ".join(heading.split()) or f"Section {number}"
+    title = (
+        " ".join(draft.title.split()) or layout.heading_text(draft.start, draft.end) or f"Section {number}"
+    )
     return title if len(title) <= MAX_TITLE_CHARS else title[: MAX_TITLE_CHARS - 1] + "…"
+
+
+def _is_matter(draft: _Draft) -> bool:
+    return matter_label(draft.types, draft.title) is not None
 
 
 def matter_label(types: set[str], title: str) -> str | None:
@@ -306,3 +463,41 @@ def matter_label(types: set[str], title: str) -> str | None:
         if token in MATTER_LABELS:
             return MATTER_LABELS[token]
     return _TITLE_MATTER.get(_TITLE_NOISE.sub("", title).strip().casefold())
+
+
+def emit_chapters(spool: BlockSpool, plan: ChapterPlan) -> Iterator[IngestedChapter]:
+    """The planned chapters with their text, read back from the spool one at a time."""
+    for planned in plan.chapters:
+        wanted = (BlockKind.NOTE,) if planned.notes_only else SPOKEN
+        parts: list[str] = []
+        words = 0
+        for index, text in spool.texts(planned.start, planned.end):
+            if spool.kinds[index] not in wanted:
+                continue
+            joint = spool.joints[index]
+            if parts:
+                parts.append(SEPARATORS[joint])
+                if (
+                    joint == Joint.GLUED
+                    and _has_word(parts[-2].rsplit(None, 1)[-1])
+                    and _has_word(text.split(None, 1)[0])
+                ):
+                    words -= 1  # a run cut in two, counted as two words when stored
+            parts.append(text)
+            words += spool.words[index]
+        text = "".join(parts)
+        yield IngestedChapter(
+            title=planned.title,
+            text=text,
+            words=words,
+            chars=len(text),
+            included=planned.included,
+            reason=planned.reason,
+            group=planned.group,
+            section=planned.section,
+            group_title=planned.group_title,
+        )
+
+
+def _has_word(token: str) -> bool:
+    return any(ch.isalnum() for ch in token)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from .chapters import emit_chapters
 from .errors import ErrorCode, IngestError
+from .reading import BookReading
 from .safety import MiB
-from .types import IngestedBook
+from .spool import BlockSpool
+from .types import IngestedBook, IngestedChapter, StreamedBook
 
 logger = logging.getLogger(__name__)
 
@@ -31,28 +35,68 @@ _HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body")
 
 
 def ingest_file(path: Path, *, filename: str | None = None) -> IngestedBook:
-    """Read the ebook at `path`. `filename` is the name the user gave it, used for the
-    title when the book has none, and in messages."""
+    """Read the ebook at `path` whole. `filename` is the name the user gave it, used for
+    the title when the book has none, and in messages. For a book of any size, prefer
+    `open_book`, which hands over one chapter at a time."""
+    with open_book(path, filename=filename) as book:
+        return IngestedBook(
+            title=book.title,
+            authors=book.authors,
+            language=book.language,
+            chapters=list(book.chapters),
+            format=book.format,
+            cover=book.cover,
+            cover_media_type=book.cover_media_type,
+            warnings=book.warnings,
+        )
+
+
+@contextmanager
+def open_book(path: Path, *, filename: str | None = None) -> Iterator[StreamedBook]:
+    """Read and plan the ebook at `path`; inside the block, its chapters are produced one
+    at a time. Every refusal (`IngestError`) happens before the first chapter."""
     name = filename or path.name
+    with BlockSpool() as spool:
+        try:
+            reading = _read(path, name, spool)
+        except IngestError:
+            raise
+        except Exception as exc:  # the boundary: no input may end in a traceback for the user
+            raise _crashed(name) from exc
+        if not reading.plan.chapters:  # every reader checks; this is the backstop
+            raise IngestError(
+                ErrorCode.NO_TEXT, "This book has nothing to read aloud: we found no words in it."
+            )
+        yield StreamedBook(
+            title=reading.title or Path(name).stem.replace("_", " ").strip() or "Untitled",
+            authors=reading.authors,
+            language=reading.language,
+            format=reading.format,
+            chapter_count=len(reading.plan.chapters),
+            chapters=_guarded(emit_chapters(spool, reading.plan), name),
+            cover=reading.cover,
+            cover_media_type=reading.cover_media_type,
+            warnings=reading.warnings,
+        )
+
+
+def _guarded(chapters: Iterator[IngestedChapter], name: str) -> Iterator[IngestedChapter]:
     try:
-        book = _ingest(path, name)
-    except IngestError:
-        raise
-    except Exception as exc:  # the boundary: no input may end in a traceback for the user
-        logger.warning("ingestion crashed on %s", name, exc_info=True)
-        raise IngestError(
-            ErrorCode.UNREADABLE,
-            "Something in this file stopped us from reading it. It may be damaged; please try "
-            "another copy, or another format of the book.",
-        ) from exc
-    if not book.chapters:  # every reader checks; this is the backstop
-        raise IngestError(ErrorCode.NO_TEXT, "This book has nothing to read aloud: we found no words in it.")
-    if not book.title:
-        book = replace(book, title=Path(name).stem.replace("_", " ").strip() or "Untitled")
-    return book
+        yield from chapters
+    except Exception as exc:
+        raise _crashed(name) from exc
 
 
-def _ingest(path: Path, name: str) -> IngestedBook:
+def _crashed(name: str) -> IngestError:
+    logger.warning("ingestion crashed on %s", name, exc_info=True)
+    return IngestError(
+        ErrorCode.UNREADABLE,
+        "Something in this file stopped us from reading it. It may be damaged; please try "
+        "another copy, or another format of the book.",
+    )
+
+
+def _read(path: Path, name: str, spool: BlockSpool) -> BookReading:
     size = path.stat().st_size
     if size == 0:
         raise IngestError(ErrorCode.EMPTY_FILE, "This file is empty (0 bytes). Please upload it again.")
@@ -66,11 +110,11 @@ def _ingest(path: Path, name: str) -> IngestedBook:
     if head.startswith(b"PK"):
         from .epub import read_epub
 
-        return read_epub(path, head)
+        return read_epub(path, head, spool)
     if b"%PDF-" in head[:1024]:
         from .pdf import read_pdf
 
-        return read_pdf(path, name)
+        return read_pdf(path, name, spool)
     for magic, kind in _KNOWN_BINARIES:
         if head.startswith(magic):
             raise _unsupported(f"This file is {kind}, not an ebook.")
@@ -79,10 +123,10 @@ def _ingest(path: Path, name: str) -> IngestedBook:
     if _looks_like_html(head, name):
         from .html import read_html
 
-        return read_html(path, name)
+        return read_html(path, name, spool)
     from .text import read_text
 
-    return read_text(path, name)
+    return read_text(path, name, spool)
 
 
 def _looks_like_html(head: bytes, name: str) -> bool:

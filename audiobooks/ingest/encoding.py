@@ -18,12 +18,17 @@ def guess_decode(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    matches = list(charset_normalizer.from_bytes(data[:SNIFF_BYTES]))
+    return data.decode(guess_encoding(data[:SNIFF_BYTES]), errors="replace")
+
+
+def guess_encoding(sample: bytes) -> str:
+    """The most plausible legacy encoding of a sample that is not UTF-8."""
+    matches = list(charset_normalizer.from_bytes(sample))
     if not matches:
-        return data.decode(PREFERRED, errors="replace")
+        return PREFERRED
     best = matches[0]
     for match in matches:
         if match.encoding == PREFERRED and match.chaos <= best.chaos + NEAR_TIE:
             best = match
             break
-    return data.decode(best.encoding, errors="replace")
+    return best.encoding

@@ -4,42 +4,46 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .blocks import DocumentText, extract_blocks
-from .chapters import Entry, Unit, build_chapters
+from .chapters import Entry, plan_chapters
 from .errors import ErrorCode, IngestError, shown
+from .markup import read_markup
 from .navigation import Navigation, TocNode, add_guide, read_nav, read_ncx
 from .package import ManifestItem, Package, locate_package, read_package
+from .reading import BookReading
 from .safety import CheckedArchive, MiB, check_archive, open_zip
-from .types import BookFormat, IngestedBook
+from .spool import BlockSpool, Unit
+from .types import BookFormat
 from .xmlsafe import parse_document, parse_xml
 
 EPUB_MIMETYPE = "application/epub+zip"
-# One content document, uncompressed. Parse trees cost ~10x the bytes; this keeps a
-# single document well inside the memory budget. Real chapters are a few hundred KB.
-MAX_DOCUMENT_BYTES = 16 * MiB
+# One content document, uncompressed. It is streamed, never held whole, so this only
+# keeps an absurd one from costing minutes; real chapters are a few hundred KB.
+MAX_DOCUMENT_BYTES = 200 * MiB
+# The table of contents is parsed into a tree, so it has a tree's budget.
+MAX_NAVIGATION_BYTES = 16 * MiB
 MAX_COVER_BYTES = 10 * MiB
 _MARKUP_TYPES = ("application/xhtml+xml", "text/html", "application/xml", "text/xml")
 
 
-def read_epub(path: Path, head: bytes) -> IngestedBook:
+def read_epub(path: Path, head: bytes, spool: BlockSpool) -> BookReading:
     with open_zip(path, head) as zf:
         archive = check_archive(zf)
         warnings = _mimetype_warnings(archive)
         package = read_package(archive, locate_package(archive))
         warnings += _missing_item_warnings(package)
         navigation = _navigation(package, archive, warnings)
-        units = _read_units(package, archive, navigation, warnings)
-        chapters = build_chapters(units, _entries(navigation.toc, units))
-        if not chapters:
+        _read_units(package, archive, navigation, spool, warnings)
+        plan = plan_chapters(spool, _entries(navigation.toc, spool.units))
+        if not plan.chapters:
             raise _no_text(package)
         cover, cover_type = _cover(package, archive, warnings)
-        warnings += archive.warnings + _clamp_warnings(archive)
-    return IngestedBook(
+        warnings += archive.warnings + _clamp_warnings(archive) + plan.warnings
+    return BookReading(
         title=package.title,
         authors=package.authors,
         language=package.language or "und",
-        chapters=chapters,
         format=BookFormat.EPUB,
+        plan=plan,
         cover=cover,
         cover_media_type=cover_type,
         warnings=list(dict.fromkeys(warnings)),
@@ -82,32 +86,32 @@ def _clamp_warnings(archive: CheckedArchive) -> list[str]:
     ]
 
 
-def _read_markup(
-    archive: CheckedArchive, member: str, targets: set[str], warnings: list[str]
-) -> DocumentText:
-    """The blocks of one content document; none when it is empty or not markup."""
-    data = archive.read(member, MAX_DOCUMENT_BYTES)
-    parsed = parse_document(data, member)
-    if parsed is None:
-        if data.strip():
-            warnings.append(f"{shown(member)} could not be read as a document; it was skipped.")
-        return DocumentText()
-    if parsed.recovered:
+def _read_document(
+    archive: CheckedArchive, spool: BlockSpool, unit: Unit, targets: set[str], warnings: list[str]
+) -> None:
+    """Stream one content document's blocks into the spool."""
+    member = unit.name
+    archive.check_size(member, MAX_DOCUMENT_BYTES)
+    result = read_markup(
+        lambda: archive.stream(member, MAX_DOCUMENT_BYTES), member, spool, unit, targets=targets
+    )
+    unit.types |= result.info.types
+    unit.title = result.info.title
+    if result.recovered:
         warnings.append(
             f"{shown(member)} is not well-formed XML; we recovered its text with a forgiving HTML parser."
         )
-    return extract_blocks(parsed.root, targets)
 
 
 def _navigation(package: Package, archive: CheckedArchive, warnings: list[str]) -> Navigation:
     navigation = Navigation()
     if package.nav and package.nav.member:
-        data = archive.read(package.nav.member, MAX_DOCUMENT_BYTES)
+        data = archive.read(package.nav.member, MAX_NAVIGATION_BYTES)
         parsed = parse_document(data, package.nav.member)
         if parsed is not None:
             navigation = read_nav(parsed.root, package.nav.member, archive)
     if not navigation.toc and package.ncx and package.ncx.member:
-        data = archive.read(package.ncx.member, MAX_DOCUMENT_BYTES)
+        data = archive.read(package.ncx.member, MAX_NAVIGATION_BYTES)
         root = parse_xml(data, package.ncx.member, recover=True)
         if root is not None:
             navigation.toc = read_ncx(root, package.ncx.member, archive)
@@ -118,20 +122,18 @@ def _navigation(package: Package, archive: CheckedArchive, warnings: list[str]) 
 
 
 def _read_units(
-    package: Package, archive: CheckedArchive, navigation: Navigation, warnings: list[str]
-) -> list[Unit]:
+    package: Package, archive: CheckedArchive, navigation: Navigation, spool: BlockSpool, warnings: list[str]
+) -> None:
     targets: dict[str, set[str]] = {}
     for node in _walk(navigation.toc):
         if node.fragment:
             targets.setdefault(node.path, set()).add(node.fragment)
-    units = []
     for item, linear in package.spine:
-        doc = DocumentText()
-        if item.member and _is_markup(item):
-            doc = _read_markup(archive, item.member, targets.get(item.member, set()), warnings)
         member = item.member or ""
-        units.append(Unit(doc, linear, navigation.landmarks.get(member, set()), member))
-    return units
+        unit = spool.begin_unit(member, linear=linear, types=navigation.landmarks.get(member, set()))
+        if item.member and _is_markup(item):
+            _read_document(archive, spool, unit, targets.get(item.member, set()), warnings)
+        spool.end_unit(unit)
 
 
 def _is_markup(item: ManifestItem) -> bool:
@@ -164,10 +166,10 @@ def _place(nodes: list[TocNode], units: list[Unit], index: dict[str, int]) -> li
         if found is None:
             entries.extend(children)
             continue
-        doc = units[found].doc
-        block = doc.anchors.get(node.fragment, 0) if node.fragment else 0
-        types = doc.anchor_types.get(node.fragment, set()) if node.fragment else set()
-        entries.append(Entry(node.title, found, block, set(types), children))
+        unit = units[found]
+        position = unit.anchors.get(node.fragment, unit.start) if node.fragment else unit.start
+        types = unit.anchor_types.get(node.fragment, set()) if node.fragment else set()
+        entries.append(Entry(node.title, found, position, set(types), children))
     return entries
 
 

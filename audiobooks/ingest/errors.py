@@ -33,6 +33,9 @@ class ErrorCode(StrEnum):
     PDF_ENCRYPTED = "pdf_encrypted"
     PDF_NO_TEXT = "pdf_no_text"
     UNREADABLE = "unreadable"
+    ZIP_SPECIAL_ENTRY = "zip_special_entry"
+    TOO_DEEP = "too_deep"
+    TOO_MANY_CHAPTERS = "too_many_chapters"
 
 
 class IngestError(Exception):

@@ -1,4 +1,4 @@
-"""Find chapter headings in text that has no table of contents (TXT, PDF, plain HTML).
+"""What a chapter heading looks like in text that has no table of contents (TXT, PDF, plain HTML).
 
 A heading is a short line of its own: "Chapter 1", "CHAPTER IV. THE RED CIRCLE",
 "Part One", "Book the Second", "Prologue", or a bare Roman numeral "XII". Numbers
@@ -9,16 +9,8 @@ saying them is the speech engine's business.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-
-from .blocks import Block, BlockKind
-from .chapters import Entry
-from .cleaning import count_words
 
 MAX_HEADING_CHARS = 80
-# Headings with less text than this before the next one are a printed contents
-# list ("Chapter 1 ... 5"), not chapters.
-MIN_CHAPTER_WORDS = 40
 
 _UNITS = (
     "one",
@@ -95,13 +87,6 @@ _NAMED = re.compile(
 _BARE_ROMAN = re.compile(rf"^{_ROMAN}\.?$")
 
 
-@dataclass(frozen=True)
-class Mark:
-    block: int
-    rank: int
-    title: str
-
-
 def heading_rank(line: str) -> int | None:
     """1-3 when the line is a chapter-like heading, None otherwise."""
     line = line.strip()
@@ -121,65 +106,11 @@ def heading_rank(line: str) -> int | None:
     return None
 
 
-def find_marks(blocks: list[Block]) -> list[Mark]:
-    """Heading blocks, with a short title line that follows a bare heading folded in."""
-    marks = []
-    for index, block in enumerate(blocks):
-        rank = heading_rank(block.text)
-        if rank is None:
-            continue
-        title = block.text.strip()
-        following = blocks[index + 1].text.strip() if index + 1 < len(blocks) else ""
-        if _is_subtitle(title, following):
-            title = f"{title.rstrip('.:')}: {following.rstrip('.')}"
-        marks.append(Mark(index, rank, title))
-    return _drop_contents_lists(marks, blocks)
-
-
-def _is_subtitle(heading: str, line: str) -> bool:
+def is_subtitle(heading: str, line: str) -> bool:
+    """True when `line` is the title that completes a bare heading ("CHAPTER I" / "A Scandal")."""
     bare = _NUMBERED.match(heading)
     if not line or len(line) > 60 or "\n" in line or heading_rank(line) is not None:
         return False
     if bare is not None and bare.group("rest"):
         return False  # the heading carries its own title already
     return line[0].isupper() and not line.endswith(("!", "?", ",", ";", "”", '"')) and len(line.split()) <= 10
-
-
-def _drop_contents_lists(marks: list[Mark], blocks: list[Block]) -> list[Mark]:
-    """Keep a heading only if prose follows it before the next heading of its rank or
-    higher. A printed contents list is all headings and no prose, so it goes."""
-    heading_blocks = {mark.block for mark in marks}
-    prose_before = [0]  # prose words in blocks[:i], headings not counted
-    for index, block in enumerate(blocks):
-        prose_before.append(prose_before[-1] + (0 if index in heading_blocks else count_words(block.text)))
-    # Walk backwards, remembering the nearest later heading of each rank.
-    nearest = {rank: len(blocks) for rank in (1, 2, 3)}
-    kept = []
-    for mark in reversed(marks):
-        end = min(nearest[rank] for rank in nearest if rank <= mark.rank)
-        if prose_before[end] - prose_before[mark.block + 1] >= MIN_CHAPTER_WORDS:
-            kept.append(mark)
-        nearest[mark.rank] = mark.block
-    return kept[::-1]
-
-
-def nest(marks: list[Mark], unit: int = 0) -> list[Entry]:
-    """Entries nested by rank: books hold parts, parts hold chapters."""
-    top: list[Entry] = []
-    stack: list[tuple[int, Entry]] = []
-    for mark in marks:
-        entry = Entry(mark.title, unit, mark.block)
-        while stack and stack[-1][0] >= mark.rank:
-            stack.pop()
-        (stack[-1][1].children if stack else top).append(entry)
-        stack.append((mark.rank, entry))
-    return top
-
-
-def mark_headings(blocks: list[Block], marks: list[Mark]) -> list[Block]:
-    """The same blocks, with detected headings flagged as such."""
-    heading_at = {mark.block for mark in marks}
-    return [
-        Block(block.text, BlockKind.HEADING, 1) if index in heading_at else block
-        for index, block in enumerate(blocks)
-    ]

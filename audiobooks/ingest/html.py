@@ -1,86 +1,91 @@
-"""A single HTML (or XHTML) file as a book: chapters from its headings."""
+"""A single HTML (or XHTML) file as a book, streamed: chapters from its headings.
+
+Often it is a web page: its header, navigation, sidebars and footer are not read,
+and when it marks its content with <main> or <article>, only that is.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
-from lxml import etree
-
-from .blocks import BlockKind, DocumentText, extract_blocks
-from .chapters import Entry, Unit, build_chapters
+from .chapters import PlanOptions, plan_chapters
 from .errors import ErrorCode, IngestError
-from .headings import Mark, find_marks, mark_headings, nest
+from .marks import find_marks, mark_headings, nest, tag_heading_entries
+from .markup import read_markup
+from .reading import BookReading
 from .safety import MiB
-from .types import BookFormat, IngestedBook
-from .xmlsafe import parse_document
+from .spool import BlockKind, BlockSpool
+from .types import BookFormat
 
-MAX_HTML_BYTES = 32 * MiB
-_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+MAX_HTML_BYTES = 256 * MiB
+READ_BYTES = 1 * MiB
+# "Moby-Dick | Free Classics Library": what follows the bar (or dash) names the site.
+_SITE_SUFFIX = re.compile(r"\s+[|–—]\s+")
 
 
-def read_html(path: Path, name: str) -> IngestedBook:
-    with path.open("rb") as handle:
-        data = handle.read(MAX_HTML_BYTES + 1)
-    if len(data) > MAX_HTML_BYTES:
+def read_html(path: Path, name: str, spool: BlockSpool) -> BookReading:
+    if path.stat().st_size > MAX_HTML_BYTES:
         raise IngestError(
             ErrorCode.TOO_LARGE,
             f"This HTML file is larger than {MAX_HTML_BYTES // MiB} MB; we can't read it.",
         )
-    parsed = parse_document(data, name)
-    if parsed is None:
-        raise IngestError(ErrorCode.NO_TEXT, "This HTML file has nothing to read aloud: it is empty.")
-    root = parsed.root
-    doc = extract_blocks(root)
-    if not doc.blocks:
-        raise IngestError(ErrorCode.NO_TEXT, "This HTML file has nothing to read aloud: it holds no text.")
-    title = doc.title or doc.first_heading
-    entries = _heading_entries(doc)
+    unit = spool.begin_unit(name)
+    result = read_markup(lambda: _chunks(path), name, spool, unit, targets=set(), web_page=True)
+    spool.end_unit(unit)
+    if not any(kind != BlockKind.HIDDEN for kind in spool.kinds):
+        raise _nothing_to_read(result.info.chrome_words)
+    title = _book_title(spool, result.info.title)
+    entries = tag_heading_entries(spool)
     if not entries:
-        marks = find_marks(doc.blocks)
-        doc.blocks = mark_headings(doc.blocks, marks)
+        marks = find_marks(spool)
+        mark_headings(spool, marks)
         entries = nest(marks)
-    doc.title = title or Path(name).stem
-    return IngestedBook(
+    unit.title = title or Path(name).stem
+    plan = plan_chapters(spool, entries, PlanOptions(headingless=not entries, merge_front_headings=True))
+    return BookReading(
         title=title,
-        authors=_meta(root, "author"),
-        language=_language(root),
-        chapters=build_chapters([Unit(doc, name=name)], entries),
+        authors=result.info.authors,
+        language=result.info.language or "und",
         format=BookFormat.HTML,
+        plan=plan,
+        warnings=plan.warnings,
     )
 
 
-def _heading_entries(doc: DocumentText) -> list[Entry]:
-    """Entries from h1-h6. The top level is the highest heading level used at least
-    twice: a lone <h1> is the book's title, not its only chapter."""
-    levels = Counter(block.level for block in doc.blocks if block.kind is BlockKind.HEADING)
-    repeated = sorted(level for level, count in levels.items() if count >= 2)
-    if not repeated:
-        return []
-    top = repeated[0]
-    marks = [
-        Mark(index, block.level, block.text.replace("\n", " "))
-        for index, block in enumerate(doc.blocks)
-        if block.kind is BlockKind.HEADING and top <= block.level <= top + 1
-    ]
-    first_top = next(index for index, mark in enumerate(marks) if mark.rank == top)
-    return nest(marks[first_top:])
+def _chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        while chunk := handle.read(READ_BYTES):
+            yield chunk
 
 
-def _meta(root: etree._Element, name: str) -> list[str]:
-    values = []
-    for meta in root.iter("{*}meta", "meta"):
-        if (meta.get("name") or "").lower() == name and (meta.get("content") or "").strip():
-            values.append(" ".join((meta.get("content") or "").split()))
-    return values
+def _nothing_to_read(chrome_words: int) -> IngestError:
+    if chrome_words:
+        return IngestError(
+            ErrorCode.NO_TEXT,
+            "This HTML page has nothing to read aloud: its only text is the site's navigation, header "
+            "and footer.",
+        )
+    return IngestError(ErrorCode.NO_TEXT, "This HTML file has nothing to read aloud: it holds no text.")
 
 
-def _language(root: etree._Element) -> str:
-    for element in (root, *root.iter("{*}body", "body")):
-        lang = element.get("lang") or element.get(_XML_LANG)
-        if lang and lang.strip():
-            return lang.strip()
-    for meta in root.iter("{*}meta", "meta"):
-        if (meta.get("http-equiv") or "").lower() == "content-language" and meta.get("content"):
-            return (meta.get("content") or "").split(",")[0].strip()
-    return "und"
+def _book_title(spool: BlockSpool, page_title: str) -> str:
+    """The page's <title> (without a site's name after it when the <h1> is shorter), else
+    its first heading."""
+    h1 = _first_h1(spool)
+    if page_title and h1 and len(h1) < len(page_title):
+        page_title = _SITE_SUFFIX.split(page_title, maxsplit=1)[0].strip()
+    return page_title or h1 or _first_heading(spool)
+
+
+def _first_h1(spool: BlockSpool) -> str:
+    for match in re.finditer(re.escape(bytes([BlockKind.HEADING])), spool.kinds):
+        if spool.levels[match.start()] == 1:
+            return " ".join(spool.text(match.start()).split())
+    return ""
+
+
+def _first_heading(spool: BlockSpool) -> str:
+    found = spool.first_of_kind(0, min(len(spool), 8), BlockKind.HEADING)
+    return "" if found is None else " ".join(spool.text(found).split())

@@ -8,6 +8,7 @@ headers and stream members in small chunks with a running cap.
 from __future__ import annotations
 
 import posixpath
+import stat
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -38,6 +39,17 @@ _MEDIA_SUFFIXES = (
     ".ttf", ".otf", ".woff", ".woff2", ".mp3", ".mp4", ".m4a", ".aac", ".ogg", ".opus",
     ".wav", ".webm", ".mov",
 )  # fmt: skip
+
+# "Made on" values whose high external attributes are a Unix mode: Unix and macOS.
+_UNIX_SYSTEMS = frozenset({3, 19})
+_SPECIAL_KINDS = {
+    stat.S_IFLNK: "a symbolic link",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFDIR: "a folder",
+}
 
 # Algorithms that scramble fonts only (the text stays readable): not DRM.
 FONT_OBFUSCATION_ALGORITHMS = frozenset(
@@ -75,6 +87,8 @@ class CheckedArchive:
     entries: dict[str, zipfile.ZipInfo]
     warnings: list[str] = field(default_factory=list)
     clamped: set[str] = field(default_factory=set)
+    # Each member's size as really inflated by the pre-pass, whatever its header says.
+    sizes: dict[str, int] = field(default_factory=dict)
     _folded: dict[str, str | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -116,17 +130,28 @@ class CheckedArchive:
 
     def read(self, name: str, limit: int) -> bytes:
         """A member's bytes, refusing (not truncating) anything over `limit`."""
-        chunks = []
+        return b"".join(self.stream(name, limit))
+
+    def stream(self, name: str, limit: int) -> Iterator[bytes]:
+        """A member's bytes in chunks, refusing (not truncating) anything over `limit`."""
         size = 0
         for chunk in _stream(self.zf, self.entries[name]):
             size += len(chunk)
             if size > limit:
-                raise IngestError(
-                    ErrorCode.TOO_LARGE,
-                    f"{shown(name)} is too large to read (more than {limit // MiB} MB uncompressed).",
-                )
-            chunks.append(chunk)
-        return b"".join(chunks)
+                raise _member_too_large(name, limit)
+            yield chunk
+
+    def check_size(self, name: str, limit: int) -> None:
+        """Refuse a member the pre-pass found larger than `limit`, before reading it."""
+        if self.sizes.get(name, 0) > limit:
+            raise _member_too_large(name, limit)
+
+
+def _member_too_large(name: str, limit: int) -> IngestError:
+    return IngestError(
+        ErrorCode.TOO_LARGE,
+        f"{shown(name)} is too large to read (more than {limit // MiB} MB uncompressed).",
+    )
 
 
 def clamp_join(base_dir: str, path: str) -> tuple[str, bool]:
@@ -192,6 +217,7 @@ def _index_names(infos: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:
                 f"This EPUB contains “{shown(name)}” twice. Different readers would pick different "
                 "copies, so we can't tell which one is the book.",
             )
+        _refuse_special(info, name)
         if info.flag_bits & 0x1:
             raise IngestError(
                 ErrorCode.ENCRYPTED_ZIP,
@@ -200,6 +226,23 @@ def _index_names(infos: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:
             )
         entries[name] = info
     return entries
+
+
+def _refuse_special(info: zipfile.ZipInfo, name: str) -> None:
+    """Refuse an entry whose Unix mode makes it a symlink, device, pipe or socket (or a
+    folder without a folder's name): a book is only regular files, and such an entry
+    is never followed, nor read as text."""
+    if info.create_system not in _UNIX_SYSTEMS:
+        return
+    mode = info.external_attr >> 16
+    if not stat.S_IFMT(mode) or stat.S_ISREG(mode):
+        return
+    kind = _SPECIAL_KINDS.get(stat.S_IFMT(mode), "not a regular file")
+    raise IngestError(
+        ErrorCode.ZIP_SPECIAL_ENTRY,
+        f"This file's archive holds “{shown(name)}”, which is {kind}, not a regular file. Books hold "
+        "only regular files, so we refused it without opening that entry.",
+    )
 
 
 def _utf8_name(info: zipfile.ZipInfo) -> str:
@@ -291,6 +334,7 @@ def _stream_and_scan(archive: CheckedArchive) -> None:
             if scan and len(head) < SCAN_HEAD_BYTES:
                 head += chunk[: SCAN_HEAD_BYTES - len(head)]
         _check_size(name, size, info.compress_size)
+        archive.sizes[name] = size
         if scan and declares_entities(bytes(head)):
             raise refuse_entities(name)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import lxml.html
@@ -21,7 +22,9 @@ from .errors import ErrorCode, IngestError, shown
 XHTML_NS = "http://www.w3.org/1999/xhtml"
 OPS_NS = "http://www.idpf.org/2007/ops"
 
-_ENTITY_DECL = re.compile(r"<!ENTITY", re.IGNORECASE)
+# Where an XML declaration or a <meta charset> must be to count.
+DECLARATION_BYTES = 2048
+ENTITY_DECLARATION = re.compile(r"<!ENTITY", re.IGNORECASE)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _XML_DECL_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.IGNORECASE)
@@ -70,18 +73,23 @@ def declares_entities(data: bytes) -> bool:
     The markup of ASCII-compatible encodings reads the same in Latin-1, so only the
     UTF-16/32 families need decoding first.
     """
-    return _ENTITY_DECL.search(_decode_for_scan(data)) is not None
+    return ENTITY_DECLARATION.search(_decode_for_scan(data)) is not None
 
 
 def _decode_for_scan(data: bytes) -> str:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return data.decode(encoding, errors="replace")
+    return data.decode(_utf16_or_32_without_bom(data) or "latin-1", errors="replace")
+
+
+def _utf16_or_32_without_bom(data: bytes) -> str | None:
+    """The wide encoding of markup that starts without a BOM: its first `<` gives it away."""
     if data[:4] in (b"<\x00?\x00", b"<\x00!\x00", b"<\x00\x00\x00"):
-        return data.decode("utf-32-le" if data[2:4] == b"\x00\x00" else "utf-16-le", errors="replace")
+        return "utf-32-le" if data[2:4] == b"\x00\x00" else "utf-16-le"
     if data[:4] in (b"\x00<\x00?", b"\x00<\x00!", b"\x00\x00\x00<"):
-        return data.decode("utf-32-be" if data[:2] == b"\x00\x00" else "utf-16-be", errors="replace")
-    return data.decode("latin-1")
+        return "utf-32-be" if data[:2] == b"\x00\x00" else "utf-16-be"
+    return None
 
 
 def _has_internal_entities(root: etree._Element) -> bool:
@@ -148,7 +156,7 @@ def parse_document(data: bytes, name: str) -> ParsedDocument | None:
 def _parse_html(data: bytes, name: str) -> etree._Element | None:
     text = decode_markup(data)
     # The scan above saw the bytes; this one sees exactly what the HTML parser will see.
-    if _ENTITY_DECL.search(text):
+    if ENTITY_DECLARATION.search(text):
         raise refuse_entities(name)
     text = _XML_DECL.sub("", text, count=1)
     if not text.strip():
@@ -161,19 +169,29 @@ def _parse_html(data: bytes, name: str) -> etree._Element | None:
 
 def decode_markup(data: bytes) -> str:
     """Decode HTML/XML bytes: BOM, then the declared encoding, then UTF-8, then a guess."""
+    codec, skip, strict = sniff_encoding(data[:DECLARATION_BYTES])
+    if strict:
+        return guess_decode(data)
+    return data[skip:].decode(codec, errors="replace")
+
+
+def sniff_encoding(head: bytes) -> tuple[str, int, bool]:
+    """(codec, bytes of BOM to skip, strict) from a document's first bytes: its BOM, else
+    UTF-16/32 by its NULs, else what it declares, else UTF-8, strictly, so that a legacy
+    file shows itself and can be guessed."""
     for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return data[len(bom) :].decode(encoding, errors="replace")
-    if b"\x00" in data[:4]:  # UTF-16/32 without a BOM: the markup's own NULs give it away
-        return _decode_for_scan(data)
-    head = data[:2048]
+        if head.startswith(bom):
+            return encoding, len(bom), False
+    wide = _utf16_or_32_without_bom(head)
+    if wide:
+        return wide, 0, False
+    declared = head[:DECLARATION_BYTES]
     for pattern in (_XML_DECL_ENCODING, _META_CHARSET):
-        match = pattern.search(head)
-        if match:
-            codec = _known_codec(match.group(1).decode("ascii"))
-            if codec:
-                return data.decode(codec, errors="replace")
-    return guess_decode(data)
+        match = pattern.search(declared)
+        codec = _known_codec(match.group(1).decode("ascii")) if match else None
+        if codec:
+            return codec, 0, False
+    return "utf-8", 0, True
 
 
 def _known_codec(label: str) -> str | None:
@@ -192,11 +210,16 @@ def local_name(element: etree._Element) -> str:
 
 
 def epub_types(element: etree._Element) -> set[str]:
-    """The `epub:type` tokens of an element, plus its DPUB-ARIA `role` tokens.
+    """The `epub:type` tokens of an element, plus its DPUB-ARIA `role` tokens."""
+    return attribute_types(element.attrib)
 
-    A namespaced attribute after a strict parse, a literal "epub:type" after the HTML
-    parser rebuilt the tree: both count.
+
+def attribute_types(attrib: Mapping[str, str]) -> set[str]:
+    """`epub:type` and DPUB-ARIA `role` tokens from an element's attributes.
+
+    A namespaced attribute after an XML parse, a literal "epub:type" after the HTML
+    parser: both count.
     """
-    value = element.get(f"{{{OPS_NS}}}type") or element.get("epub:type") or ""
-    role = element.get("role") or ""
+    value = attrib.get(f"{{{OPS_NS}}}type") or attrib.get("epub:type") or ""
+    role = attrib.get("role") or ""
     return {token for token in (value + " " + role).lower().split() if token}

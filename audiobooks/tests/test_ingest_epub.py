@@ -478,11 +478,17 @@ def test_broken_package_document_is_refused_without_a_traceback(tmp_path: Path) 
     assert "Traceback" not in error.message
 
 
-def test_absurdly_deep_markup_is_refused_cleanly(tmp_path: Path) -> None:
-    # libxml2 stops at 256 levels; what it cannot parse has no text for us, and says so.
-    body = "<div>" * 5000 + "<p>Deep.</p>" + "</div>" * 5000
+def test_deep_markup_keeps_its_text(tmp_path: Path) -> None:
+    body = "<div>" * 5000 + "<p>Deep.</p>" + "</div>" * 5000 + "<p>After.</p>"
     spec = EpubSpec(documents=[("c.xhtml", xhtml(body))])
-    assert refusal(spec.write(tmp_path)).code == ErrorCode.NO_TEXT
+    assert [chapter.text for chapter in ingest_file(spec.write(tmp_path)).chapters] == ["Deep.\n\nAfter."]
+
+
+def test_absurdly_deep_markup_is_refused_with_the_reason(tmp_path: Path) -> None:
+    body = "<div>" * 60_000 + "<p>Deep.</p>" + "</div>" * 60_000
+    error = refusal(EpubSpec(documents=[("c.xhtml", xhtml(body))]).write(tmp_path))
+    assert error.code == ErrorCode.TOO_DEEP
+    assert "50,000 levels deep" in error.message
 
 
 def test_utf8_member_names_without_the_utf8_flag_are_accepted(tmp_path: Path) -> None:

@@ -79,10 +79,15 @@ def test_txt_parts_hold_their_chapters(tmp_path: Path) -> None:
 def test_txt_printed_contents_list_is_not_taken_for_chapters(tmp_path: Path) -> None:
     contents = "CONTENTS\n\nChapter 1. The Start\nChapter 2. The End"
     body = f"Chapter 1. The Start\n\n{prose(80)}\n\nChapter 2. The End\n\n{prose(80)}"
-    chapters = ingest_file(
-        write_text(tmp_path, "b.txt", f"My Book\n\n{contents}\n\n{body}".encode())
-    ).chapters
-    assert [chapter.title for chapter in chapters] == ["b", "Chapter 1. The Start", "Chapter 2. The End"]
+    book = ingest_file(write_text(tmp_path, "b.txt", f"My Book\n\n{contents}\n\n{body}".encode()))
+    chapters = book.chapters
+    assert book.title == "My Book"
+    assert [chapter.title for chapter in chapters] == [
+        "Front matter",
+        "Chapter 1. The Start",
+        "Chapter 2. The End",
+    ]
+    assert (chapters[0].included, chapters[0].reason) == (False, "Title page and contents (front matter)")
     assert chapters[0].text.endswith("CONTENTS\n\nChapter 1. The Start\n\nChapter 2. The End")
     assert chapters[0].text.startswith("My Book\n\nCONTENTS")
 
