@@ -142,7 +142,7 @@ def read_package(archive: CheckedArchive, opf_path: str) -> Package:
     except IngestError:
         raise
     except Exception as exc:  # ebooklib raises whatever a broken file provokes
-        logger.info("ebooklib could not read %s", opf_path, exc_info=True)
+        logger.info("ebooklib could not read %s: %r", opf_path, exc)
         raise IngestError(
             ErrorCode.BAD_PACKAGE,
             f"This EPUB's package document ({shown(opf_path)}) is malformed, so the book can't be "

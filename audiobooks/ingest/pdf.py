@@ -138,7 +138,7 @@ def _open(path: Path, name: str) -> tuple[PdfReader, int]:
     except IngestError:
         raise
     except Exception as exc:  # pypdf raises many types on damaged files
-        logger.info("pypdf could not open %s", name, exc_info=True)
+        logger.info("pypdf could not open %s: %r", name, exc)
         raise _corrupt(name) from exc
     if count > MAX_PAGES:
         raise IngestError(
@@ -185,8 +185,8 @@ def _page_lines(reader: PdfReader, count: int) -> tuple[list[list[Line]], int]:
     for number in range(count):
         try:
             lines = _lines_of(reader.pages[number])
-        except Exception:  # one broken page must not cost the book
-            logger.info("pypdf could not extract page %d", number, exc_info=True)
+        except Exception as exc:  # one broken page must not cost the book
+            logger.info("pypdf could not extract page %d: %r", number, exc)
             lines = []
             unreadable += 1
         pages.append(lines)
@@ -454,8 +454,8 @@ def _is_heading_line(line: Line, measures: _Measures, titles: set[str]) -> bool:
 def _outline(reader: PdfReader) -> list[_Outline]:
     try:
         return _outline_items(reader, reader.outline)
-    except Exception:  # a broken outline just means no outline
-        logger.info("pypdf could not read the outline", exc_info=True)
+    except Exception as exc:  # a broken outline just means no outline
+        logger.info("pypdf could not read the outline: %r", exc)
         return []
 
 

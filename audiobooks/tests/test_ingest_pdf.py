@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -134,11 +135,14 @@ def test_pdf_locked_only_against_editing_is_read(tmp_path: Path) -> None:
     assert book.chapters[0].text.startswith("It was a bright cold day")
 
 
-def test_damaged_pdf_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(IngestError) as caught:
+def test_damaged_pdf_is_refused(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG), pytest.raises(IngestError) as caught:
         ingest_file(write(tmp_path, b"%PDF-1.7\n1 0 obj << /Type /Catalog"))
     assert caught.value.code == ErrorCode.CORRUPT_PDF
     assert caught.value.message == "This PDF is damaged or incomplete, so it can't be read."
+    # An expected refusal: the workers' log says why in one line, with no traceback.
+    assert caplog.records
+    assert not [record for record in caplog.records if record.exc_info]
 
 
 def test_junk_pdf_title_gives_way_to_the_file_name(tmp_path: Path) -> None:
