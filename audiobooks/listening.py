@@ -25,6 +25,9 @@ from .selectors import book_get_for_user
 # Enough for any reader; a cap keeps one book's list from growing without bound.
 MAX_BOOKMARKS_PER_BOOK = 1000
 MAX_NOTE_LENGTH = 500
+# Positions beyond this (about 11 days into a chapter) are nonsense, and the column is 64-bit.
+MAX_POSITION_MS = 1_000_000_000
+MAX_CHAPTER_NUMBER = 100_000
 
 
 class TooManyBookmarks(BookError):

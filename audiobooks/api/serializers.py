@@ -12,13 +12,10 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from audiobooks.listening import MAX_NOTE_LENGTH
+from audiobooks.listening import MAX_CHAPTER_NUMBER, MAX_NOTE_LENGTH, MAX_POSITION_MS
 from audiobooks.models import Book, Conversion, ConversionChapter
 from tts_engine.engines.base import SPEED_MAX, SPEED_MIN
 from tts_engine.registry import DEFAULT_VOICE
-
-# Positions beyond this (about 11 days into a chapter) are nonsense, and the column is 64-bit.
-MAX_POSITION_MS = 1_000_000_000
 
 
 class LinkOutput(serializers.Serializer):
@@ -227,7 +224,7 @@ class VoiceOutput(serializers.Serializer):
 
 
 class ProgressInput(serializers.Serializer):
-    chapter = serializers.IntegerField(min_value=1, max_value=100_000)
+    chapter = serializers.IntegerField(min_value=1, max_value=MAX_CHAPTER_NUMBER)
     position_ms = serializers.IntegerField(min_value=0, max_value=MAX_POSITION_MS)
     recorded_at = serializers.DateTimeField(
         required=False, help_text="When the listener was there; now when left out."
@@ -242,13 +239,13 @@ class ListeningProgressOutput(serializers.Serializer):
 
 
 class BookmarkCreateInput(serializers.Serializer):
-    chapter = serializers.IntegerField(min_value=1, max_value=100_000)
+    chapter = serializers.IntegerField(min_value=1, max_value=MAX_CHAPTER_NUMBER)
     position_ms = serializers.IntegerField(min_value=0, max_value=MAX_POSITION_MS)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_NOTE_LENGTH)
 
 
 class BookmarkUpdateInput(serializers.Serializer):
-    chapter = serializers.IntegerField(required=False, min_value=1, max_value=100_000)
+    chapter = serializers.IntegerField(required=False, min_value=1, max_value=MAX_CHAPTER_NUMBER)
     position_ms = serializers.IntegerField(required=False, min_value=0, max_value=MAX_POSITION_MS)
     note = serializers.CharField(required=False, allow_blank=True, max_length=MAX_NOTE_LENGTH)
 

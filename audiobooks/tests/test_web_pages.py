@@ -528,6 +528,14 @@ def test_the_listening_position_is_remembered_per_reader_and_book(owner, strange
         {"chapter": "1", "seconds": "nan"},
         {"chapter": "one", "seconds": "1"},
         {},
+        # Odd input: each was a 500 before it was parsed with bounds.
+        {"chapter": "1", "seconds": "1e20"},
+        {"chapter": "1", "seconds": "inf"},
+        {"chapter": "1", "seconds": "1e308"},
+        {"chapter": "99999999999999999999999", "seconds": "1"},
+        {"chapter": "\u00b2", "seconds": "1"},
+        {"chapter": "\u0663", "seconds": "1"},  # an Arabic-Indic 3: int() reads it, we do not
+        {"chapter": "1", "seconds": "\u0661"},
     ],
 )
 def test_a_position_that_makes_no_sense_is_refused(owner, tmp_path, data):
@@ -535,6 +543,35 @@ def test_a_position_that_makes_no_sense_is_refused(owner, tmp_path, data):
     response = signed_in(owner).post(url("book-position", book), data)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_position"
+
+
+@pytest.mark.parametrize("chapter", ["\u00b2", "99999999999999999999999", "-1", "1e3", "\u0661"])
+def test_a_quote_for_an_odd_chapter_number_names_no_chapter_and_is_no_error(owner, tmp_path, chapter):
+    book = ready_book(owner, tmp_path)
+    client = signed_in(owner)
+    response = client.get(url("book-quote", book), {"chapter": chapter, "voice": DEFAULT_VOICE})
+    assert response.status_code == 200
+    assert response.json()["characters"] == 0
+
+
+@pytest.mark.parametrize("chapter", ["\u00b2", "99999999999999999999999"])
+def test_convert_with_an_odd_chapter_number_is_refused_on_the_page(owner, tmp_path, chapter):
+    credits_grant_by_system(user=owner, amount=3, reason="test")
+    book = ready_book(owner, tmp_path)
+    response = signed_in(owner).post(url("book-convert", book), convert_form(book, chapter=[chapter]))
+    assert response.status_code == 400
+    assert "Choose at least one chapter to convert." in html(response)
+    assert not Conversion.objects.filter(book=book).exists()
+
+
+@pytest.mark.parametrize("speed", ["1e308", "nan", "-inf", "\u0661"])
+def test_convert_at_an_odd_speed_is_refused_on_the_page(owner, tmp_path, speed):
+    credits_grant_by_system(user=owner, amount=3, reason="test")
+    book = ready_book(owner, tmp_path)
+    response = signed_in(owner).post(url("book-convert", book), convert_form(book, speed=speed))
+    assert response.status_code == 400
+    assert "Speed must be a number between" in html(response)
+    assert not Conversion.objects.filter(book=book).exists()
 
 
 def test_the_book_page_starts_the_player_where_the_reader_left_off(owner, tmp_path):

@@ -255,12 +255,14 @@ def text_preview_validate(*, voice_key: str, text: object, speed: object) -> Tex
     voice = voice_get(voice_key=voice_key)
     if not isinstance(text, str) or not text.strip():
         raise PreviewError("Type some text to hear it read.")
+    if "\x00" in text:
+        raise PreviewError("The text cannot contain NUL characters.")
     if speed is None or speed == "":
         value = 1.0
     else:
         try:
             value = float(speed)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise PreviewError(f"Speed must be a number between {SPEED_MIN} and {SPEED_MAX}.") from None
         if not SPEED_MIN <= value <= SPEED_MAX:  # also refuses nan and inf
             raise PreviewError(f"Speed must be between {SPEED_MIN} and {SPEED_MAX}, not {speed}.")

@@ -25,7 +25,9 @@ from audiobooks.models import Book
 from audiobooks.pipeline import submit
 from audiobooks.voices import previews
 from ebookvoice.errors import DomainError
+from ebookvoice.inputs import INT_MAX, parse_float, parse_int
 from tts_engine.catalogue import default_voice_for
+from tts_engine.engines.base import SPEED_MAX, SPEED_MIN
 from tts_engine.text import language_warning
 
 from .common import refusal, user_of
@@ -68,14 +70,16 @@ def _voices(book: Book) -> list[VoiceChoice]:
 
 
 def _chapter_indexes(values: list[str]) -> list[int]:
-    return sorted({int(value) for value in values if value.strip().lstrip("-").isdigit()})
+    """The chapter indexes named in ASCII digits within the column's range; anything else names none."""
+    indexes = (parse_int(value, low=0, high=INT_MAX) for value in values)
+    return sorted({index for index in indexes if index is not None})
 
 
 def _speed(value: str | None) -> float:
-    try:
-        return float(value) if value else 1.0
-    except ValueError:
-        return -1.0  # refused by conversion_submit with its own message
+    if not value:
+        return 1.0
+    speed = parse_float(value, low=SPEED_MIN, high=SPEED_MAX)
+    return -1.0 if speed is None else speed  # -1 is refused by conversion_submit with its own message
 
 
 def _context(

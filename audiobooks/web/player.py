@@ -10,7 +10,6 @@ any device.
 
 from __future__ import annotations
 
-import math
 from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
@@ -21,8 +20,10 @@ from django.views.decorators.http import require_http_methods, require_safe
 from accounts.models import User
 from audiobooks import listening, selectors
 from audiobooks.errors import BookError
+from audiobooks.listening import MAX_CHAPTER_NUMBER, MAX_POSITION_MS
 from audiobooks.storage import backend
 from ebookvoice.errors import DomainError
+from ebookvoice.inputs import parse_float, parse_int
 
 from .common import refusal, user_of
 
@@ -64,13 +65,16 @@ def book_position(request: HttpRequest, book_uuid: UUID) -> HttpResponse:
     user = user_of(request)
     book = selectors.book_get_for_user(user=user, book_uuid=book_uuid)
     if request.method == "POST":
-        try:
-            chapter = int(request.POST.get("chapter", ""))
-            seconds = float(request.POST.get("seconds", ""))
-        except ValueError:
-            return refusal(request, InvalidPosition("Send the chapter number and the seconds into it."))
-        if chapter < 1 or not math.isfinite(seconds) or seconds < 0:
-            return refusal(request, InvalidPosition("The chapter counts from 1, and the seconds from 0."))
+        chapter = parse_int(request.POST.get("chapter"), low=1, high=MAX_CHAPTER_NUMBER)
+        seconds = parse_float(request.POST.get("seconds"), low=0, high=MAX_POSITION_MS / 1000)
+        if chapter is None or seconds is None:
+            return refusal(
+                request,
+                InvalidPosition(
+                    f"Send the chapter number (from 1 to {MAX_CHAPTER_NUMBER:,}) and the seconds into it "
+                    f"(from 0 to {MAX_POSITION_MS // 1000:,})."
+                ),
+            )
         try:
             listening.listening_progress_save(
                 user=user, book_uuid=book.uuid, chapter=chapter, position_ms=round(seconds * 1000)

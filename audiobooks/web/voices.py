@@ -13,7 +13,6 @@ sign-in page: these answer scripts and ``<audio>`` elements, not people.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -27,6 +26,7 @@ from audiobooks.storage import links
 from audiobooks.voices import previews
 from credits.ratelimits import Action, check_rate_limit
 from ebookvoice.errors import DomainError
+from ebookvoice.inputs import InvalidInput, json_loads
 
 from .common import refusal
 
@@ -107,8 +107,8 @@ def _text_preview(request: HttpRequest, voice_key: str) -> HttpResponse:
     fields: Any = request.POST
     if request.content_type == "application/json":
         try:
-            fields = json.loads(request.body or b"{}")
-        except ValueError:
+            fields = json_loads(request.body or b"{}")
+        except InvalidInput:
             fields = None
         if not isinstance(fields, dict):
             return refusal(request, previews.PreviewError("Send a JSON object with text and speed."))

@@ -84,6 +84,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # NUL in a query or form, and a JSON body allauth headless cannot take: 400 (ebookvoice.inputs).
+    "ebookvoice.inputs.JsonBodyGuardMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -359,7 +361,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.SessionTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Bounded nesting, and any parse failure a 400 (ebookvoice.inputs).
+    "DEFAULT_PARSER_CLASSES": ["ebookvoice.inputs.JSONParser"],
     # One envelope for every error (ebookvoice.api.errors).
     "EXCEPTION_HANDLER": "ebookvoice.api.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "ebookvoice.api.schema.ApiAutoSchema",
