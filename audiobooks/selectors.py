@@ -32,6 +32,15 @@ _BOOK_FILE = re.compile(r"^(book\.m4b|mp3/\d{2,4}\.mp3|captions/\d{2,4}\.vtt)$")
 ORIGINAL, COVER = "original", "cover"
 
 
+# What a list of a book's chapters shows (the picker, the API): everything but the text,
+# which for a long book is megabytes. The book is named, or the related manager would
+# read each row's deferred book_id back with a query of its own.
+CHAPTER_LISTING_FIELDS = (
+    "book", "index", "title", "words", "chars", "included", "exclusion_reason", "group", "section",
+    "group_title",
+)  # fmt: skip
+
+
 def books_for_user(*, user: User) -> QuerySet[Book]:
     return Book.objects.filter(owner=user)
 
@@ -59,8 +68,11 @@ def books_list(
 
 
 def book_detail_get_for_user(*, user: User, book_uuid: UUID) -> Book:
-    """The user's book with ``chapters_count`` and its chapters loaded, or 404."""
-    return get_object_or_404(books_list(user=user).prefetch_related("chapters"), uuid=book_uuid)
+    """The user's book with ``chapters_count`` and its chapters loaded (not their text), or 404."""
+    chapters = Chapter.objects.order_by("index").only(*CHAPTER_LISTING_FIELDS)
+    return get_object_or_404(
+        books_list(user=user).prefetch_related(Prefetch("chapters", queryset=chapters)), uuid=book_uuid
+    )
 
 
 def library_for_user(*, user: User) -> list[tuple[Book, Conversion | None]]:
@@ -73,9 +85,7 @@ def library_for_user(*, user: User) -> list[tuple[Book, Conversion | None]]:
 
 def book_chapters(*, book: Book) -> list[Chapter]:
     """The book's chapters in reading order, with what the chapter picker shows (not their text)."""
-    return list(
-        book.chapters.order_by("index").only("index", "title", "words", "included", "exclusion_reason")
-    )
+    return list(book.chapters.order_by("index").only(*CHAPTER_LISTING_FIELDS))
 
 
 def book_get_for_user(*, user: User, book_uuid: UUID) -> Book:

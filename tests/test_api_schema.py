@@ -90,3 +90,12 @@ def test_the_docs_pages_load_their_scripts_from_this_site_only(page):
         served = browser.get(asset)
         assert served.status_code == 200, asset
     assert "cdn." not in html
+
+
+def test_a_books_chapters_say_which_chapter_each_section_belongs_to():
+    chapter = schema()["components"]["schemas"]["ChapterOutput"]
+    assert {"index", "title", "words", "chars", "included", "group", "section", "group_title"} <= set(
+        chapter["properties"]
+    )
+    assert "text" not in chapter["properties"]
+    assert chapter["properties"]["section"]["type"] == "integer"

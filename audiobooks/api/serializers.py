@@ -73,6 +73,15 @@ class ChapterOutput(serializers.Serializer):
     chars = serializers.IntegerField()
     included = serializers.BooleanField(help_text="Selected by default; front and back matter are not.")
     exclusion_reason = serializers.CharField()
+    group = serializers.IntegerField(
+        help_text="The chapter this row belongs to, from 0 in reading order: a chapter too long to hear "
+        "at one sitting (or a book without chapters) comes as several rows, its sections, sharing it."
+    )
+    section = serializers.IntegerField(help_text="0 for a whole chapter; 1, 2, … for a section of one.")
+    group_title = serializers.CharField(
+        help_text="The divided chapter's title (the book's, for a book without chapters); empty for a "
+        "whole chapter."
+    )
 
 
 class BookDetailOutput(BookOutput):

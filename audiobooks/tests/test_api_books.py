@@ -175,6 +175,9 @@ def test_the_detail_lists_the_chapters_with_the_indexes_a_conversion_names(reade
         (1, "The Storm", True),
     ]
     assert body["chapters"][0]["chars"] > 0
+    # Whole chapters: each its own group, no sections.
+    grouping = [(c["group"], c["section"], c["group_title"]) for c in body["chapters"]]
+    assert grouping == [(0, 0, ""), (1, 0, "")]
     assert body["warnings"] == []
 
 

@@ -9,7 +9,8 @@ seen. Every refusal is shown on the page itself, with what was chosen kept.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
@@ -21,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.models import User
 from audiobooks import selectors
-from audiobooks.models import Book
+from audiobooks.models import Book, Chapter
 from audiobooks.pipeline import submit
 from audiobooks.voices import previews
 from ebookvoice.errors import DomainError
@@ -50,6 +51,37 @@ class VoiceChoice:
     preview_url: str | None
     preview_status: str
     warning: str | None
+
+
+@dataclass
+class PickerItem:
+    """One line of the chapter picker: a whole chapter (`row`), or a divided chapter with
+    its sections under it (`sections`), which can be ticked together or one by one."""
+
+    group: int
+    title: str
+    row: dict[str, Any] | None = None
+    sections: list[dict[str, Any]] = field(default_factory=list)
+    minutes: int = 0
+
+    @property
+    def all_checked(self) -> bool:
+        return all(row["checked"] for row in self.sections)
+
+
+def _picker(rows: list[dict[str, Any]]) -> list[PickerItem]:
+    items: list[PickerItem] = []
+    for row in rows:
+        chapter: Chapter = row["chapter"]
+        minutes: int = row["minutes"]
+        if not chapter.section:
+            items.append(PickerItem(group=chapter.group, title=chapter.title, row=row, minutes=minutes))
+            continue
+        if not items or items[-1].row is not None or items[-1].group != chapter.group:
+            items.append(PickerItem(group=chapter.group, title=chapter.group_title or chapter.title))
+        items[-1].sections.append(row)
+        items[-1].minutes += minutes
+    return items
 
 
 def _voices(book: Book) -> list[VoiceChoice]:
@@ -100,29 +132,31 @@ def _context(
         if book.status == Book.Status.READY
         else None
     )
+    ticked = set(chosen)
     rows = [
         {
             "chapter": chapter,
-            "checked": chapter.index in chosen,
+            "checked": chapter.index in ticked,
             "minutes": max(1, round(chapter.words / WORDS_PER_MINUTE / (speed if speed > 0 else 1.0))),
         }
         for chapter in chapters
     ]
+    picker = _picker(rows)
     words = sum(chapter.words for chapter in chapters)
-    meta = (
-        [f"{len(chapters)} chapter{'s' if len(chapters) != 1 else ''}", f"{words:,} words"]
-        if chapters
-        else []
-    )
-    if not chapters:
-        meta = []
-    elif book.language:
-        meta.append(f"Language: {book.language}")
+    meta: list[str] = []
+    if chapters:
+        count = f"{len(picker):,} chapter{'s' if len(picker) != 1 else ''}"
+        if len(picker) != len(chapters):  # divided chapters: their sections are chosen one by one
+            count += f", {len(chapters):,} to choose from"
+        meta = [count, f"{words:,} words"]
+        if book.language:
+            meta.append(f"Language: {book.language}")
     return {
         "book": book,
         "meta": meta,
         "authors": book.authors_text,
         "rows": rows,
+        "picker": picker,
         "included_count": sum(1 for row in rows if row["checked"]),
         "voices": voices,
         "voice_key": voice_key,

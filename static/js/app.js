@@ -177,7 +177,19 @@
       }
     };
 
+    /* A divided chapter's box ticks all its parts; it shows whether all, some or none are ticked. */
+    const groups = $$("[data-chapter-group]", form).map((head) => ({
+      head,
+      parts: $$("[data-chapter]", document.getElementById(head.getAttribute("aria-controls"))),
+    }));
+    const showGroups = () => groups.forEach(({ head, parts }) => {
+      const ticked = parts.filter((box) => box.checked).length;
+      head.checked = ticked === parts.length;
+      head.indeterminate = ticked > 0 && ticked < parts.length;
+    });
+
     const changed = () => {
+      showGroups();
       const chosen = boxes.filter((box) => box.checked).length;
       count.textContent = chosen;
       if (chosen === 0) button.disabled = true;
@@ -193,6 +205,11 @@
     };
 
     boxes.forEach((box) => box.addEventListener("change", changed));
+    groups.forEach(({ head, parts }) => head.addEventListener("change", () => {
+      parts.forEach((box) => { box.checked = head.checked; });
+      changed();
+    }));
+    showGroups();
     $$("[data-voice]", form).forEach((radio) => radio.addEventListener("change", () => { showWarning(); changed(); }));
     $$("[data-select]", form).forEach((tool) => tool.addEventListener("click", () => {
       boxes.forEach((box) => { box.checked = tool.dataset.select === "all"; });
