@@ -136,7 +136,7 @@ def test_a_newcomer_signs_up_converts_a_short_book_listens_and_downloads_the_m4b
     mail.outbox.clear()
     sign_up(page, "newcomer@example.com")
     assert page.get_by_role("heading", name="Your library").is_visible()
-    assert " ".join(page.locator(".balance-chip").inner_text().split()) == "3 credits"
+    assert " ".join(page.locator(".balance-chip").inner_text().split()) == "3.00 credits · 2 h 25 min"
     check_page(page, "library-empty")
 
     upload(page, story_epub(tmp_path, titles=TITLES, paragraphs_per_chapter=2))
@@ -149,7 +149,8 @@ def test_a_newcomer_signs_up_converts_a_short_book_listens_and_downloads_the_m4b
     page.wait_for_function(
         "before => document.querySelector('[data-quote-characters]').textContent !== before", arg=quoted
     )
-    assert page.locator("[data-quote-credits]").inner_text() == "1"
+    characters = int(page.locator("[data-quote-characters]").inner_text().replace(",", ""))
+    assert page.locator("[data-quote-credits]").inner_text() == f"{-(-characters // 500) / 100:.2f}"
     check_page(page, "picker")
 
     page.get_by_role("button", name="Convert").click()
