@@ -37,7 +37,7 @@ class CreditAccount(models.Model):
         related_name="credit_account",
     )
     # Hundredths of a credit (``credits.pricing``), as every amount in the ledger.
-    balance = models.IntegerField(default=0)
+    balance = models.IntegerField(default=0, help_text="In hundredths of a credit.")
     plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.FREE)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -86,8 +86,8 @@ class CreditEntry(models.Model):
         related_name="credit_entries",
     )
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
-    amount = models.IntegerField()
-    balance_after = models.IntegerField()
+    amount = models.IntegerField(help_text="In hundredths of a credit; a charge is negative.")
+    balance_after = models.IntegerField(help_text="In hundredths of a credit.")
     reason = models.CharField(max_length=500, blank=True)
     # The staff member who made a grant or adjustment; null for the system.
     actor = models.ForeignKey(

@@ -27,6 +27,7 @@ from playwright import sync_api
 from accounts.tests.conftest import PASSWORD, code_in, last_mail_to, make_person
 from audiobooks.models import Book, Conversion
 from audiobooks.tests.ingest_fixtures import story_epub
+from credits.services import credits_grant_by_system
 from ebookvoice.paths import BASE_DIR, corpus_dir
 from tests.needs import require_program
 
@@ -216,7 +217,9 @@ def test_the_picker_shows_the_twelve_sherlock_holmes_stories_ticked_and_the_rest
     settings.SOCIALACCOUNT_PROVIDERS = {
         "google": {**google, "APPS": [{"client_id": "test-client", "secret": "test-secret", "key": ""}]}
     }
-    make_person("holmes@example.com")
+    holmes = make_person("holmes@example.com")
+    # Enough for the whole book: the picker ticks only what the balance pays for.
+    credits_grant_by_system(user=holmes, hundredths=2_000, reason="the whole book")
     page.goto("/accounts/login/")
     assert page.get_by_role("link", name="Continue with Google").is_visible()
     check_page(page, "sign-in")

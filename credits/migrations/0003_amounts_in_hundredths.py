@@ -14,7 +14,7 @@ of credits (a conversion charged by the hundredth cannot be expressed in whole
 credits without changing what someone paid).
 """
 
-from django.db import migrations
+from django.db import migrations, models
 
 ENTRY_TABLE = "credits_creditentry"
 ACCOUNT_TABLE = "credits_creditaccount"
@@ -56,4 +56,21 @@ def backwards(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [("credits", "0002_entry_append_only_trigger")]
 
-    operations = [migrations.RunPython(forwards, backwards, elidable=False)]
+    operations = [
+        migrations.RunPython(forwards, backwards, elidable=False),
+        migrations.AlterField(
+            model_name="creditaccount",
+            name="balance",
+            field=models.IntegerField(default=0, help_text="In hundredths of a credit."),
+        ),
+        migrations.AlterField(
+            model_name="creditentry",
+            name="amount",
+            field=models.IntegerField(help_text="In hundredths of a credit; a charge is negative."),
+        ),
+        migrations.AlterField(
+            model_name="creditentry",
+            name="balance_after",
+            field=models.IntegerField(help_text="In hundredths of a credit."),
+        ),
+    ]
