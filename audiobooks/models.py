@@ -210,7 +210,7 @@ class Conversion(models.Model):
     speed = models.FloatField()
     chapters = models.ManyToManyField(Chapter, through="ConversionChapter", related_name="conversions")
     characters = models.PositiveIntegerField(help_text="Characters of text in all Parts: what was charged.")
-    credits_charged = models.PositiveIntegerField()
+    charge_hundredths = models.PositiveIntegerField(help_text="What was charged, in hundredths of a credit.")
     idempotency_key = models.CharField(
         max_length=255, blank=True, help_text="The client's Idempotency-Key, unique per owner."
     )
@@ -264,7 +264,7 @@ class Conversion(models.Model):
                 name="audiobooks_conversion_cancelled_was_requested",
             ),
             models.CheckConstraint(
-                condition=~Q(operator_job=True) | Q(credits_charged=0),
+                condition=~Q(operator_job=True) | Q(charge_hundredths=0),
                 name="audiobooks_conversion_operator_jobs_are_free",
             ),
             models.CheckConstraint(

@@ -20,9 +20,11 @@ from accounts.models import User
 from credits.conf import max_upload_bytes
 from credits.selectors import ConversionQuote, conversion_quote, storage_quota_get
 from tts_engine.engines.base import EngineError
-from tts_engine.registry import get_voice
+from tts_engine.registry import DEFAULT_VOICE, get_voice
+from tts_engine.speaking_rate import audio_seconds_for
 from tts_engine.text import language_warning
 
+from . import prices
 from .models import Book, Chapter, Conversion, ConversionChapter, Part, StoredObject
 from .storage import keys as storage_keys
 
@@ -287,13 +289,39 @@ def upload_finished(*, user: User, upload_id: UUID) -> bool:
 
 @dataclass(frozen=True)
 class BookConversionQuote(ConversionQuote):
-    """What the Convert page shows before the reader submits: the quote, and the voice's language."""
+    """What the Convert page shows before the reader submits: the quote, the voice's language, and
+    how much audio the price and the balance are in that voice at that speed."""
 
     language_warning: str | None = None
+    voice_key: str = DEFAULT_VOICE
+    speed: float = 1.0
+
+    @property
+    def audio_seconds(self) -> int:
+        """About how long the selection will play."""
+        return audio_seconds_for(self.characters, voice_key=self.voice_key, speed=self.speed)
+
+    @property
+    def cost(self) -> prices.Amount:
+        return prices.amount(self.cost_hundredths, voice_key=self.voice_key, speed=self.speed)
+
+    @property
+    def balance(self) -> prices.Amount:
+        return prices.amount(self.balance_hundredths, voice_key=self.voice_key, speed=self.speed)
+
+    @property
+    def shortfall(self) -> prices.Amount:
+        return prices.amount(self.shortfall_hundredths, voice_key=self.voice_key, speed=self.speed)
 
 
 def book_conversion_quote(
-    *, user: User, book_uuid: UUID, chapter_indexes: Iterable[int], voice_key: str
+    *,
+    user: User,
+    book_uuid: UUID,
+    chapter_indexes: Iterable[int],
+    voice_key: str,
+    speed: float = 1.0,
+    balance_hundredths: int | None = None,
 ) -> BookConversionQuote:
     """Cost and balance for converting these chapters of the user's book (404 for another's).
 
@@ -305,7 +333,7 @@ def book_conversion_quote(
     characters = int(
         book.chapters.filter(index__in=list(chapter_indexes)).aggregate(total=Sum("chars"))["total"] or 0
     )
-    quote = conversion_quote(user=user, characters=characters)
+    quote = conversion_quote(user=user, characters=characters, balance_hundredths=balance_hundredths)
     try:
         voice_language = get_voice(voice_key).language
     except (EngineError, LookupError, ValueError):
@@ -313,7 +341,12 @@ def book_conversion_quote(
     else:
         warning = language_warning(voice_language, book.language)
     return BookConversionQuote(
-        characters=characters, credits=quote.credits, balance=quote.balance, language_warning=warning
+        characters=characters,
+        cost_hundredths=quote.cost_hundredths,
+        balance_hundredths=quote.balance_hundredths,
+        language_warning=warning,
+        voice_key=voice_key,
+        speed=speed if speed > 0 else 1.0,
     )
 
 

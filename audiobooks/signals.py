@@ -15,6 +15,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 
 from accounts.models import User
+from credits.pricing import format_credits
 
 from .models import Book
 from .storage.services import user_objects_delete
@@ -55,7 +56,8 @@ def user_books_export(*, user: User, **kwargs: Any) -> dict[str, Any]:
                         "voice": conversion.voice_key,
                         "speed": conversion.speed,
                         "characters": conversion.characters,
-                        "credits_charged": conversion.credits_charged,
+                        "credits_charged": format_credits(conversion.charge_hundredths),
+                        "credits_charged_hundredths": conversion.charge_hundredths,
                         "created_at": conversion.created_at.isoformat(),
                     }
                     for conversion in book.conversions.all()

@@ -7,8 +7,9 @@ take effect without restarting anything that imported this module.
 =====================================  ===================================================
 setting                                default
 =====================================  ===================================================
-``CREDITS_CHARS_PER_CREDIT``           ``50_000``: one credit buys up to this many characters
-``CREDITS_SIGNUP_GRANT``               ``3``: free credits once per verified email address
+``CREDITS_CHARS_PER_CREDIT``           ``50_000``: one credit buys this many characters; the ledger
+                                       counts hundredths of a credit (500 characters each)
+``CREDITS_SIGNUP_GRANT``               ``3``: free (whole) credits once per verified email address
 ``CREDITS_STORAGE_QUOTA_BYTES``        ``{"free": 2 GB, "premium": 50 GB}`` (decimal units)
 ``CREDITS_MAX_UPLOAD_BYTES``           ``200 MB``: the largest single upload
 ``CREDITS_ORIGINALS_RETENTION_DAYS``   ``30``: how long uploaded originals are kept

@@ -72,6 +72,37 @@ def test_the_conversion_create_documents_the_idempotency_key_and_its_refusals():
     assert {"201", "402", "409", "422", "429"} <= set(create["responses"])
 
 
+def _properties(document: dict, name: str) -> dict:
+    return document["components"]["schemas"][name]["properties"]
+
+
+@pytest.mark.parametrize(
+    ("component", "fields"),
+    [
+        ("BookQuoteOutput", ["credits", "balance", "shortfall"]),
+        ("CreditsOutput", ["balance"]),
+        ("CreditEntryOutput", ["amount", "balance_after"]),
+        ("ConversionOutput", ["credits_charged"]),
+        ("ConversionDetailOutput", ["credits_charged"]),
+    ],
+)
+def test_every_amount_is_a_decimal_string_of_credits_with_its_integer_hundredths(component, fields):
+    properties = _properties(schema(), component)
+    for field in fields:
+        assert properties[field]["type"] == "string", (component, field)
+        assert properties[field]["format"] == "decimal", (component, field)
+        assert properties[field]["pattern"] == "^-?\\d{0,12}(?:\\.\\d{0,2})?$", (component, field)
+        assert properties[f"{field}_hundredths"]["type"] == "integer", (component, field)
+
+
+def test_balances_say_how_much_audio_they_buy():
+    document = schema()
+    assert _properties(document, "CreditsOutput")["balance_audio_seconds"]["type"] == "integer"
+    quote = _properties(document, "BookQuoteOutput")
+    assert quote["balance_audio_seconds"]["type"] == "integer"
+    assert quote["audio_seconds"]["type"] == "integer"
+
+
 def test_the_schema_generates_without_a_warning():
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")
 

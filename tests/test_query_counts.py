@@ -46,7 +46,7 @@ class Shelf:
             book = ready_book(self.user, self.directory / str(len(self.books)))
             completed_conversion(book)
             Bookmark.objects.create(book=self.first or book, chapter=1, position_ms=len(self.books))
-            credits_grant_by_system(user=self.user, amount=1, reason="a list entry")
+            credits_grant_by_system(user=self.user, hundredths=100, reason="a list entry")
             self.books.append(book)
             self.first = self.first or book
 

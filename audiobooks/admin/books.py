@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.models import User
+from audiobooks import prices
 from audiobooks.models import Book, Chapter, Conversion, ConversionChapter, Part, StoredObject
 from audiobooks.pipeline.outcomes import (
     ConversionNotRetryable,
@@ -143,14 +144,14 @@ class ConversionAdmin(ReadOnlyAdmin):
 
     list_display = (
         "uuid", "book", "owner", "status", "voice_key", "parts_done", "parts_failed_count", "attempts_max",
-        "credits_charged", "created_at", "finished_at", "error_short",
+        "charge", "created_at", "finished_at", "error_short",
     )  # fmt: skip
     list_filter = ("status", "voice_key", "operator_job", "cancel_requested", "created_at")
     search_fields = ("uuid", "owner__email", "book__title", "book__uuid")
     list_select_related = ("owner", "book")
     date_hierarchy = "created_at"
     readonly_fields = (
-        "uuid", "owner", "book", "status", "progress", "voice_key", "speed", "characters", "credits_charged",
+        "uuid", "owner", "book", "status", "progress", "voice_key", "speed", "characters", "charge",
         "operator_job", "idempotency_key", "cancel_requested", "error_message", "duration_ms",
         "assembly_attempts", "assembly_sent_at", "created_at", "started_at", "finished_at", "ledger",
     )  # fmt: skip
@@ -181,6 +182,10 @@ class ConversionAdmin(ReadOnlyAdmin):
     @admin.display(description="most attempts", ordering="attempts_max_n")
     def attempts_max(self, conversion: Any) -> int:
         return int(conversion.attempts_max_n or 0)
+
+    @admin.display(description="charge", ordering="charge_hundredths")
+    def charge(self, conversion: Conversion) -> str:
+        return prices.amount(conversion.charge_hundredths, voice_key=conversion.voice_key).with_audio
 
     @admin.display(description="error")
     def error_short(self, conversion: Conversion) -> str:

@@ -21,10 +21,11 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.models import User
-from audiobooks import selectors
+from audiobooks import prices, selectors
 from audiobooks.models import Book, Chapter
 from audiobooks.pipeline import submit
 from audiobooks.voices import previews
+from credits.selectors import credit_balance_get
 from ebookvoice.errors import DomainError
 from ebookvoice.inputs import INT_MAX, parse_float, parse_int
 from tts_engine.catalogue import default_voice_for
@@ -120,14 +121,25 @@ def _context(
 ) -> dict[str, object]:  # fmt: skip
     chapters = selectors.book_chapters(book=book)
     voices = _voices(book) if book.status == Book.Status.READY else []
-    if chosen is None:
-        chosen = [chapter.index for chapter in chapters if chapter.included]
     voice_key = voice_key or default_voice_for(
         language=book.language, voice_keys_and_languages=[(voice.key, voice.language) for voice in voices]
     )
+    preselection_note = None
+    balance = credit_balance_get(user=user)
+    if chosen is None:
+        # The picker never opens on a selection the balance cannot pay for.
+        preselection = prices.preselect(
+            chapters, balance_hundredths=balance, voice_key=voice_key, speed=speed
+        )
+        chosen, preselection_note = preselection.chosen, preselection.note
     quote = (
         selectors.book_conversion_quote(
-            user=user, book_uuid=book.uuid, chapter_indexes=chosen, voice_key=voice_key
+            user=user,
+            book_uuid=book.uuid,
+            chapter_indexes=chosen,
+            voice_key=voice_key,
+            speed=speed,
+            balance_hundredths=balance,
         )
         if book.status == Book.Status.READY
         else None
@@ -163,6 +175,7 @@ def _context(
         "speeds": SPEEDS,
         "speed": speed,
         "quote": quote,
+        "preselection_note": preselection_note,
         "error": error,
         "idempotency_key": uuid.uuid4().hex,
         "poll_seconds": POLL_SECONDS,
@@ -208,21 +221,35 @@ def book_convert(request: HttpRequest, book_uuid: UUID) -> HttpResponse:
 @login_required
 @require_safe
 def book_quote(request: HttpRequest, book_uuid: UUID) -> JsonResponse:
-    """``?chapter=0&chapter=2&voice=…``: the credits it would cost, the balance, the language warning."""
+    """``?chapter=0&chapter=2&voice=…&speed=…``: the credits it would cost, the balance, the language warning.
+
+    Amounts come as the page shows them (``"0.07"``, ``"credits"``, ``"2 h 50 min"``) and in hundredths.
+    """
     user = user_of(request)
+    speed = _speed(request.GET.get("speed"))
     quote = selectors.book_conversion_quote(
         user=user,
         book_uuid=book_uuid,
         chapter_indexes=_chapter_indexes(request.GET.getlist("chapter")),
         voice_key=request.GET.get("voice", ""),
+        speed=speed if speed > 0 else 1.0,
     )
+    cost, balance, shortfall = quote.cost, quote.balance, quote.shortfall
     response = JsonResponse(
         {
             "characters": quote.characters,
-            "credits": quote.credits,
-            "balance": quote.balance,
+            "audio": prices.format_duration(quote.audio_seconds),
+            "credits": cost.credits,
+            "credits_noun": cost.noun,
+            "credits_hundredths": cost.hundredths,
+            "balance": balance.credits,
+            "balance_noun": balance.noun,
+            "balance_hundredths": balance.hundredths,
+            "balance_audio": balance.audio,
             "affordable": quote.affordable,
-            "shortfall": quote.shortfall,
+            "shortfall": shortfall.credits,
+            "shortfall_noun": shortfall.noun,
+            "shortfall_hundredths": shortfall.hundredths,
             "language_warning": quote.language_warning,
         }
     )

@@ -300,7 +300,9 @@ FFMPEG_BINARY = (
 
 # --- Credits, quotas and rate limits -------------------------------------------------
 
-# 1 credit per started CREDITS_CHARS_PER_CREDIT characters (about an hour of audio).
+# One credit buys CREDITS_CHARS_PER_CREDIT characters (about 48 minutes of joe); the price is charged
+# by the hundredth of a credit, one per started CREDITS_CHARS_PER_CREDIT / 100 characters.
+# CREDITS_SIGNUP_GRANT is whole credits.
 CREDITS_CHARS_PER_CREDIT = env.int("CREDITS_CHARS_PER_CREDIT", default=50_000)
 CREDITS_SIGNUP_GRANT = env.int("CREDITS_SIGNUP_GRANT", default=3)
 CREDITS_STORAGE_QUOTA_BYTES = {
