@@ -635,7 +635,7 @@ def test_a_quote_for_an_odd_chapter_number_names_no_chapter_and_is_no_error(owne
 
 @pytest.mark.parametrize("chapter", ["\u00b2", "99999999999999999999999"])
 def test_convert_with_an_odd_chapter_number_is_refused_on_the_page(owner, tmp_path, chapter):
-    credits_grant_by_system(user=owner, amount=3, reason="test")
+    credits_grant_by_system(user=owner, hundredths=300, reason="test")
     book = ready_book(owner, tmp_path)
     response = signed_in(owner).post(url("book-convert", book), convert_form(book, chapter=[chapter]))
     assert response.status_code == 400
@@ -645,7 +645,7 @@ def test_convert_with_an_odd_chapter_number_is_refused_on_the_page(owner, tmp_pa
 
 @pytest.mark.parametrize("speed", ["1e308", "nan", "-inf", "\u0661"])
 def test_convert_at_an_odd_speed_is_refused_on_the_page(owner, tmp_path, speed):
-    credits_grant_by_system(user=owner, amount=3, reason="test")
+    credits_grant_by_system(user=owner, hundredths=300, reason="test")
     book = ready_book(owner, tmp_path)
     response = signed_in(owner).post(url("book-convert", book), convert_form(book, speed=speed))
     assert response.status_code == 400
