@@ -96,6 +96,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.ratelimits.AuthEndpointRateLimitMiddleware",
+    # no-store on account pages, Retry-After on every 429 (accounts.ratelimits).
+    "accounts.ratelimits.AccountResponseHeadersMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
 ]
 
