@@ -10,6 +10,7 @@ import dataclasses
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import context
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.headless.adapter import DefaultHeadlessAdapter
 from allauth.mfa.adapter import DefaultMFAAdapter
@@ -22,7 +23,7 @@ from django.http import HttpRequest
 from ebookvoice import flags
 
 from . import crypto
-from .ratelimits import TOO_MANY_LOGIN_ATTEMPTS, too_many_requests
+from .ratelimits import TOO_MANY_LOGIN_ATTEMPTS, login_lockout_retry_after, too_many_requests
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -43,21 +44,23 @@ class AccountAdapter(DefaultAccountAdapter):
         # web form and the app API both ask here.
         return flags.signups_open()
 
-    def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
-        # allauth counts failed logins per address ("login_failed" in
-        # ACCOUNT_RATE_LIMITS) and reports the lockout as a form error; we
-        # answer 429 with a message that says what happened and how long to
-        # wait, for the web form and the app alike. The count is per address
-        # typed, known or not, so the lockout reveals nothing about accounts.
-        try:
-            super().pre_authenticate(request, **credentials)
-        except ValidationError as error:
-            if error.code != "too_many_login_attempts":
-                raise
+    def validation_error(self, code: str, *args: Any) -> ValidationError:
+        # allauth counts failed passwords per address and failed 2FA codes per
+        # user ("login_failed" in ACCOUNT_RATE_LIMITS) and reports a lockout as
+        # a form error: a 200 page on the web, a 400 in the app API. We answer
+        # 429 with Retry-After and a message that says what happened and how
+        # long to wait, for the web form and the app alike. The password count
+        # is per address typed, known or not, so the lockout reveals nothing
+        # about accounts.
+        if code == "too_many_login_attempts" and context.request is not None:
             response = too_many_requests(
-                request, message=TOO_MANY_LOGIN_ATTEMPTS, code="too_many_login_attempts"
+                context.request,
+                message=TOO_MANY_LOGIN_ATTEMPTS,
+                code="too_many_login_attempts",
+                retry_after=login_lockout_retry_after(),
             )
-            raise ImmediateHttpResponse(response) from error
+            raise ImmediateHttpResponse(response)
+        return super().validation_error(code, *args)
 
 
 class MFAAdapter(DefaultMFAAdapter):

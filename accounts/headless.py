@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 
 from .magic_links import MagicLinkRejected, magic_link_send, magic_link_sign_in
-from .ratelimits import TOO_MANY_REQUESTS, too_many_requests
+from .ratelimits import TOO_MANY_REQUESTS, action_retry_after, too_many_requests
 from .views import TOO_MANY_LINKS
 
 
@@ -39,7 +39,8 @@ class MagicLinkRequestView(APIView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         email = self.input.cleaned_data["email"]
         if not ratelimit.consume(request, action="magic_link_request", key=email.lower()):
-            return too_many_requests(request, message=TOO_MANY_LINKS)
+            retry_after = action_retry_after("magic_link_request")
+            return too_many_requests(request, message=TOO_MANY_LINKS, retry_after=retry_after)
         magic_link_send(request=request, email=email)
         return APIResponse(request)
 
@@ -54,7 +55,8 @@ class MagicLinkLoginView(APIView):
         if request.user.is_authenticated:
             return ConflictResponse(request)
         if not ratelimit.consume(request, action="magic_link_login"):
-            return too_many_requests(request, message=TOO_MANY_REQUESTS)
+            retry_after = action_retry_after("magic_link_login")
+            return too_many_requests(request, message=TOO_MANY_REQUESTS, retry_after=retry_after)
         try:
             response = magic_link_sign_in(request=request, token=self.input.cleaned_data["token"])
         except MagicLinkRejected as rejection:

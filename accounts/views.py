@@ -30,7 +30,7 @@ from django.views.decorators.http import require_http_methods
 from .forms import AccountDeleteForm, MagicLinkRequestForm
 from .magic_links import LinkState, MagicLinkRejected, magic_link_send, magic_link_sign_in, magic_link_state
 from .models import User
-from .ratelimits import TOO_MANY_REQUESTS, too_many_requests
+from .ratelimits import TOO_MANY_REQUESTS, action_retry_after, too_many_requests
 from .selectors import user_export
 from .services import user_delete
 
@@ -38,8 +38,8 @@ TOO_MANY_LINKS = "Too many sign-in links asked for. Wait a minute and try again.
 
 
 def rate_limited(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    """``handler429`` for allauth's own per-action limits on the web."""
-    return too_many_requests(request, message=TOO_MANY_REQUESTS)
+    """``handler429`` for allauth's own per-action limits on the web (most count per minute)."""
+    return too_many_requests(request, message=TOO_MANY_REQUESTS, retry_after=60)
 
 
 @login_not_required
@@ -49,7 +49,8 @@ def magic_link_request(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
         if not ratelimit.consume(request, action="magic_link_request", key=email.lower()):
-            return too_many_requests(request, message=TOO_MANY_LINKS)
+            retry_after = action_retry_after("magic_link_request")
+            return too_many_requests(request, message=TOO_MANY_LINKS, retry_after=retry_after)
         magic_link_send(request=request, email=email)
         return redirect("account_magic_link_sent")
     return render(request, "account/magic_link_request.html", {"form": form})
@@ -79,7 +80,8 @@ def magic_link(request: HttpRequest, token: str) -> HttpResponse:
             return _rejected(request, MagicLinkRejected(state))
         return render(request, "account/magic_link_confirm.html")
     if not ratelimit.consume(request, action="magic_link_login"):
-        return too_many_requests(request, message=TOO_MANY_REQUESTS)
+        retry_after = action_retry_after("magic_link_login")
+        return too_many_requests(request, message=TOO_MANY_REQUESTS, retry_after=retry_after)
     try:
         return magic_link_sign_in(request=request, token=token)
     except MagicLinkRejected as rejection:

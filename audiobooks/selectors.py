@@ -15,6 +15,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, Lower, NullIf, Substr
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from accounts.models import User
 from credits.conf import max_upload_bytes
@@ -354,3 +355,13 @@ def upload_limit_bytes(*, user: User) -> int:
     """The largest file this user can upload now: the plan's cap, or the room left in their quota."""
     room = storage_quota_get(user=user) - storage_used_bytes(user=user)
     return max(0, min(max_upload_bytes(), room))
+
+
+def upload_awaiting_put(*, key: str) -> bool:
+    """Whether ``key`` is a direct upload started, not finished and not expired.
+
+    Only then may its upload link PUT.
+    """
+    return StoredObject.objects.filter(
+        key=key, kind=StoredObject.Kind.ORIGINAL, book__isnull=True, expires_at__gt=timezone.now()
+    ).exists()

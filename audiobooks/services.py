@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -50,6 +51,25 @@ TOO_MANY_ATTEMPTS_MESSAGE = (
     "This book could not be read: every attempt to read it stopped part-way. "
     "Please try another copy of the book."
 )
+
+
+# Bidirectional overrides and isolates: they make "koobe.exe" display as "exe.ebook".
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def stored_filename(filename: str) -> str:
+    """The name a file is kept under: its last path part, without control characters, at most 255.
+
+    CR, LF, NUL and the other control characters (and bidirectional
+    overrides) would reach headers, logs and pages; a name left empty is "book".
+    """
+    name = PurePath(filename).name
+    cleaned = "".join(
+        " " if char in "\t\n\r" else char
+        for char in name
+        if char in "\t\n\r" or (unicodedata.category(char) != "Cc" and char not in _BIDI_CONTROLS)
+    )
+    return " ".join(cleaned.split())[:255] or "book"
 
 
 def _upload_extension(filename: str) -> str:
@@ -106,7 +126,7 @@ def book_create_from_upload(*, owner: User, upload: File, filename: str) -> Book
 
 def _book_create(*, owner: User, key: str, filename: str, size: int) -> Book:
     book = Book.objects.create(
-        owner=owner, original_key=key, original_filename=PurePath(filename).name[:255], original_size=size
+        owner=owner, original_key=key, original_filename=stored_filename(filename), original_size=size
     )
     enqueue.send_on_commit("audiobooks.ingest_book", book.id)
     return book
@@ -144,7 +164,7 @@ def upload_start(*, user: User, filename: str, size: int, content_type: str) -> 
             kind=StoredObject.Kind.ORIGINAL,
             size=size,
             content_type=content_type,
-            filename=PurePath(filename).name[:255],
+            filename=stored_filename(filename),
             expires_at=timezone.now() + upload_expiry(),
         )
     link = links.upload_link(key=key, content_type=content_type, size=size)

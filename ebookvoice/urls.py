@@ -3,10 +3,11 @@ from __future__ import annotations
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 import accounts.urls
 import ebookvoice.api.errors
+from ebookvoice.api.docs import RedocDocsView, SwaggerDocsView
 
 from . import flags, health, metrics, status, views
 
@@ -37,8 +38,8 @@ urlpatterns = [
     path("api/v1/", include("audiobooks.api.urls")),
     path("api/v1/", include("credits.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
-    path("api/schema/swagger/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_swagger"),
-    path("api/schema/redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
+    path("api/schema/swagger/", SwaggerDocsView.as_view(url_name="api_schema"), name="api_swagger"),
+    path("api/schema/redoc/", RedocDocsView.as_view(url_name="api_schema"), name="api_redoc"),
     re_path(r"^api/", ebookvoice.api.errors.not_found),
     path("", include("audiobooks.urls")),
 ]

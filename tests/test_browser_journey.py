@@ -9,6 +9,11 @@
 Each main page is checked with axe-core (vendored under ``tests/vendor``: no
 serious or critical violation), for no sideways scrolling at 360 px, and saved
 as a screenshot at desktop width and at 390 px under ``var/screenshots/``.
+
+Every page is served under the Content-Security-Policy, and a test fails when
+the browser reports a violation of it (a console message, or a
+``securitypolicyviolation`` event) on any page it opened, or when an HTML page
+came without the header.
 """
 
 from __future__ import annotations
@@ -64,16 +69,63 @@ def chromium() -> Iterator[Any]:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+# Registered before any page script: every CSP violation the page sees, as "directive: blocked URI".
+CSP_LISTENER = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  const blocked = event.blockedURI || "inline";
+  window.__cspViolations.push(event.violatedDirective + ": " + blocked + " on " + location.pathname);
+});
+"""
+
+
+class CspWatch:
+    """CSP violations the browser reported (console and events), and HTML pages sent without the header."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.console: list[str] = []
+        self.unprotected: list[str] = []
+        page.on("console", self._on_console)
+        page.on("response", self._on_response)
+
+    def _on_console(self, message: Any) -> None:
+        if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text:
+            self.console.append(message.text)
+
+    def _on_response(self, response: Any) -> None:
+        headers = response.headers
+        html = headers.get("content-type", "").startswith("text/html")
+        if response.request.resource_type == "document" and html and "content-security-policy" not in headers:
+            self.unprotected.append(response.url)
+
+    def events(self) -> list[str]:
+        try:
+            return list(self.page.evaluate("() => window.__cspViolations || []"))
+        except sync_api.Error:  # the page is closing
+            return []
+
+    def violations(self) -> list[str]:
+        return self.console + self.events() + [f"no CSP header: {url}" for url in self.unprotected]
+
+
 @pytest.fixture
 def page(chromium: Any, live_server: Any) -> Iterator[Any]:
     context = chromium.new_context(viewport=DESKTOP, base_url=live_server.url, accept_downloads=True)
     context.set_default_timeout(20_000)
+    context.add_init_script(CSP_LISTENER)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    watch = CspWatch(page)
+    page.csp_watch = watch
     yield page
+    # Console messages cover every document the page opened; events only the last one (csp_check
+    # reads them on each checked page before it navigates away).
+    violations = watch.violations()
     context.close()
     assert not errors, f"JavaScript errors: {errors}"
+    assert not violations, f"Content-Security-Policy violations: {violations}"
 
 
 def check_page(page: Any, name: str) -> list[dict[str, Any]]:
@@ -84,7 +136,9 @@ def check_page(page: Any, name: str) -> list[dict[str, Any]]:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_load_state("networkidle")
     page.evaluate("() => window.scrollTo(0, 0)")
-    page.add_script_tag(path=str(AXE))
+    csp_check(page, name)
+    # Evaluated through DevTools, which the page's CSP does not govern (a <script> tag it would block).
+    page.evaluate(AXE.read_text(encoding="utf-8"))
     results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     violations = results["violations"]
     (SCREENSHOTS / f"axe-{name}.json").write_text(
@@ -104,6 +158,12 @@ def check_page(page: Any, name: str) -> list[dict[str, Any]]:
     page.screenshot(path=str(SCREENSHOTS / f"{name}-390.png"), full_page=True)
     page.set_viewport_size(DESKTOP)
     return [v for v in violations if v["impact"] not in ("serious", "critical")]
+
+
+def csp_check(page: Any, name: str) -> None:
+    """No CSP violation on this page so far; fails the test at once, naming the page."""
+    violations = page.csp_watch.violations()
+    assert not violations, f"{name}: Content-Security-Policy violations: {violations}"
 
 
 def sign_up(page: Any, email: str) -> None:
@@ -204,9 +264,52 @@ def check_account_area(page: Any) -> None:
     check_page(page, "sessions")
     page.goto("/accounts/2fa/")
     check_page(page, "two-factor")
+    page.goto("/accounts/2fa/totp/activate/")
+    if "/reauthenticate/" in page.url:  # turning on 2FA asks for the password again
+        csp_check(page, "reauthenticate")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.locator("main form button[type=submit]").first.click()
+        page.wait_for_url("**/accounts/2fa/totp/activate/")
+    sync_api.expect(page.locator("img[src^='data:']")).to_be_visible()  # the QR code, a data: image
+    csp_check(page, "two-factor-activate")
     page.goto("/credits/")
     assert "Charge" in page.locator("table").inner_text()
     check_page(page, "credits")
+    check_api_docs(page)
+
+
+def check_api_docs(page: Any) -> None:
+    """Swagger UI and Redoc render the API under the same policy: no inline script or style."""
+    page.goto("/api/schema/swagger/")
+    sync_api.expect(page.locator(".swagger-ui .opblock").first).to_be_visible(timeout=30_000)
+    page.wait_for_load_state("networkidle")
+    csp_check(page, "swagger")
+    page.goto("/api/schema/redoc/")
+    sync_api.expect(page.get_by_text("Books in, audiobooks out.").first).to_be_visible(timeout=30_000)
+    page.wait_for_load_state("networkidle")
+    csp_check(page, "redoc")
+
+
+def test_the_csp_watch_fails_on_an_inline_style_and_an_inline_script(page: Any, live_server: Any) -> None:
+    """The check the journeys rely on can fail: the policy blocks these, and the watch reports them."""
+    page.goto("/")
+    page.wait_for_load_state("networkidle")
+    assert page.csp_watch.violations() == []
+    page.evaluate(
+        """() => {
+          document.body.setAttribute("style", "background: red");
+          const script = document.createElement("script");
+          script.textContent = "window.__ran = true";
+          document.body.appendChild(script);
+        }"""
+    )
+    page.wait_for_function("() => window.__cspViolations.length >= 2")
+    assert page.evaluate("() => window.__ran") is None  # the inline script did not run
+    violations = page.csp_watch.violations()
+    assert any("style-src" in v for v in violations), violations
+    assert any("script-src" in v for v in violations), violations
+    page.csp_watch.console.clear()
+    page.evaluate("() => { window.__cspViolations = []; }")
 
 
 def test_the_picker_shows_the_twelve_sherlock_holmes_stories_ticked_and_the_rest_unticked(

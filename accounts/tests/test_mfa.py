@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
@@ -122,3 +124,73 @@ def test_an_app_signs_in_with_a_recovery_code_after_a_magic_link(reader):
     response = phone.post("/auth/2fa/authenticate", {"code": recovery_codes_of(reader)[0]})
     assert response.status_code == 200
     assert phone.get("/api/v1/me").status_code == 200
+
+
+# --- The activation code is spent; wrong codes lock with 429 -------------------------------------
+
+
+def test_the_code_that_turned_on_totp_on_the_web_cannot_sign_in(reader, django_capture_on_commit_callbacks):
+    browser = Client()
+    browser.post("/accounts/login/", {"login": "reader@example.com", "password": PASSWORD})
+    browser.post("/accounts/reauthenticate/", {"password": PASSWORD})
+    secret = browser.get("/accounts/2fa/totp/activate/").context["form"].secret
+    code = totp_code(secret)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert browser.post("/accounts/2fa/totp/activate/", {"code": code}).status_code == 302
+
+    other = Client()
+    other.post("/accounts/login/", {"login": "reader@example.com", "password": PASSWORD})
+    response = other.post("/accounts/2fa/authenticate/", {"code": code})  # the same 30 s period
+    assert signed_in_email(other) is None
+    assert "Incorrect code" in response.content.decode()
+
+
+def test_the_code_that_turned_on_totp_in_the_app_cannot_sign_in(reader, django_capture_on_commit_callbacks):
+    app = AppClient()
+    app.post("/auth/login", {"email": "reader@example.com", "password": PASSWORD})
+    app.post("/auth/reauthenticate", {"password": PASSWORD})
+    secret = app.get("/account/authenticators/totp").json()["meta"]["secret"]
+    code = totp_code(secret)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert app.post("/account/authenticators/totp", {"code": code}).status_code == 200
+
+    phone = AppClient()
+    assert phone.post("/auth/login", {"email": "reader@example.com", "password": PASSWORD}).status_code == 401
+    response = phone.post("/auth/2fa/authenticate", {"code": code})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "incorrect_code"
+    assert phone.get("/api/v1/me").status_code == 401
+
+
+def locked_out_of_the_second_step(client_post) -> Any:
+    """Wrong codes until allauth's "login_failed" limit for the user refuses; returns that answer."""
+    for _ in range(10):
+        response = client_post("000000")
+        if response.status_code not in {200, 400}:
+            return response
+    raise AssertionError("never locked")
+
+
+def test_wrong_codes_on_the_web_lock_the_second_step_with_a_429_and_retry_after(reader):
+    activate_totp_on_the_web("reader@example.com")
+    browser = Client()
+    browser.post("/accounts/login/", {"login": "reader@example.com", "password": PASSWORD})
+    response = locked_out_of_the_second_step(
+        lambda code: browser.post("/accounts/2fa/authenticate/", {"code": code})
+    )
+    assert response.status_code == 429
+    assert response["Retry-After"] == "900"
+    assert "Too many failed sign-in attempts" in response.content.decode()
+    assert signed_in_email(browser) is None
+
+
+def test_wrong_codes_in_the_app_lock_the_second_step_with_a_429_not_a_400(reader):
+    activate_totp_on_the_web("reader@example.com")
+    phone = AppClient()
+    phone.post("/auth/login", {"email": "reader@example.com", "password": PASSWORD})
+    response = locked_out_of_the_second_step(
+        lambda code: phone.post("/auth/2fa/authenticate", {"code": code})
+    )
+    assert response.status_code == 429
+    assert response["Retry-After"] == "900"
+    assert response.json()["errors"][0]["code"] == "too_many_login_attempts"

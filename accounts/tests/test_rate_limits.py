@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from accounts.ratelimits import rate_window_seconds
 from accounts.tests.conftest import PASSWORD, AppClient
 
 pytestmark = pytest.mark.django_db
@@ -23,6 +24,7 @@ def test_the_sixth_failed_login_within_fifteen_minutes_is_refused_with_a_clear_4
     response = Client().post("/accounts/login/", {"login": "reader@example.com", "password": PASSWORD})
 
     assert response.status_code == 429
+    assert response["Retry-After"] == "900"  # the 15-minute window of "5/15m/key"
     assert b"Too many failed sign-in attempts for this account" in response.content
     assert not response.wsgi_request.user.is_authenticated
 
@@ -31,6 +33,7 @@ def test_an_app_gets_the_same_lockout_as_json(reader):
     fail_five_times("reader@example.com")
     response = AppClient().post("/auth/login", {"email": "reader@example.com", "password": PASSWORD})
     assert response.status_code == 429
+    assert response["Retry-After"] == "900"
     error = response.json()["errors"][0]
     assert error["code"] == "too_many_login_attempts"
     assert "Wait 15 minutes" in error["message"]
@@ -62,6 +65,7 @@ def test_asking_for_too_many_magic_links_for_one_address_gets_a_429(reader):
         assert app.post("/auth/magic-link/request", {"email": "reader@example.com"}).status_code == 200
     response = app.post("/auth/magic-link/request", {"email": "reader@example.com"})
     assert response.status_code == 429
+    assert response["Retry-After"] == "60"
     assert "Too many sign-in links" in response.json()["errors"][0]["message"]
 
 
@@ -72,6 +76,7 @@ def test_every_sign_in_endpoint_shares_one_per_ip_budget(settings):
         assert browser.get(path).status_code == 200
     response = browser.get("/accounts/signup/")
     assert response.status_code == 429
+    assert response["Retry-After"] == "60"
     assert b"Too many requests from your network" in response.content
     assert Client(REMOTE_ADDR="203.0.113.10").get("/accounts/signup/").status_code == 200
     assert browser.get("/").status_code == 200  # the rest of the site is not part of this budget
@@ -79,6 +84,7 @@ def test_every_sign_in_endpoint_shares_one_per_ip_budget(settings):
     app = AppClient(REMOTE_ADDR="203.0.113.9")
     response = app.get("/auth/session")
     assert response.status_code == 429
+    assert response["Retry-After"] == "60"
     assert response.json()["errors"][0]["code"] == "rate_limited"
 
 
@@ -124,3 +130,23 @@ def test_the_admin_login_is_locked_by_failed_logins_like_any_other(client, staff
 def test_a_signed_in_reader_who_is_not_staff_cannot_open_the_admin(client, reader):
     client.post("/accounts/login/", {"login": "reader@example.com", "password": PASSWORD})
     assert client.get("/admin/login/").status_code == 403
+
+
+def test_allauths_own_429s_carry_retry_after_too(reader):
+    """allauth's headless per-action limits (here: password reset requests) answer without one themselves."""
+    app = AppClient()
+    statuses = []
+    for _ in range(25):
+        response = app.post("/auth/password/request", {"email": "reader@example.com"})
+        statuses.append(response.status_code)
+        if response.status_code == 429:
+            assert response["Retry-After"].isdigit()
+            break
+    assert 429 in statuses, statuses
+
+
+@pytest.mark.parametrize(
+    ("rates", "seconds"), [("10/m/ip,5/15m/key", 900), ("60/m", 60), ("20/m/ip,1/10s/key", 60), ("5/h", 3600)]
+)
+def test_retry_after_is_the_longest_window_of_the_limit(rates, seconds):
+    assert rate_window_seconds(rates) == seconds

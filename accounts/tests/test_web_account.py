@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
-from accounts.tests.conftest import PASSWORD
+from accounts.tests.conftest import PASSWORD, AppClient
 
 pytestmark = pytest.mark.django_db
 
@@ -73,3 +73,32 @@ def test_someone_signed_out_is_sent_to_sign_in(client):
 
 def test_only_get_and_post_are_answered(reader):
     assert browser(reader).put(URL).status_code == 405
+
+
+ACCOUNT_PAGES = [
+    "/accounts/settings/",
+    "/accounts/sessions/",
+    "/accounts/2fa/",
+    "/accounts/email/",
+    "/accounts/login/",
+]
+
+
+@pytest.mark.parametrize("path", ACCOUNT_PAGES)
+def test_account_and_session_pages_are_never_stored_by_a_cache(reader, path):
+    browser = Client()
+    browser.force_login(reader)
+    response = browser.get(path)
+    assert response.status_code in (200, 302)
+    assert "no-store" in response["Cache-Control"]
+    assert "private" in response["Cache-Control"]
+
+
+def test_the_apps_session_answers_are_never_stored_by_a_cache(reader):
+    response = AppClient().post("/auth/login", {"email": "reader@example.com", "password": PASSWORD})
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_other_pages_keep_their_own_caching(reader):
+    assert "no-store" not in Client().get("/").get("Cache-Control", "")

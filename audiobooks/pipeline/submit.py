@@ -80,6 +80,8 @@ def conversion_submit(
         raise InvalidIdempotencyKey(
             f"An idempotency key can be at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters long."
         )
+    if not key.isprintable():  # NUL and other control characters: PostgreSQL text cannot hold NUL
+        raise InvalidIdempotencyKey("An idempotency key cannot contain control characters.")
     if key and (replayed := _conversion_replayed(user=user, idempotency_key=key)):
         return replayed
     book = book_get_for_user(user=user, book_uuid=book_uuid)

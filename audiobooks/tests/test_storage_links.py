@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import io
 import time
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import time_machine
 from django.core import signing
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
 
+from audiobooks.models import StoredObject
 from audiobooks.storage import backend, links
 from audiobooks.tests.s3gate import check_presigned, presigned_signature
 
@@ -82,8 +85,17 @@ def test_a_tampered_download_link_is_refused(storage):
     assert storage.fetch("GET", _tamper(link.url))[0] == 403
 
 
-def test_an_upload_link_stores_exactly_the_file_announced(storage):
+def awaiting_upload(owner, key: str, size: int) -> None:
+    """A direct upload started and not finished: what a local upload link may PUT to (and only that)."""
+    StoredObject.objects.create(
+        key=key, owner=owner, kind=StoredObject.Kind.ORIGINAL, size=size, content_type="application/pdf",
+        filename="a.pdf", expires_at=timezone.now() + timedelta(hours=2),
+    )  # fmt: skip
+
+
+def test_an_upload_link_stores_exactly_the_file_announced(storage, owner):
     data = b"%PDF-1.7 " + b"x" * 5000
+    awaiting_upload(owner, "users/u/uploads/a.pdf", len(data))
     link = links.upload_link(key="users/u/uploads/a.pdf", content_type="application/pdf", size=len(data))
     assert link.headers == {"Content-Type": "application/pdf", "Content-Length": str(len(data))}
     status, _, _ = storage.fetch("PUT", link.url, headers=link.headers, data=data)
@@ -95,15 +107,17 @@ def test_an_upload_link_stores_exactly_the_file_announced(storage):
         assert head.content_type == "application/pdf"
 
 
-def test_an_upload_with_another_content_type_than_signed_is_refused(storage):
+def test_an_upload_with_another_content_type_than_signed_is_refused(storage, owner):
     data = b"<html>not a pdf</html>"
+    awaiting_upload(owner, "users/u/uploads/a.pdf", len(data))
     link = links.upload_link(key="users/u/uploads/a.pdf", content_type="application/pdf", size=len(data))
     status, _, _ = storage.fetch("PUT", link.url, headers={"Content-Type": "text/html"}, data=data)
     assert status == 403
     assert backend.object_head("users/u/uploads/a.pdf") is None
 
 
-def test_an_upload_of_another_size_than_signed_is_refused(storage):
+def test_an_upload_of_another_size_than_signed_is_refused(storage, owner):
+    awaiting_upload(owner, "users/u/uploads/a.pdf", 100)
     link = links.upload_link(key="users/u/uploads/a.pdf", content_type="application/pdf", size=100)
     status, _, _ = storage.fetch(
         "PUT", link.url, headers={"Content-Type": "application/pdf"}, data=b"%PDF" + b"x" * 500

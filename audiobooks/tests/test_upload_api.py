@@ -22,6 +22,7 @@ from accounts.tests.conftest import PASSWORD, AppClient, fresh_rate_limits, make
 from audiobooks.models import Book, StoredObject
 from audiobooks.selectors import storage_used_bytes
 from audiobooks.services import book_ingest
+from audiobooks.storage import backend
 from ebookvoice.paths import corpus_dir
 
 pytestmark = pytest.mark.django_db
@@ -275,6 +276,63 @@ def test_a_strangers_upload_id_is_a_404_like_one_that_never_existed(local_storag
     assert intruder.post(finish_path(str(uuid.uuid4()))).json() == response.json()
     assert not Book.objects.exists()
     assert app.post(finish_path(body["upload_id"])).status_code == 201
+
+
+def test_a_local_upload_link_takes_one_put(local_storage, app):
+    body = started_and_sent(local_storage, app)
+    other = b"PK\x03\x04" + b"X" * (len(EPUB) - 4)  # same size, other bytes
+    assert put(local_storage, body["url"], body["headers"], other) == 403
+    assert app.post(finish_path(body["upload_id"])).status_code == 201
+    book = Book.objects.get()
+    assert b"".join(backend.object_chunks(book.original_key)) == EPUB
+
+
+def test_a_local_upload_link_is_dead_after_finish_and_cannot_replace_the_original(local_storage, app):
+    body = started_and_sent(local_storage, app)
+    assert app.post(finish_path(body["upload_id"])).status_code == 201
+    book = Book.objects.get()
+    # Even with the object gone (so "used once" alone would not stop it), the finished upload refuses.
+    other = b"PK\x03\x04" + b"X" * (len(EPUB) - 4)
+    backend.objects_delete([book.original_key])
+    status, _, text = local_storage.fetch(
+        "PUT", urlsplit(body["url"]).path, headers=body["headers"], data=other
+    )
+    assert status == 403
+    assert b"finished or has expired" in text
+    assert backend.object_head(book.original_key) is None
+
+
+def test_a_local_upload_link_is_dead_once_its_upload_expired(local_storage, app):
+    body = start(app).json()
+    StoredObject.objects.filter(uuid=body["upload_id"]).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert put(local_storage, body["url"], body["headers"], EPUB) == 403
+
+
+def test_a_filename_with_a_nul_is_refused_with_400(local_storage, app):
+    assert_error(start(app, filename="evil\x00name.epub"), 400, "parse_error", "NUL")
+    assert not StoredObject.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("Moby\r\nDick.epub", "Moby Dick.epub"),
+        ("ring\x07the\x08bell.epub", "ringthebell.epub"),
+        ("a\x1b[31mred\x7f.epub", "a[31mred.epub"),
+        ("\u202eboo.epub", "boo.epub"),
+        ("dir/\tTabbed\x85 name.epub", "Tabbed name.epub"),
+        ("Les Misérables.epub", "Les Misérables.epub"),
+    ],
+)
+def test_a_filename_is_stored_without_control_characters(local_storage, app, sent, stored):
+    body = start(app, filename=sent).json()
+    assert StoredObject.objects.get(uuid=body["upload_id"]).filename == stored
+    assert put(local_storage, body["url"], body["headers"], EPUB) == 200
+    finished = app.post(finish_path(body["upload_id"]))
+    assert finished.json()["original_filename"] == stored
+    assert Book.objects.get().original_filename == stored
 
 
 # --- Authentication ----------------------------------------------------------------------------

@@ -643,6 +643,16 @@ def test_convert_with_an_odd_chapter_number_is_refused_on_the_page(owner, tmp_pa
     assert not Conversion.objects.filter(book=book).exists()
 
 
+def test_convert_with_a_nul_in_its_idempotency_key_is_refused_not_a_500(owner, tmp_path):
+    # A browser sends this form urlencoded (refused by ebookvoice.inputs); multipart reaches the view.
+    credits_grant_by_system(user=owner, amount=3, reason="test")
+    book = ready_book(owner, tmp_path)
+    response = signed_in(owner).post(url("book-convert", book), convert_form(book, idempotency_key="a\x00b"))
+    assert response.status_code == 400
+    assert "control characters" in html(response)
+    assert not Conversion.objects.exists()
+
+
 @pytest.mark.parametrize("speed", ["1e308", "nan", "-inf", "\u0661"])
 def test_convert_at_an_odd_speed_is_refused_on_the_page(owner, tmp_path, speed):
     credits_grant_by_system(user=owner, hundredths=300, reason="test")

@@ -14,6 +14,7 @@ from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
+from audiobooks import selectors
 from audiobooks.storage import backend, links
 from audiobooks.storage.ranges import RangeNotSatisfiable, parse_range
 
@@ -76,12 +77,29 @@ def signed_upload(request: HttpRequest, token: str) -> HttpResponse:
         signed = links.verify_upload_token(token)
     except links.LinkRefused as error:
         return _forbidden(str(error))
-    if request.META.get("CONTENT_TYPE", "") != signed.content_type:
-        return _forbidden(f"This upload must be sent with Content-Type: {signed.content_type}.")
-    if request.META.get("CONTENT_LENGTH", "") != str(signed.size):
-        return _forbidden(f"This upload must be exactly {signed.size} bytes (Content-Length).")
+    refusal = _upload_refusal(request, signed)
+    if refusal:
+        return _forbidden(refusal)
     size = backend.object_put(signed.key, File(request), content_type=signed.content_type)  # type: ignore[arg-type]
     if size != signed.size:  # the client went away part-way
         backend.objects_delete([signed.key])
         return HttpResponse("The upload was cut short.", status=400, content_type="text/plain; charset=utf-8")
     return HttpResponse(status=200)
+
+
+def _upload_refusal(request: HttpRequest, signed: links.SignedPut) -> str:
+    """Why this PUT is refused, or "" to take it.
+
+    A link takes one PUT, before ``/finish``: a finished upload is the book's
+    original, and nobody may replace it (S3's presigned URLs cannot say this;
+    there the HEAD at ``/finish`` is what checks the object).
+    """
+    if not selectors.upload_awaiting_put(key=signed.key):
+        return "This upload is finished or has expired; the link no longer works."
+    if backend.object_head(signed.key) is not None:
+        return "This upload link was used already; start a new upload to send another file."
+    if request.META.get("CONTENT_TYPE", "") != signed.content_type:
+        return f"This upload must be sent with Content-Type: {signed.content_type}."
+    if request.META.get("CONTENT_LENGTH", "") != str(signed.size):
+        return f"This upload must be exactly {signed.size} bytes (Content-Length)."
+    return ""

@@ -13,10 +13,12 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import environ
 import imageio_ffmpeg
 from cryptography.fernet import Fernet
+from csp import constants as csp_constants
 
 from ebookvoice.logs import logging_config
 from ebookvoice.paths import BASE_DIR, var_dir
@@ -60,6 +62,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
@@ -81,6 +84,7 @@ MIDDLEWARE = [
     "ebookvoice.logs.RequestIdMiddleware",
     "ebookvoice.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -92,6 +96,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.ratelimits.AuthEndpointRateLimitMiddleware",
+    # no-store on account pages, Retry-After on every 429 (accounts.ratelimits).
+    "accounts.ratelimits.AccountResponseHeadersMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
 ]
 
@@ -255,6 +261,44 @@ STORAGES = {
 # Serve static files straight from the app folders, so a local install needs no
 # collectstatic; production collects them into a hashed manifest instead.
 WHITENOISE_USE_FINDERS = True
+
+# --- Content-Security-Policy (django-csp) -------------------------------------------
+# Scripts, styles and everything else from this site only: no inline script,
+# no style="" attribute, no framing. Images may be data: URIs (the TOTP QR code).
+# Audio and covers are presigned links to the bucket when files live in S3 or
+# R2, so its origin is allowed for images and media (CSP_STORAGE_SOURCES
+# overrides what is derived from the endpoint). A page that needs a nonce
+# (the Redoc docs, ebookvoice.api.docs) gets one only when it asks for it.
+# CSP_REPORT_ONLY=true sends the same policy as report-only, to try a change
+# in production before it blocks anything.
+
+
+def _storage_sources() -> list[str]:
+    if not USE_S3:
+        return []  # local files are served through this site's own links
+    if not AWS_S3_ENDPOINT_URL:
+        return ["https://*.amazonaws.com"]
+    parts = urlsplit(AWS_S3_ENDPOINT_URL)
+    # Presigned URLs are path-style (endpoint/bucket/key) or virtual-host (bucket.endpoint/key).
+    return [f"{parts.scheme}://{parts.netloc}", f"{parts.scheme}://*.{parts.netloc}"]
+
+
+SECURITY_POLICY_STORAGE_SOURCES = env.list("CSP_STORAGE_SOURCES", default=_storage_sources())
+SECURITY_POLICY_REPORT_ONLY = env.bool("CSP_REPORT_ONLY", default=False)
+_csp_policy: dict[str, Any] = {
+    "DIRECTIVES": {
+        "default-src": [csp_constants.SELF],
+        "script-src": [csp_constants.SELF],
+        "style-src": [csp_constants.SELF, csp_constants.NONCE],
+        "img-src": [csp_constants.SELF, "data:", *SECURITY_POLICY_STORAGE_SOURCES],
+        "media-src": [csp_constants.SELF, *SECURITY_POLICY_STORAGE_SOURCES],
+        "object-src": [csp_constants.NONE],
+        "base-uri": [csp_constants.SELF],
+        "frame-ancestors": [csp_constants.NONE],
+    }
+}
+CONTENT_SECURITY_POLICY = None if SECURITY_POLICY_REPORT_ONLY else _csp_policy
+CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp_policy if SECURITY_POLICY_REPORT_ONLY else None
 
 # --- Email -------------------------------------------------------------------------
 

@@ -32,6 +32,12 @@
     if (fill) fill.style.width = value + "%";
   }
 
+  /* The server writes a bar's percent as aria-valuenow only: the Content-Security-Policy allows no
+     style="" attribute, and styles set from this script are allowed. */
+  function paintProgress(root) {
+    $$(".progress[aria-valuenow]", root).forEach((bar) => setProgress(bar, Number(bar.getAttribute("aria-valuenow"))));
+  }
+
   /* Poll ``fn`` every ``seconds`` until it returns false; a failed request waits twice as long. */
   function poll(seconds, fn) {
     let delay = seconds * 1000;
@@ -274,6 +280,7 @@
       const response = await fetch(container.dataset.pollUrl, { credentials: "same-origin" });
       if (!response.ok) throw new Error("HTTP " + response.status);
       container.innerHTML = await response.text();
+      paintProgress(container);
       return active();
     });
   }
@@ -480,6 +487,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
+    paintProgress(document);
     $$("[data-upload]").forEach(initUpload);
     $$("[data-wait-for-book]").forEach(initWaitForBook);
     $$("[data-convert-form]").forEach(initConvert);
