@@ -486,6 +486,18 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "eBookVoice"
 # Sessions list: device (user agent) and IP, refreshed as the session is used.
 USERSESSIONS_TRACK_ACTIVITY = True
+# How long a sign-in lasts, set deliberately. A browser session lasts two weeks
+# when "Remember me" is ticked at sign-in, and otherwise ends when the browser
+# closes (allauth asks because ACCOUNT_SESSION_REMEMBER is None). An app's
+# session token lasts until it goes unused for APP_SESSION_IDLE_DAYS (each use
+# pushes the end back, at most once a APP_SESSION_TOUCH_SECONDS, see
+# accounts.tokens). Either can be ended from the sessions page, or by the app
+# with DELETE /_allauth/app/v1/auth/sessions.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=14 * 24 * 3600)
+ACCOUNT_SESSION_REMEMBER = None
+APP_SESSION_IDLE_DAYS = env.int("APP_SESSION_IDLE_DAYS", default=30)
+APP_SESSION_TOUCH_SECONDS = 3600
+HEADLESS_TOKEN_STRATEGY = "accounts.tokens.IdleExpiringSessionTokenStrategy"  # noqa: S105
 
 # --- Storage lifecycle ----------------------------------------------------------------------
 # (audiobooks.storage.conf reads these; the upload cap, quotas and how long
