@@ -16,6 +16,7 @@ from typing import Any
 
 import environ
 import imageio_ffmpeg
+from botocore.config import Config
 from cryptography.fernet import Fernet
 
 from ebookvoice.logs import logging_config
@@ -93,6 +94,8 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "accounts.ratelimits.AuthEndpointRateLimitMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
+    # A refusal no view caught (a circuit breaker open deep in a page): 503 and Retry-After, not a 500.
+    "ebookvoice.refusals.DomainErrorMiddleware",
 ]
 
 ROOT_URLCONF = "ebookvoice.urls"
@@ -222,6 +225,23 @@ STATIC_URL = "/static/"
 STATIC_ROOT: Path | None = None
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
+# Explicit S3 timeouts (botocore's default is 60 s for each) and one retry, so a
+# storage server that stops answering costs seconds, not minutes, before the
+# storage circuit breaker (ebookvoice.breakers) counts the failure.
+STORAGE_S3_CONNECT_TIMEOUT_SECONDS = env.float("STORAGE_S3_CONNECT_TIMEOUT_SECONDS", default=5.0)
+STORAGE_S3_READ_TIMEOUT_SECONDS = env.float("STORAGE_S3_READ_TIMEOUT_SECONDS", default=30.0)
+
+
+def s3_client_config(*, connect_timeout: float, read_timeout: float) -> Config:
+    # django-storages ignores its signature_version option once client_config is given.
+    return Config(
+        signature_version="s3v4",
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"mode": "standard", "max_attempts": 2},
+    )
+
+
 _default_storage: dict[str, Any]
 if USE_S3:
     _default_storage = {
@@ -238,6 +258,10 @@ if USE_S3:
             "querystring_auth": True,
             "querystring_expire": 15 * 60,
             "file_overwrite": False,
+            "client_config": s3_client_config(
+                connect_timeout=STORAGE_S3_CONNECT_TIMEOUT_SECONDS,
+                read_timeout=STORAGE_S3_READ_TIMEOUT_SECONDS,
+            ),
         },
     }
 else:
@@ -256,12 +280,21 @@ STORAGES = {
 # collectstatic; production collects them into a hashed manifest instead.
 WHITENOISE_USE_FINDERS = True
 
+# Circuit breakers around storage and email (ebookvoice.breakers): open after this
+# many consecutive failures, then every call fails at once (503, Retry-After) for
+# this long before one trial call. Their state is in the cache's Redis.
+CIRCUIT_BREAKER_FAIL_MAX = env.int("CIRCUIT_BREAKER_FAIL_MAX", default=5)
+CIRCUIT_BREAKER_RESET_SECONDS = env.int("CIRCUIT_BREAKER_RESET_SECONDS", default=30)
+
 # --- Email -------------------------------------------------------------------------
 
 # With no EMAIL_URL (the embedded default) each email becomes a file under var/mail/, announced
 # in one plain line on the sending process's output (ebookvoice.mail).
 _email = env.email_url("EMAIL_URL") if env.str("EMAIL_URL", default="") else {}
-EMAIL_BACKEND = _email.get("EMAIL_BACKEND") or "ebookvoice.mail.LocalMailBackend"
+# Every email goes through the email circuit breaker (ebookvoice.mail.GuardedEmailBackend),
+# which hands it to the backend EMAIL_URL names (SMTP), or to the local files.
+EMAIL_BACKEND = "ebookvoice.mail.GuardedEmailBackend"
+EMAIL_DELIVERY_BACKEND = _email.get("EMAIL_BACKEND") or "ebookvoice.mail.LocalMailBackend"
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
 EMAIL_PORT = _email.get("EMAIL_PORT") or 25
