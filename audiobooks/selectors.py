@@ -195,6 +195,32 @@ def book_mp3s_for_user(*, user: User, book_uuid: UUID) -> tuple[Book, list[Store
     return book, mp3s
 
 
+def conversion_mp3s_for_owner(
+    *, owner_uuid: UUID, conversion_uuid: UUID
+) -> tuple[Conversion, list[StoredObject]]:
+    """A conversion of this owner and its chapter MP3s in chapter order; 404 when gone or without one.
+
+    For a signed link (``storage.links.archive_link``): the link names the
+    owner, and a conversion no longer theirs (or deleted) is not found.
+    """
+    conversion = get_object_or_404(
+        Conversion.objects.select_related("book", "book__owner"), uuid=conversion_uuid, owner__uuid=owner_uuid
+    )
+    mp3s = conversion_mp3s(conversion=conversion)
+    if not mp3s:
+        raise Http404("This conversion has no MP3s yet.")
+    return conversion, mp3s
+
+
+def conversion_mp3s(*, conversion: Conversion) -> list[StoredObject]:
+    """The conversion's stored chapter MP3s, in chapter order (the caller checked access)."""
+    prefix = storage_keys.conversion_prefix(**storage_keys.deliverable_ids(conversion))
+    stored = StoredObject.objects.filter(
+        owner_id=conversion.owner_id, kind=StoredObject.Kind.MP3, key__startswith=prefix
+    )
+    return sorted(stored, key=lambda mp3: _chapter_number(mp3.key))
+
+
 def _chapter_number(key: str) -> int:
     return int(key.rsplit("/", 1)[-1].split(".", 1)[0])
 
@@ -365,3 +391,66 @@ def upload_awaiting_put(*, key: str) -> bool:
     return StoredObject.objects.filter(
         key=key, kind=StoredObject.Kind.ORIGINAL, book__isnull=True, expires_at__gt=timezone.now()
     ).exists()
+
+
+@dataclass(frozen=True)
+class StorageUse:
+    """The bytes a person's files take against their plan's quota."""
+
+    used_bytes: int
+    quota_bytes: int
+
+    @property
+    def free_bytes(self) -> int:
+        return max(0, self.quota_bytes - self.used_bytes)
+
+    @property
+    def used_percent(self) -> float:
+        return round(100 * self.used_bytes / self.quota_bytes, 1) if self.quota_bytes else 100.0
+
+
+def storage_use_get(*, user: User) -> StorageUse:
+    return StorageUse(used_bytes=storage_used_bytes(user=user), quota_bytes=storage_quota_get(user=user))
+
+
+@dataclass(frozen=True)
+class UserStatistics:
+    books: int
+    conversions: dict[str, int]  # every status, 0 where there is none
+    audio_ms: int  # rendered Parts, in every conversion (also one later cancelled)
+    storage: StorageUse
+
+    @property
+    def hours_rendered(self) -> float:
+        return round(self.audio_ms / 3_600_000, 2)
+
+    @property
+    def success_rate(self) -> float | None:
+        """Of the conversions that ended on their own (completed or failed), the share completed.
+
+        A cancelled conversion was the person's choice, not a failure; with
+        none ended yet there is no rate (None).
+        """
+        completed = self.conversions[Conversion.Status.COMPLETED]
+        ended = completed + self.conversions[Conversion.Status.FAILED]
+        return round(completed / ended, 3) if ended else None
+
+
+def user_statistics_get(*, user: User) -> UserStatistics:
+    """A person's own figures, in a fixed number of queries however much they have."""
+    by_status = dict(
+        Conversion.objects.filter(owner=user)
+        .order_by()
+        .values_list("status")
+        .annotate(count=Count("id"))
+        .values_list("status", "count")
+    )
+    audio_ms = Part.objects.filter(conversion__owner=user, status=Part.Status.DONE).aggregate(
+        total=Sum("duration_ms")
+    )["total"]
+    return UserStatistics(
+        books=Book.objects.filter(owner=user).count(),
+        conversions={status: by_status.get(status, 0) for status in Conversion.Status.values},
+        audio_ms=int(audio_ms or 0),
+        storage=storage_use_get(user=user),
+    )

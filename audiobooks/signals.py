@@ -17,6 +17,7 @@ from django.db import transaction
 from accounts.models import User
 from credits.pricing import format_credits
 
+from . import selectors
 from .models import Book
 from .storage.services import user_objects_delete
 
@@ -79,3 +80,8 @@ def _position(book: Any) -> dict[str, int] | None:
     except ObjectDoesNotExist:
         return None
     return {"chapter": progress.chapter, "position_ms": progress.position_ms}
+
+
+def account_page_usage(*, user: User, **kwargs: Any) -> dict[str, Any]:
+    """The account page's "Your library" section: the person's figures and storage against their quota."""
+    return {"usage": selectors.user_statistics_get(user=user)}

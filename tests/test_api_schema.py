@@ -12,7 +12,10 @@ pytestmark = pytest.mark.django_db
 
 OPERATIONS = {
     ("get", "/api/v1/me"),
+    ("patch", "/api/v1/me"),
+    ("get", "/api/v1/me/statistics"),
     ("get", "/api/v1/voices"),
+    ("post", "/api/v1/voices/{voice_key}/preview"),
     ("get", "/api/v1/books"),
     ("post", "/api/v1/books"),
     ("get", "/api/v1/books/{book_uuid}"),

@@ -218,10 +218,23 @@ class ChapterFilesOutput(serializers.Serializer):
     captions = LinkOutput(allow_null=True, help_text="WebVTT, once the chapter is ready.")
 
 
+class ArchiveLinkOutput(serializers.Serializer):
+    """A short-lived link to a zip written while it downloads, so its size is not known beforehand."""
+
+    url = serializers.URLField()
+    expires_at = serializers.DateTimeField()
+    content_type = serializers.CharField()
+    files = serializers.IntegerField(help_text="How many files the zip holds.")
+
+
 class ConversionFilesOutput(serializers.Serializer):
     conversion = serializers.UUIDField(source="conversion.uuid")
     status = serializers.ChoiceField(choices=Conversion.Status.choices, source="conversion.status")
     m4b = LinkOutput(allow_null=True, help_text="Once the conversion is completed.")
+    mp3_zip = ArchiveLinkOutput(
+        allow_null=True,
+        help_text="The ready chapters' MP3s in one zip, once there is one; no session needed.",
+    )
     chapters = ChapterFilesOutput(many=True)
 
 

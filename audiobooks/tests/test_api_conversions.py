@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from io import BytesIO
 from typing import Any
 
@@ -203,6 +204,7 @@ def test_a_queued_conversion_offers_no_files_yet(reader):
     created = create(api, book).json()
     files = api.get(f"/api/v1/conversions/{created['id']}/downloads").json()
     assert files["m4b"] is None
+    assert files["mp3_zip"] is None
     assert [(c["number"], c["mp3"], c["captions"]) for c in files["chapters"]] == [
         (1, None, None),
         (2, None, None),
@@ -251,6 +253,11 @@ def test_a_completed_conversion_offers_links_that_download_its_files(reader):
     assert body["m4b"]["size"] == len(b"m4b audio")
     assert [fetch(c["mp3"]) for c in body["chapters"]] == [b"mp3 1", b"mp3 2"]
     assert [fetch(c["captions"]) for c in body["chapters"]] == [b"WEBVTT 1", b"WEBVTT 2"]
+    # The MP3s as one zip, through a signed link that needs no session.
+    assert body["mp3_zip"]["content_type"] == "application/zip"
+    assert body["mp3_zip"]["files"] == 2
+    archive = zipfile.ZipFile(BytesIO(fetch(body["mp3_zip"])))
+    assert [archive.read(name) for name in archive.namelist()] == [b"mp3 1", b"mp3 2"]
 
 
 def test_a_conversion_whose_files_would_not_fit_in_the_quota_is_refused_with_413_before_charging(
