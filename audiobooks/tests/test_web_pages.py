@@ -645,7 +645,7 @@ def test_convert_with_an_odd_chapter_number_is_refused_on_the_page(owner, tmp_pa
 
 def test_convert_with_a_nul_in_its_idempotency_key_is_refused_not_a_500(owner, tmp_path):
     # A browser sends this form urlencoded (refused by ebookvoice.inputs); multipart reaches the view.
-    credits_grant_by_system(user=owner, amount=3, reason="test")
+    credits_grant_by_system(user=owner, hundredths=300, reason="test")
     book = ready_book(owner, tmp_path)
     response = signed_in(owner).post(url("book-convert", book), convert_form(book, idempotency_key="a\x00b"))
     assert response.status_code == 400
