@@ -31,11 +31,15 @@ from ebookvoice.admin_fallback import ReadOnlyAdmin
 
 class ChapterInline(admin.TabularInline):
     model = Chapter
-    fields = ("index", "title", "words", "chars", "included", "exclusion_reason")
+    fields = ("index", "title", "group", "section", "words", "chars", "included", "exclusion_reason")
     readonly_fields = fields
     extra = 0
     can_delete = False
     show_change_link = True
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Chapter]:
+        # A long book's chapters hold megabytes of text, and this list shows none of it.
+        return super().get_queryset(request).defer("text")
 
 
 @admin.register(Book)
@@ -69,11 +73,11 @@ class BookAdmin(admin.ModelAdmin):
 
 @admin.register(Chapter)
 class ChapterAdmin(admin.ModelAdmin):
-    list_display = ("title", "book", "index", "words", "included")
+    list_display = ("title", "book", "index", "group", "section", "words", "included")
     list_filter = ("included",)
     search_fields = ("title", "book__title")
     list_select_related = ("book",)
-    readonly_fields = ("book", "index", "words", "chars")
+    readonly_fields = ("book", "index", "group", "section", "group_title", "words", "chars")
 
 
 @admin.register(StoredObject)

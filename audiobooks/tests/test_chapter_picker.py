@@ -133,3 +133,22 @@ def test_the_picker_renders_2000_chapters_whole_in_under_1_mb_and_as_few_queries
     with CaptureQueriesContext(connection) as many_api:
         assert len(api.get(f"/api/v1/books/{large.uuid}").json()["chapters"]) == 2_000
     assert len(many_api.captured_queries) == len(two_api.captured_queries)
+
+
+def test_the_admin_lists_a_books_rows_with_their_group_and_section_without_their_text(
+    reader_and_app, staff, tmp_path
+):
+    user, _, _ = reader_and_app
+    book = divided_book(user, tmp_path)
+    admin = Client()
+    admin.force_login(staff)
+    with CaptureQueriesContext(connection) as captured:
+        response = admin.get(reverse("admin:audiobooks_book_change", args=[book.pk]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Chapter 1, part 8" in page
+    sections = re.findall(r'<td class="field-section">\s*<p>(\d+)</p>', page)
+    assert sections[:9] == [str(n) for n in range(1, 9)] + ["0"]  # then the blank form's row
+    chapter_reads = [q["sql"] for q in captured.captured_queries if 'FROM "audiobooks_chapter"' in q["sql"]]
+    assert chapter_reads
+    assert not any('"audiobooks_chapter"."text"' in sql for sql in chapter_reads)
