@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -95,15 +97,52 @@ def staff(db: None) -> User:
 
 
 class CeleryWorker:
-    """A real `celery worker` process on the test broker and the test database."""
+    """A real `celery worker` process on the test broker and the test database.
 
-    def __init__(self, process: subprocess.Popen[bytes], queues: str) -> None:
+    ``ffmpeg_log`` records every ffmpeg command line the worker runs (see
+    ``_ffmpeg_recorder``), so a test can say what a step asked of ffmpeg.
+    """
+
+    def __init__(self, process: subprocess.Popen[bytes], queues: str, ffmpeg_log: Path) -> None:
         self.process = process
         self.queues = queues
+        self.ffmpeg_log = ffmpeg_log
+
+
+# One line per ffmpeg run: the arguments, each followed by \037. For an ffconcat
+# listing among them, \035 then its lines and \035 then the names in its folder,
+# each followed by \036. Then it runs the real ffmpeg in its place.
+_FFMPEG_RECORDER = r"""#!/bin/sh
+line=$(printf '%s\037' "$@")
+for arg in "$@"; do
+  case "$arg" in
+    *.ffconcat)
+      listing=$(tr '\n' '\036' < "$arg")
+      folder=$(ls -A "$(dirname "$arg")" | tr '\n' '\036')
+      line="$line$(printf '\035')$listing$(printf '\035')$folder" ;;
+  esac
+done
+printf '%s\n' "$line" >> {log}
+exec {ffmpeg} "$@"
+"""
+
+
+def _ffmpeg_recorder(folder: Path) -> tuple[Path, Path]:
+    """An ffmpeg that records its command lines, then runs the real one: (its path, its log)."""
+    from django.conf import settings
+
+    log, script = folder / "ffmpeg.log", folder / "ffmpeg"
+    log.touch()
+    real = shlex.quote(settings.FFMPEG_BINARY)
+    script.write_text(_FFMPEG_RECORDER.format(log=shlex.quote(str(log)), ffmpeg=real))
+    script.chmod(0o755)
+    return script, log
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup: None, django_db_blocker: object) -> Iterator[CeleryWorker]:
+def celery_worker(
+    django_db_setup: None, django_db_blocker: object, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CeleryWorker]:
     """Start one worker process for the session, consuming both queues.
 
     Tests that use it must commit their data (``django_db(transaction=True)``):
@@ -114,8 +153,10 @@ def celery_worker(django_db_setup: None, django_db_blocker: object) -> Iterator[
     from ebookvoice.tasks import ping
 
     queues = "light,synthesis"
+    ffmpeg, ffmpeg_log = _ffmpeg_recorder(tmp_path_factory.mktemp("ffmpeg"))
     environ = {
         **os.environ,
+        "FFMPEG_BINARY": str(ffmpeg),
         "DATABASE_URL": database_url_for(os.environ["DATABASE_URL"], str(connection.settings_dict["NAME"])),
         "DJANGO_SETTINGS_MODULE": "ebookvoice.settings.test",
     }
@@ -129,7 +170,7 @@ def celery_worker(django_db_setup: None, django_db_blocker: object) -> Iterator[
     try:
         # The first answered ping proves the worker is up, connected and consuming.
         ping.apply_async(queue="light").get(timeout=WORKER_START_TIMEOUT_S)
-        yield CeleryWorker(process, queues)
+        yield CeleryWorker(process, queues, ffmpeg_log)
     finally:
         process.send_signal(signal.SIGTERM)
         try:

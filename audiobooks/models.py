@@ -128,6 +128,7 @@ class StoredObject(models.Model):
         MP3 = "mp3", "Chapter MP3"
         VTT = "vtt", "Chapter captions"
         PART = "part", "Cached Part"
+        SEGMENT = "segment", "Chapter AAC segment"
         VOICE_PREVIEW = "preview", "Voice preview"
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -280,9 +281,12 @@ class Conversion(models.Model):
 class ConversionChapter(models.Model):
     """A chapter chosen for a conversion, with its place in the finished book (from 0).
 
-    rendering → mastering (its last Part is done; the MP3 and captions are
-    being made) → ready (playable). ``gain_db`` is the mastering gain measured
-    once, so the M4B is mastered exactly like the chapter's MP3.
+    rendering → mastering (its last Part is done; the AAC segment, MP3 and
+    captions are being made) → ready (playable). ``gain_db`` is the mastering
+    gain measured once; the AAC segment at ``segment_key`` (``samples`` of
+    mastered audio) is what the M4B is joined from, by stream copy.
+    ``sources_digest`` names the chapter's Parts and mastering version: a later
+    conversion of the book with the same digest reuses the segment, MP3 and captions.
     """
 
     class Status(models.TextChoices):
@@ -300,11 +304,21 @@ class ConversionChapter(models.Model):
     )
     gain_db = models.FloatField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Of the mastered chapter.")
+    samples = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Of the mastered chapter, whole AAC frames: its length in the M4B."
+    )
+    sources_digest = models.CharField(
+        max_length=64, blank=True, help_text="sha256 of the chapter's Part keys and the mastering version."
+    )
+    segment_key = models.CharField(max_length=255, blank=True, help_text="The chapter's AAC segment.")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("conversion", "position")
-        indexes = [models.Index(fields=("status", "sent_at"))]
+        indexes = [
+            models.Index(fields=("status", "sent_at")),
+            models.Index(fields=("sources_digest",), name="audiobooks_convchapter_sources"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=("conversion", "chapter"), name="audiobooks_convchapter_unique"),
             models.UniqueConstraint(

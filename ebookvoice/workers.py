@@ -38,7 +38,15 @@ from django.conf import settings
 from django.db import connection
 
 from ebookvoice.celery import LIGHT_QUEUE, SYNTHESIS_QUEUE, app
-from ebookvoice.devstack import Child, private_broker, spawn, stop, worker_commands, worker_environ
+from ebookvoice.devstack import (
+    Child,
+    light_processes,
+    private_broker,
+    spawn,
+    stop,
+    worker_commands,
+    worker_environ,
+)
 from ebookvoice.paths import var_dir
 from ebookvoice.tasks import ping
 
@@ -200,7 +208,10 @@ def _started_workers(
             for name, command in worker_commands(synthesis_processes).items():
                 children.append(spawn(name, command, environ, output=log))
             workers = Workers(
-                description=f"on {synthesis_processes} synthesis process(es) and a light worker started here",
+                description=(
+                    f"on {synthesis_processes} synthesis process(es) and "
+                    f"{light_processes(synthesis_processes)} light process(es) started here"
+                ),
                 children=children,
                 log_path=log_path,
             )

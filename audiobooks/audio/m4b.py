@@ -1,5 +1,10 @@
 """The book's M4B: AAC in MP4 with chapter markers, cover art and tags, by ffmpeg.
 
+The pipeline joins chapters' AAC segments (``audio.segment``) by stream copy
+with ``join_segments``: nothing is decoded or encoded, and the chapter markers
+are the segments' exact sample counts. ``build_m4b`` encodes a book from
+chapter files, for anything that has no segments.
+
 Chapter files are joined with the concat demuxer (streamed, never in memory)
 and chapter markers come from an ffmetadata file whose START/END are the
 measured durations of those files, in milliseconds. Mastered chapter WAVs of
@@ -69,7 +74,12 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def ffmetadata(tags: BookTags, chapters: Sequence[ChapterMark]) -> str:
+def ffmetadata(tags: BookTags, chapters: Sequence[ChapterMark], *, timebase: int = 1000) -> str:
+    """The ffmetadata file: the tags, and ``chapters`` whose times count in units of 1/``timebase`` s.
+
+    ``ChapterMark`` holds milliseconds; with another ``timebase`` its
+    ``start_ms`` and ``end_ms`` hold that unit (samples, for segments).
+    """
     fields = {
         "title": tags.title,
         "album": tags.title,
@@ -84,7 +94,7 @@ def ffmetadata(tags: BookTags, chapters: Sequence[ChapterMark]) -> str:
     for mark in chapters:
         lines += [
             "[CHAPTER]",
-            "TIMEBASE=1/1000",
+            f"TIMEBASE=1/{timebase}",
             f"START={mark.start_ms}",
             f"END={mark.end_ms}",
             f"title={escape_ffmetadata(_one_line(mark.title))}",
@@ -173,4 +183,93 @@ def build_m4b(
     finally:
         discard(listing)
         discard(metadata)
+    return M4bResult(path=target, duration_ms=marks[-1].end_ms, chapters=marks)
+
+
+@dataclass(frozen=True)
+class SegmentFile:
+    """A chapter's AAC segment: priming packet first, then ``samples`` of the mastered chapter."""
+
+    path: Path
+    title: str
+    samples: int
+    sample_rate: int
+
+
+def _seconds(samples: int, rate: int) -> str:
+    return f"{samples / rate:.6f}"
+
+
+def _segment_listing(segments: Sequence[SegmentFile], priming: int, frame: int) -> str:
+    """An ffconcat listing that drops each segment's priming packet and places it sample-exactly.
+
+    ``inpoint`` (one frame in, rounded up to the microsecond so the seek lands
+    on the first frame of audio) drops the priming of every segment, the first
+    included: the M4B has no edit list. ``outpoint`` half a frame before the
+    end keeps any padding packet out. ``duration`` sets where the next segment
+    starts; it is taken from the running total in samples, so the rounding to
+    microseconds never accumulates.
+    """
+    lines = ["ffconcat version 1.0"]
+    total = 0
+    for segment in segments:
+        rate = segment.sample_rate
+        start_us = round(total * 1_000_000 / rate)
+        total += segment.samples
+        inpoint_us = -(-priming * 1_000_000 // rate)
+        lines += [
+            _concat_line(segment.path),
+            f"inpoint {inpoint_us / 1_000_000:.6f}",
+            f"outpoint {_seconds(priming + segment.samples - frame // 2, rate)}",
+            f"duration {(round(total * 1_000_000 / rate) - start_us) / 1_000_000:.6f}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def join_segments(
+    segments: Sequence[SegmentFile], target: Path, *, tags: BookTags, priming: int = 1024, frame: int = 1024
+) -> M4bResult:
+    """Join AAC ``segments`` in order into the M4B at ``target`` by stream copy, which appears when complete.
+
+    Chapter markers are the segments' sample counts, in samples. Memory does
+    not grow with the book: ffmpeg streams packets, and only the index grows.
+    """
+    if not segments:
+        raise AudioError("A book needs at least one chapter.", retryable=False)
+    rate = segments[0].sample_rate
+    if any(segment.sample_rate != rate for segment in segments):
+        raise AudioError("The chapters of a book must share one sample rate.", retryable=False)
+    if tags.cover is not None:
+        read_cover(tags.cover)
+    samples, start = [], 0
+    for segment in segments:
+        samples.append(ChapterMark(title=segment.title, start_ms=start, end_ms=start + segment.samples))
+        start += segment.samples
+    partial = partial_path(target)
+    listing = partial.with_suffix(".ffconcat")
+    metadata = partial.with_suffix(".meta")
+    try:
+        listing.write_text(_segment_listing(segments, priming, frame), encoding="utf-8")
+        metadata.write_text(ffmetadata(tags, samples, timebase=rate), encoding="utf-8")
+        args = ["-f", "concat", "-safe", "0", "-i", str(listing), "-f", "ffmetadata", "-i", str(metadata)]
+        maps = ["-map", "0:a", "-map_metadata", "1", "-map_chapters", "1"]
+        if tags.cover is not None:
+            args += ["-i", str(tags.cover)]
+            maps += ["-map", "2:v", "-disposition:v", "attached_pic"]
+        run_ffmpeg(
+            [*args, *maps, "-c", "copy", "-movflags", "+faststart", "-f", "ipod", str(partial)],
+            what="join the audiobook file",
+        )
+        finish(partial, target)
+    except BaseException:
+        discard(partial)
+        raise
+    finally:
+        discard(listing)
+        discard(metadata)
+
+    def ms(value: int) -> int:
+        return round(value * 1000 / rate)
+
+    marks = [ChapterMark(title=m.title, start_ms=ms(m.start_ms), end_ms=ms(m.end_ms)) for m in samples]
     return M4bResult(path=target, duration_ms=marks[-1].end_ms, chapters=marks)

@@ -94,10 +94,13 @@ def mastering_filter(
     tail_ms: int = TAIL_MS,
     limit_dbfs: float = LIMIT_DBFS,
     sample_rate: int | None = None,
+    tail_samples: int | None = None,
 ) -> str:
     """The ``-af`` chain of the second pass, for a WAV or straight into an encoder.
 
-    Padding is counted in samples of ``input_rate`` so lengths are exact.
+    Padding is counted in samples of ``input_rate`` so lengths are exact;
+    ``tail_samples``, when given, replaces ``tail_ms`` (an AAC segment's tail
+    is rounded up to whole frames).
     """
     if not 500 <= head_ms <= 1000 or not 1000 <= tail_ms <= 5000:
         raise ValueError("ACX wants 0.5-1 s of room tone at the head and 1-5 s at the tail.")
@@ -106,7 +109,7 @@ def mastering_filter(
         f"volume={gain_db:.2f}dB",
         f"alimiter=limit={limit:.4f}:level=0:latency=1",
         f"adelay={_samples(head_ms, input_rate)}S:all=1",
-        f"apad=pad_len={_samples(tail_ms, input_rate)}",
+        f"apad=pad_len={_samples(tail_ms, input_rate) if tail_samples is None else tail_samples}",
     ]
     if sample_rate:
         chain.append(f"aresample={sample_rate}")

@@ -1,24 +1,29 @@
-"""The M4B: every ready chapter mastered again from its Parts, with the gain its MP3 got, then joined.
+"""The M4B: the ready chapters' AAC segments joined by stream copy, with chapter atoms, cover and tags.
 
-Runs on the light queue once the last chapter is ready. Building from the
-lossless Parts (not the MP3s) keeps one lossy encode between the voice and
-the listener. Working files are removed chapter by chapter, so the disk used
-is about the mastered book once.
+Runs on the light queue once the last chapter is ready. Each chapter was
+mastered and encoded once, as it finished (``mastering``), so nothing here
+decodes or encodes audio: the work after the last chapter is a download and a
+copy. One lossy encode stays between the voice and the listener. The chapter
+atoms are the segments' exact sample counts (``audio.m4b.join_segments``).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from mutagen import MutagenError
+from mutagen.mp4 import MP4
 
 from audiobooks.audio import AudioError
-from audiobooks.audio.m4b import BookTags, ChapterFile, build_m4b
-from audiobooks.audio.master import master_wav
+from audiobooks.audio.m4b import BookTags, SegmentFile, join_segments
+from audiobooks.audio.segment import AAC_PRIMING_SAMPLES
 from audiobooks.models import Conversion, ConversionChapter, StoredObject
+from audiobooks.storage import backend
 from audiobooks.storage import keys as storage_keys
 from audiobooks.storage.services import stored_object_save
 from ebookvoice import enqueue
@@ -27,9 +32,8 @@ from tts_engine.engines.base import EngineError
 from tts_engine.registry import get_voice
 
 from . import conf
-from .mastering import parts_render_again
 from .outcomes import ASSEMBLY_FAILED_MESSAGE, conversion_fail
-from .sources import PartsMissing, authors_of, book_cover, chapter_join
+from .sources import authors_of, book_cover
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +46,12 @@ def narrator_of(voice_key: str) -> str:
 
 
 def conversion_assemble(*, conversion_id: int, workdir: Path) -> None:
-    """Build and store the M4B of a conversion whose chapters are all ready, and complete it."""
+    """Join the ready chapters' AAC segments into the M4B, store it, and complete the conversion.
+
+    Only the segments and the cover are downloaded; ffmpeg copies the audio
+    and decodes and encodes nothing. A chapter whose segment is gone is
+    mastered again, then the book is assembled again.
+    """
     conversion = _claim(conversion_id)
     if conversion is None:
         return
@@ -50,23 +59,22 @@ def conversion_assemble(*, conversion_id: int, workdir: Path) -> None:
         conversion_fail(conversion_id=conversion_id, message=ASSEMBLY_FAILED_MESSAGE)
         return
     book = conversion.book
-    files: list[ChapterFile] = []
+    segments: list[SegmentFile] = []
+    for conversion_chapter in conversion.selections.select_related("chapter").order_by("position"):
+        path = workdir / f"{conversion_chapter.number:04d}.m4a"
+        try:
+            if not conversion_chapter.segment_key or conversion_chapter.samples is None:
+                raise FileNotFoundError(conversion_chapter.segment_key)  # mastered before segments were kept
+            backend.object_download(conversion_chapter.segment_key, path)
+        except FileNotFoundError:
+            _remaster(conversion, conversion_chapter)
+            return
+        segments.append(
+            SegmentFile(path=path, title=conversion_chapter.chapter.title, samples=conversion_chapter.samples,
+                        sample_rate=0)
+        )  # fmt: skip
     try:
-        for conversion_chapter in conversion.selections.select_related("chapter").order_by("position"):
-            assert conversion_chapter.gain_db is not None  # ready chapters have one (a check constraint)
-            try:
-                joined = chapter_join(
-                    conversion_chapter=conversion_chapter,
-                    target=workdir / f"joined-{conversion_chapter.number}.wav",
-                )
-            except PartsMissing as lost:
-                _reopen(conversion, conversion_chapter, lost.part_ids)
-                return
-            mastered = master_wav(
-                joined, workdir / f"{conversion_chapter.number:04d}.wav", gain_db=conversion_chapter.gain_db
-            )
-            joined.path.unlink()
-            files.append(ChapterFile(path=mastered.audio.path, title=conversion_chapter.chapter.title))
+        segments = [replace(segment, sample_rate=_sample_rate(segment.path)) for segment in segments]
         tags = BookTags(
             title=book.display_title,
             author=authors_of(book),
@@ -74,7 +82,7 @@ def conversion_assemble(*, conversion_id: int, workdir: Path) -> None:
             year=str(conversion.created_at.year),
             cover=book_cover(book=book, workdir=workdir),
         )
-        m4b = build_m4b(files, workdir / "book.m4b", tags=tags)
+        m4b = join_segments(segments, workdir / "book.m4b", tags=tags, priming=AAC_PRIMING_SAMPLES)
     except AudioError as error:
         if error.retryable:  # the task tries again, within its retries
             raise TransientError(str(error)) from error
@@ -93,6 +101,17 @@ def conversion_assemble(*, conversion_id: int, workdir: Path) -> None:
     _complete(conversion_id, duration_ms=m4b.duration_ms)
 
 
+def _sample_rate(path: Path) -> int:
+    """The segment's sample rate, from its MP4 header (mutagen reads only the boxes)."""
+    try:
+        info = MP4(str(path)).info
+    except (OSError, MutagenError) as error:
+        raise AudioError("Could not read a chapter's audio.", retryable=False) from error
+    if info is None or not info.sample_rate:
+        raise AudioError("Could not read a chapter's audio.", retryable=False)
+    return int(info.sample_rate)
+
+
 def _claim(conversion_id: int) -> Conversion | None:
     with transaction.atomic(durable=True):
         claimed = Conversion.objects.filter(pk=conversion_id, status=Conversion.Status.ASSEMBLING).update(
@@ -103,13 +122,20 @@ def _claim(conversion_id: int) -> Conversion | None:
         return Conversion.objects.select_related("book__owner").get(pk=conversion_id)
 
 
-def _reopen(conversion: Conversion, conversion_chapter: ConversionChapter, part_ids: list[int]) -> None:
-    """A Part vanished before the M4B was built: back to synthesizing until it is rendered again."""
+def _remaster(conversion: Conversion, conversion_chapter: ConversionChapter) -> None:
+    """A chapter's segment is gone (deleted by hand, lost): master that chapter again, then assemble again."""
+    logger.warning("conversion %s: chapter %s has no stored segment; mastering it again",
+                   conversion.pk, conversion_chapter.number)  # fmt: skip
     with transaction.atomic(durable=True):
-        Conversion.objects.filter(pk=conversion.pk, status=Conversion.Status.ASSEMBLING).update(
+        reopened = Conversion.objects.filter(pk=conversion.pk, status=Conversion.Status.ASSEMBLING).update(
             status=Conversion.Status.SYNTHESIZING, assembly_sent_at=None
         )
-    parts_render_again(conversion_chapter=conversion_chapter, part_ids=part_ids)
+        if not reopened:
+            return
+        ConversionChapter.objects.filter(pk=conversion_chapter.pk).update(
+            status=ConversionChapter.Status.MASTERING, attempts=0, sent_at=timezone.now(), segment_key=""
+        )
+        enqueue.send_on_commit("audiobooks.master_chapter", conversion_chapter.pk)
 
 
 def _complete(conversion_id: int, *, duration_ms: int) -> None:

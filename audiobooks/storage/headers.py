@@ -25,6 +25,7 @@ CONTENT_TYPES = {
     "gif": "image/gif",
     "webp": "image/webp",
     "m4b": "audio/mp4",
+    "m4a": "audio/mp4",
     "mp3": "audio/mpeg",
     "vtt": "text/vtt; charset=utf-8",
     "flac": "audio/flac",

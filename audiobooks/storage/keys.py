@@ -3,7 +3,9 @@
 users/<user_uuid>/uploads/<uuid>.<ext>          originals (with a TTL)
 users/<user_uuid>/books/<book_uuid>/...         the cover (cover.<ext>), and each conversion's
     deliverables under conversions/<conversion_uuid>/: book.m4b, mp3/NN.mp3, captions/NN.vtt
-    (a second conversion of a book, in another voice say, never overwrites the first's files)
+    (a second conversion of a book, in another voice say, never overwrites the first's files),
+    and aac/<sha256>.m4a, each chapter's AAC segment, content-addressed and shared by the
+    book's conversions
 parts/<sha256>.<ext>                            the shared render cache (with a TTL)
 voices/previews/<sha256>.mp3                    each voice's stock preview clip (shared, kept)
 """
@@ -80,6 +82,25 @@ def mp3_key(*, user_uuid: UUID, book_uuid: UUID, conversion_uuid: UUID, number: 
 def captions_key(*, user_uuid: UUID, book_uuid: UUID, conversion_uuid: UUID, number: int) -> str:
     prefix = conversion_prefix(user_uuid=user_uuid, book_uuid=book_uuid, conversion_uuid=conversion_uuid)
     return prefix + f"captions/{_number(number)}.vtt"
+
+
+def segment_key(*, user_uuid: UUID, book_uuid: UUID, digest: str) -> str:
+    """A chapter's AAC segment, named by ``segment_digest``: the same sources give the same key."""
+    if not _DIGEST.match(digest):
+        raise ValueError(f"not a sha256 hex digest: {digest!r}")
+    return book_prefix(user_uuid=user_uuid, book_uuid=book_uuid) + f"aac/{digest}.m4a"
+
+
+def chapter_sources_digest(*, part_keys: list[str], mastering_version: int) -> str:
+    """What a mastered chapter is made from: its Parts, in order, and how they are mastered."""
+    payload = json.dumps([part_keys, mastering_version], separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def segment_digest(*, part_keys: list[str], gain_db: float, mastering_version: int) -> str:
+    """A segment's content address: its Parts, the gain as mastering applies it, the mastering version."""
+    payload = json.dumps([part_keys, f"{gain_db:.2f}", mastering_version], separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def part_digest(*, engine: str, voice: str, speed: float | str, text: str) -> str:
