@@ -89,7 +89,7 @@ def assembling_conversion(book: Any, key: str, samples: int, rate: int) -> Any:
     now = timezone.now()
     conversion = Conversion.objects.create(
         owner=book.owner, book=book, status=Conversion.Status.ASSEMBLING, voice_key="piper:en_US-joe-medium",
-        speed=1.0, characters=1000, credits_charged=0, operator_job=True, started_at=now,
+        speed=1.0, characters=1000, charge_hundredths=0, operator_job=True, started_at=now,
         assembly_sent_at=now,
     )  # fmt: skip
     ConversionChapter.objects.bulk_create(

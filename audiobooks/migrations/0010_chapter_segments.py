@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("audiobooks", "0008_part_from_cache"),
+        ("audiobooks", "0009_conversion_charge_hundredths"),
     ]
 
     operations = [

@@ -99,7 +99,7 @@ def speech_in_first_part(conversion_chapter: ConversionChapter, folder: Path) ->
 
 
 def test_a_three_chapter_book_is_its_chapters_segments_joined_by_stream_copy(owner, tmp_path, celery_worker):
-    credits_grant_by_system(user=owner, amount=3, reason="test")
+    credits_grant_by_system(user=owner, hundredths=300, reason="test")
     book = story_book(owner, tmp_path, titles=TITLES)
     since = celery_worker.ffmpeg_log.stat().st_size
     conversion = convert(owner, book, [0, 1, 2])
@@ -154,7 +154,7 @@ def test_a_three_chapter_book_is_its_chapters_segments_joined_by_stream_copy(own
 def test_a_later_conversion_of_the_same_chapters_reuses_their_segments_mp3s_and_captions(
     owner, tmp_path, celery_worker
 ):
-    credits_grant_by_system(user=owner, amount=6, reason="test")
+    credits_grant_by_system(user=owner, hundredths=600, reason="test")
     book = story_book(owner, tmp_path, titles=TITLES)
     first = convert(owner, book, [0, 1, 2])
     since = celery_worker.ffmpeg_log.stat().st_size
@@ -183,7 +183,7 @@ def test_a_lost_segment_is_mastered_again_and_assembly_never_needs_the_other_cha
 ):
     from audiobooks.tasks import assemble_book
 
-    credits_grant_by_system(user=owner, amount=3, reason="test")
+    credits_grant_by_system(user=owner, hundredths=300, reason="test")
     book = story_book(owner, tmp_path, titles=TITLES)
     conversion = convert(owner, book, [0, 1, 2])
     lost = conversion.selections.get(position=1)
