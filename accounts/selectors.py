@@ -71,4 +71,5 @@ def user_profile(*, user: User) -> dict[str, Any]:
         "last_name": user.last_name,
         "date_joined": user.date_joined,
         "mfa_enabled": Authenticator.objects.filter(user=user).exists(),
+        "notify_by_email": user.notify_by_email,
     }

@@ -54,6 +54,32 @@ def user_delete(*, user: User) -> None:
     user.delete()
 
 
+@transaction.atomic(durable=True)
+def user_profile_update(
+    *,
+    user: User,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    notify_by_email: bool | None = None,
+) -> User:
+    """Change the person's name or their email-notification choice; None leaves a field as it is."""
+    changes = {
+        name: value
+        for name, value in (
+            ("first_name", first_name),
+            ("last_name", last_name),
+            ("notify_by_email", notify_by_email),
+        )
+        if value is not None
+    }
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    for name, value in changes.items():
+        setattr(locked, name, value)
+    if changes:
+        locked.save(update_fields=list(changes))
+    return locked
+
+
 @dataclass(frozen=True)
 class RotationReport:
     rotated: int

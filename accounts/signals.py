@@ -18,3 +18,8 @@ user_deleting = Signal()
 #: Sent with ``user`` to build a data export. Each receiver returns a dict of
 #: top-level sections (``{"books": [...]}``) of JSON-serialisable data.
 user_exporting = Signal()
+
+#: Sent with ``user`` to build the account page. Each receiver returns a dict
+#: of template context for the sections its app owns on that page
+#: (``{"usage": ...}``), which ``templates/account/settings.html`` shows.
+account_page_building = Signal()

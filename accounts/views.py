@@ -33,6 +33,7 @@ from .models import User
 from .ratelimits import TOO_MANY_REQUESTS, action_retry_after, too_many_requests
 from .selectors import user_export
 from .services import user_delete
+from .signals import account_page_building
 
 TOO_MANY_LINKS = "Too many sign-in links asked for. Wait a minute and try again."
 
@@ -166,4 +167,7 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         "session_count": len(sessions),
         "social_accounts": SocialAccount.objects.filter(user=user).order_by("provider"),
     }
+    for _receiver, sections in account_page_building.send(sender=User, user=user):
+        if isinstance(sections, dict):
+            context.update(sections)
     return render(request, "account/settings.html", context)

@@ -20,6 +20,10 @@ request whose process died mid-way leaves its row in flight; after
 ``IN_FLIGHT_LEASE`` the next request with the key takes it over and does the
 work again, which is safe because the work is itself idempotent on the key
 (``conversion_submit`` returns the conversion it already made).
+
+Keys are kept for ``RECORD_RETENTION`` (48 hours); ``idempotency_records_purge``,
+run by ``purge_expired``, deletes older ones, so the same key after that is a
+new request.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -44,6 +48,9 @@ HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 # Longer than any create request takes; a row in flight for longer was abandoned.
 IN_FLIGHT_LEASE = timedelta(minutes=2)
+# How long a key is remembered: a client retries within minutes, hours at most
+# (the draft suggests 24 h); ``purge_expired`` forgets older keys.
+RECORD_RETENTION = timedelta(hours=48)
 
 
 class IdempotencyKeyInFlight(BookError):
@@ -158,3 +165,13 @@ def _complete(*, user: User, key: str, status: int, body: Any) -> None:
 @transaction.atomic(durable=True)
 def _release(*, user: User, key: str) -> None:
     IdempotencyRecord.objects.filter(user=user, key=key, state=IdempotencyRecord.State.IN_FLIGHT).delete()
+
+
+def idempotency_records_purge(*, now: datetime | None = None, dry_run: bool = False) -> int:
+    """Forget keys older than ``RECORD_RETENTION``; returns how many (would) go."""
+    old = IdempotencyRecord.objects.filter(created_at__lt=(now or timezone.now()) - RECORD_RETENTION)
+    if dry_run:
+        return old.count()
+    with transaction.atomic(durable=True):
+        deleted, _ = old.delete()
+    return deleted

@@ -81,11 +81,27 @@ class Chapter(models.Model):
         default=True, help_text="Selected by default; front and back matter start deselected."
     )
     exclusion_reason = models.CharField(max_length=200, blank=True)
+    # A chapter too long to hear at one sitting, and a book without chapters, come as
+    # consecutive sections of about 30 minutes; the picker shows them under their chapter.
+    group = models.PositiveIntegerField(
+        default=0, help_text="The chapter this row belongs to, counted from 0 in reading order."
+    )
+    section = models.PositiveIntegerField(
+        default=0, help_text="0 for a whole chapter; 1, 2, … for the sections of a divided one."
+    )
+    group_title = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="The divided chapter's title (the book's, for a book without any).",
+    )
 
     class Meta:
         ordering = ("book", "index")
         constraints = [
             models.UniqueConstraint(fields=("book", "index"), name="audiobooks_chapter_unique_index"),
+            models.UniqueConstraint(
+                fields=("book", "group", "section"), name="audiobooks_chapter_unique_section"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -194,7 +210,7 @@ class Conversion(models.Model):
     speed = models.FloatField()
     chapters = models.ManyToManyField(Chapter, through="ConversionChapter", related_name="conversions")
     characters = models.PositiveIntegerField(help_text="Characters of text in all Parts: what was charged.")
-    credits_charged = models.PositiveIntegerField()
+    charge_hundredths = models.PositiveIntegerField(help_text="What was charged, in hundredths of a credit.")
     idempotency_key = models.CharField(
         max_length=255, blank=True, help_text="The client's Idempotency-Key, unique per owner."
     )
@@ -248,7 +264,7 @@ class Conversion(models.Model):
                 name="audiobooks_conversion_cancelled_was_requested",
             ),
             models.CheckConstraint(
-                condition=~Q(operator_job=True) | Q(credits_charged=0),
+                condition=~Q(operator_job=True) | Q(charge_hundredths=0),
                 name="audiobooks_conversion_operator_jobs_are_free",
             ),
             models.CheckConstraint(

@@ -21,9 +21,11 @@ from accounts.models import User
 from credits.conf import max_upload_bytes
 from credits.selectors import ConversionQuote, conversion_quote, storage_quota_get
 from tts_engine.engines.base import EngineError
-from tts_engine.registry import get_voice
+from tts_engine.registry import DEFAULT_VOICE, get_voice
+from tts_engine.speaking_rate import audio_seconds_for
 from tts_engine.text import language_warning
 
+from . import prices
 from .models import Book, Chapter, Conversion, ConversionChapter, Part, StoredObject
 from .storage import keys as storage_keys
 
@@ -31,6 +33,15 @@ from .storage import keys as storage_keys
 # of its newest conversion by their key inside that conversion's folder, and two aliases.
 _BOOK_FILE = re.compile(r"^(book\.m4b|mp3/\d{2,4}\.mp3|captions/\d{2,4}\.vtt)$")
 ORIGINAL, COVER = "original", "cover"
+
+
+# What a list of a book's chapters shows (the picker, the API): everything but the text,
+# which for a long book is megabytes. The book is named, or the related manager would
+# read each row's deferred book_id back with a query of its own.
+CHAPTER_LISTING_FIELDS = (
+    "book", "index", "title", "words", "chars", "included", "exclusion_reason", "group", "section",
+    "group_title",
+)  # fmt: skip
 
 
 def books_for_user(*, user: User) -> QuerySet[Book]:
@@ -60,8 +71,11 @@ def books_list(
 
 
 def book_detail_get_for_user(*, user: User, book_uuid: UUID) -> Book:
-    """The user's book with ``chapters_count`` and its chapters loaded, or 404."""
-    return get_object_or_404(books_list(user=user).prefetch_related("chapters"), uuid=book_uuid)
+    """The user's book with ``chapters_count`` and its chapters loaded (not their text), or 404."""
+    chapters = Chapter.objects.order_by("index").only(*CHAPTER_LISTING_FIELDS)
+    return get_object_or_404(
+        books_list(user=user).prefetch_related(Prefetch("chapters", queryset=chapters)), uuid=book_uuid
+    )
 
 
 def library_for_user(*, user: User) -> list[tuple[Book, Conversion | None]]:
@@ -74,9 +88,7 @@ def library_for_user(*, user: User) -> list[tuple[Book, Conversion | None]]:
 
 def book_chapters(*, book: Book) -> list[Chapter]:
     """The book's chapters in reading order, with what the chapter picker shows (not their text)."""
-    return list(
-        book.chapters.order_by("index").only("index", "title", "words", "included", "exclusion_reason")
-    )
+    return list(book.chapters.order_by("index").only(*CHAPTER_LISTING_FIELDS))
 
 
 def book_get_for_user(*, user: User, book_uuid: UUID) -> Book:
@@ -183,6 +195,32 @@ def book_mp3s_for_user(*, user: User, book_uuid: UUID) -> tuple[Book, list[Store
     return book, mp3s
 
 
+def conversion_mp3s_for_owner(
+    *, owner_uuid: UUID, conversion_uuid: UUID
+) -> tuple[Conversion, list[StoredObject]]:
+    """A conversion of this owner and its chapter MP3s in chapter order; 404 when gone or without one.
+
+    For a signed link (``storage.links.archive_link``): the link names the
+    owner, and a conversion no longer theirs (or deleted) is not found.
+    """
+    conversion = get_object_or_404(
+        Conversion.objects.select_related("book", "book__owner"), uuid=conversion_uuid, owner__uuid=owner_uuid
+    )
+    mp3s = conversion_mp3s(conversion=conversion)
+    if not mp3s:
+        raise Http404("This conversion has no MP3s yet.")
+    return conversion, mp3s
+
+
+def conversion_mp3s(*, conversion: Conversion) -> list[StoredObject]:
+    """The conversion's stored chapter MP3s, in chapter order (the caller checked access)."""
+    prefix = storage_keys.conversion_prefix(**storage_keys.deliverable_ids(conversion))
+    stored = StoredObject.objects.filter(
+        owner_id=conversion.owner_id, kind=StoredObject.Kind.MP3, key__startswith=prefix
+    )
+    return sorted(stored, key=lambda mp3: _chapter_number(mp3.key))
+
+
 def _chapter_number(key: str) -> int:
     return int(key.rsplit("/", 1)[-1].split(".", 1)[0])
 
@@ -278,13 +316,39 @@ def upload_finished(*, user: User, upload_id: UUID) -> bool:
 
 @dataclass(frozen=True)
 class BookConversionQuote(ConversionQuote):
-    """What the Convert page shows before the reader submits: the quote, and the voice's language."""
+    """What the Convert page shows before the reader submits: the quote, the voice's language, and
+    how much audio the price and the balance are in that voice at that speed."""
 
     language_warning: str | None = None
+    voice_key: str = DEFAULT_VOICE
+    speed: float = 1.0
+
+    @property
+    def audio_seconds(self) -> int:
+        """About how long the selection will play."""
+        return audio_seconds_for(self.characters, voice_key=self.voice_key, speed=self.speed)
+
+    @property
+    def cost(self) -> prices.Amount:
+        return prices.amount(self.cost_hundredths, voice_key=self.voice_key, speed=self.speed)
+
+    @property
+    def balance(self) -> prices.Amount:
+        return prices.amount(self.balance_hundredths, voice_key=self.voice_key, speed=self.speed)
+
+    @property
+    def shortfall(self) -> prices.Amount:
+        return prices.amount(self.shortfall_hundredths, voice_key=self.voice_key, speed=self.speed)
 
 
 def book_conversion_quote(
-    *, user: User, book_uuid: UUID, chapter_indexes: Iterable[int], voice_key: str
+    *,
+    user: User,
+    book_uuid: UUID,
+    chapter_indexes: Iterable[int],
+    voice_key: str,
+    speed: float = 1.0,
+    balance_hundredths: int | None = None,
 ) -> BookConversionQuote:
     """Cost and balance for converting these chapters of the user's book (404 for another's).
 
@@ -296,7 +360,7 @@ def book_conversion_quote(
     characters = int(
         book.chapters.filter(index__in=list(chapter_indexes)).aggregate(total=Sum("chars"))["total"] or 0
     )
-    quote = conversion_quote(user=user, characters=characters)
+    quote = conversion_quote(user=user, characters=characters, balance_hundredths=balance_hundredths)
     try:
         voice_language = get_voice(voice_key).language
     except (EngineError, LookupError, ValueError):
@@ -304,7 +368,12 @@ def book_conversion_quote(
     else:
         warning = language_warning(voice_language, book.language)
     return BookConversionQuote(
-        characters=characters, credits=quote.credits, balance=quote.balance, language_warning=warning
+        characters=characters,
+        cost_hundredths=quote.cost_hundredths,
+        balance_hundredths=quote.balance_hundredths,
+        language_warning=warning,
+        voice_key=voice_key,
+        speed=speed if speed > 0 else 1.0,
     )
 
 
@@ -322,3 +391,66 @@ def upload_awaiting_put(*, key: str) -> bool:
     return StoredObject.objects.filter(
         key=key, kind=StoredObject.Kind.ORIGINAL, book__isnull=True, expires_at__gt=timezone.now()
     ).exists()
+
+
+@dataclass(frozen=True)
+class StorageUse:
+    """The bytes a person's files take against their plan's quota."""
+
+    used_bytes: int
+    quota_bytes: int
+
+    @property
+    def free_bytes(self) -> int:
+        return max(0, self.quota_bytes - self.used_bytes)
+
+    @property
+    def used_percent(self) -> float:
+        return round(100 * self.used_bytes / self.quota_bytes, 1) if self.quota_bytes else 100.0
+
+
+def storage_use_get(*, user: User) -> StorageUse:
+    return StorageUse(used_bytes=storage_used_bytes(user=user), quota_bytes=storage_quota_get(user=user))
+
+
+@dataclass(frozen=True)
+class UserStatistics:
+    books: int
+    conversions: dict[str, int]  # every status, 0 where there is none
+    audio_ms: int  # rendered Parts, in every conversion (also one later cancelled)
+    storage: StorageUse
+
+    @property
+    def hours_rendered(self) -> float:
+        return round(self.audio_ms / 3_600_000, 2)
+
+    @property
+    def success_rate(self) -> float | None:
+        """Of the conversions that ended on their own (completed or failed), the share completed.
+
+        A cancelled conversion was the person's choice, not a failure; with
+        none ended yet there is no rate (None).
+        """
+        completed = self.conversions[Conversion.Status.COMPLETED]
+        ended = completed + self.conversions[Conversion.Status.FAILED]
+        return round(completed / ended, 3) if ended else None
+
+
+def user_statistics_get(*, user: User) -> UserStatistics:
+    """A person's own figures, in a fixed number of queries however much they have."""
+    by_status = dict(
+        Conversion.objects.filter(owner=user)
+        .order_by()
+        .values_list("status")
+        .annotate(count=Count("id"))
+        .values_list("status", "count")
+    )
+    audio_ms = Part.objects.filter(conversion__owner=user, status=Part.Status.DONE).aggregate(
+        total=Sum("duration_ms")
+    )["total"]
+    return UserStatistics(
+        books=Book.objects.filter(owner=user).count(),
+        conversions={status: by_status.get(status, 0) for status in Conversion.Status.values},
+        audio_ms=int(audio_ms or 0),
+        storage=storage_use_get(user=user),
+    )

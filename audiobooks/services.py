@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from itertools import islice
 from pathlib import Path, PurePath
 from uuid import UUID
 
@@ -23,10 +24,11 @@ from django.utils import timezone
 from accounts.models import User
 from credits.selectors import upload_check
 from ebookvoice import enqueue
+from ebookvoice.errors import TRANSIENT_ERRORS
 
 from . import availability
 from .errors import BookError, UnsupportedFileType
-from .ingest import IngestedBook, IngestError, ingest_file
+from .ingest import IngestError, StreamedBook, open_book
 from .models import Book, Chapter, StoredObject
 from .selectors import book_get_for_user, storage_used_bytes
 from .storage import backend, links
@@ -258,8 +260,10 @@ def _book_delete_rows(book: Book) -> tuple[list[str], str]:
 def book_ingest(*, book_id: int) -> None:
     """Read a book's original into chapters; idempotent, safe to run again.
 
-    The parse runs outside any transaction (it can take seconds); the result is
-    written in one transaction that replaces whatever an earlier attempt left.
+    The parse and the chapter plan are made outside any transaction (they can take
+    seconds); the chapters are then written in one transaction, in batches as their
+    text is read back, replacing whatever an earlier attempt left. Memory stays that
+    of a batch of chapters, whatever the book's size.
     """
     claimed = Book.objects.filter(
         id=book_id, status__in=(Book.Status.UPLOADED, Book.Status.INGESTING)
@@ -271,33 +275,43 @@ def book_ingest(*, book_id: int) -> None:
         _book_fail(book_id=book_id, code="too_many_attempts", message=TOO_MANY_ATTEMPTS_MESSAGE)
         return
 
+    cover_key = ""
     with tempfile.TemporaryDirectory(prefix="ebv-ingest-") as workdir:
         path = Path(workdir) / PurePath(book.original_key).name
         backend.object_download(book.original_key, path)
         try:
-            ingested = ingest_file(path, filename=book.original_filename)
+            # Read and planned here, outside any transaction; the chapters' text is read
+            # back from the on-disk spool one chapter at a time while they are stored.
+            with open_book(path, filename=book.original_filename) as streamed:
+                cover_key, cover_size = _store_cover(book, streamed)
+                _book_store_ingested(book_id=book_id, streamed=streamed, cover=(cover_key, cover_size))
         except IngestError as error:
+            _forget_unrecorded_cover(cover_key)
             _book_fail(book_id=book_id, code=str(error.code), message=error.message)
-            return
+        except TRANSIENT_ERRORS:
+            raise  # the database or storage out of reach for a moment: the task retries
         except Exception:
             # A bug of ours, not the user's file: log it, tell the user plainly.
             logger.exception("ingestion crashed", extra={"book_id": book_id})
+            _forget_unrecorded_cover(cover_key)
             _book_fail(book_id=book_id, code="internal", message=INTERNAL_ERROR_MESSAGE)
-            return
-
-    cover = _store_cover(book, ingested)
-    _book_store_ingested(book_id=book_id, ingested=ingested, cover=cover)
 
 
-def _store_cover(book: Book, ingested: IngestedBook) -> tuple[str, int]:
-    media_type = ingested.cover_media_type or ""
-    if not ingested.cover or media_type not in storage_keys.COVER_EXTENSIONS:
+def _store_cover(book: Book, streamed: StreamedBook) -> tuple[str, int]:
+    media_type = streamed.cover_media_type or ""
+    if not streamed.cover or media_type not in storage_keys.COVER_EXTENSIONS:
         return "", 0
     key = storage_keys.cover_key(user_uuid=book.owner.uuid, book_uuid=book.uuid, media_type=media_type)
-    return key, backend.object_put(key, ContentFile(ingested.cover), content_type=media_type)
+    return key, backend.object_put(key, ContentFile(streamed.cover), content_type=media_type)
 
 
-def _book_store_ingested(*, book_id: int, ingested: IngestedBook, cover: tuple[str, int]) -> None:
+def _forget_unrecorded_cover(cover_key: str) -> None:
+    """A cover stored by an attempt that then failed is no one's unless a row records it."""
+    if cover_key and not StoredObject.objects.filter(key=cover_key).exists():
+        objects_delete_after_commit(keys=[cover_key])
+
+
+def _book_store_ingested(*, book_id: int, streamed: StreamedBook, cover: tuple[str, int]) -> None:
     cover_key, cover_size = cover
     stale: list[str] = []
     with transaction.atomic(durable=True):
@@ -306,17 +320,22 @@ def _book_store_ingested(*, book_id: int, ingested: IngestedBook, cover: tuple[s
             # Deleted (or finished) while we read it: the cover just written is no one's.
             stale = [cover_key] if cover_key and book is None else []
         else:
-            stale = _book_replace_chapters(book, ingested, cover_key=cover_key, cover_size=cover_size)
+            stale = _book_replace_chapters(book, streamed, cover_key=cover_key, cover_size=cover_size)
     if stale:
         objects_delete_after_commit(keys=stale)
 
 
+# Chapters are written this many at a time, so a book of thousands of sections is a
+# few dozen inserts that never hold more than this many chapters' text at once.
+CHAPTER_BATCH = 200
+
+
 def _book_replace_chapters(
-    book: Book, ingested: IngestedBook, *, cover_key: str, cover_size: int
+    book: Book, streamed: StreamedBook, *, cover_key: str, cover_size: int
 ) -> list[str]:
     """Write what ingestion read; returns keys of covers an earlier attempt stored and this one did not."""
     book.chapters.all().delete()
-    Chapter.objects.bulk_create(
+    rows = (
         Chapter(
             book=book,
             index=index,
@@ -326,9 +345,14 @@ def _book_replace_chapters(
             chars=chapter.chars,
             included=chapter.included,
             exclusion_reason=chapter.reason[:200],
+            group=chapter.group,
+            section=chapter.section,
+            group_title=chapter.group_title[:500],
         )
-        for index, chapter in enumerate(ingested.chapters)
+        for index, chapter in enumerate(streamed.chapters)
     )
+    while batch := list(islice(rows, CHAPTER_BATCH)):
+        Chapter.objects.bulk_create(batch)
     old_covers = StoredObject.objects.filter(book=book, kind=StoredObject.Kind.COVER).exclude(key=cover_key)
     stale = list(old_covers.values_list("key", flat=True))
     old_covers.delete()
@@ -345,11 +369,11 @@ def _book_replace_chapters(
             },
         )
     book.status = Book.Status.READY
-    book.format = str(ingested.format)
-    book.title = ingested.title[:500]
-    book.authors = list(ingested.authors)
-    book.language = ingested.language[:35]
-    book.warnings = list(ingested.warnings)
+    book.format = str(streamed.format)
+    book.title = streamed.title[:500]
+    book.authors = list(streamed.authors)
+    book.language = streamed.language[:35]
+    book.warnings = list(streamed.warnings)
     book.cover_key = cover_key
     book.error_code = ""
     book.error_message = ""

@@ -15,7 +15,9 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 
 from accounts.models import User
+from credits.pricing import format_credits
 
+from . import selectors
 from .models import Book
 from .storage.services import user_objects_delete
 
@@ -55,7 +57,8 @@ def user_books_export(*, user: User, **kwargs: Any) -> dict[str, Any]:
                         "voice": conversion.voice_key,
                         "speed": conversion.speed,
                         "characters": conversion.characters,
-                        "credits_charged": conversion.credits_charged,
+                        "credits_charged": format_credits(conversion.charge_hundredths),
+                        "credits_charged_hundredths": conversion.charge_hundredths,
                         "created_at": conversion.created_at.isoformat(),
                     }
                     for conversion in book.conversions.all()
@@ -77,3 +80,8 @@ def _position(book: Any) -> dict[str, int] | None:
     except ObjectDoesNotExist:
         return None
     return {"chapter": progress.chapter, "position_ms": progress.position_ms}
+
+
+def account_page_usage(*, user: User, **kwargs: Any) -> dict[str, Any]:
+    """The account page's "Your library" section: the person's figures and storage against their quota."""
+    return {"usage": selectors.user_statistics_get(user=user)}

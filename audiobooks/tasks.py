@@ -20,6 +20,7 @@ from tts_engine.engines.base import EngineError
 
 from . import services
 from .delivery.email import conversion_finished_email_send
+from .idempotency import idempotency_records_purge
 from .pipeline.assemble import conversion_assemble
 from .pipeline.mastering import chapter_master
 from .pipeline.reaper import conversions_reap
@@ -46,6 +47,7 @@ def ingest_book(book_id: int) -> None:
 def purge_expired_storage() -> None:
     """What ``manage.py purge_expired`` does, run by Celery beat (``CELERY_BEAT_SCHEDULE``)."""
     purge_expired()
+    idempotency_records_purge()
 
 
 @shared_task(

@@ -30,6 +30,8 @@ urlpatterns = [
     path("books/<uuid:book_uuid>/acx.zip", downloads.book_acx_zip, name="book-acx-zip"),
     # Local mode only: the links storage.links signs when there is no S3.
     path("files/upload/<str:token>", local_links.signed_upload, name="signed-upload"),
+    # On S3 too: the API's link to a conversion's MP3 zip, which no bucket can presign.
+    path("files/mp3-zip/<str:token>", downloads.signed_mp3_zip, name="signed-mp3-zip"),
     path("files/<str:token>", local_links.signed_download, name="signed-download"),
     # The voice catalogue and its previews (JSON and audio).
     path("voices/", voices.voices_list, name="voices"),

@@ -85,20 +85,21 @@ def _chunks(minutes: float, max_chars: int) -> list[str]:
     return [chunk for utterance in plan for chunk in utterance.chunks]
 
 
-def _rss_mb() -> float:
+def _proc_status_mb(field: str) -> float:
+    """A size line of /proc/self/status (``VmRSS`` now, ``VmHWM`` the peak), in MB."""
     with open("/proc/self/status", encoding="ascii") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def _rss_mb() -> float:
+    return _proc_status_mb("VmRSS")
 
 
 def _peak_rss_mb() -> float:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+    return _proc_status_mb("VmHWM")
 
 
 # ------------------------------------------------------------------ children

@@ -18,6 +18,7 @@ from accounts.models import User
 from .errors import plural
 from .forms import GrantCreditsForm
 from .models import CreditAccount, CreditEntry, Plan
+from .pricing import describe_balance, describe_credits, format_credits
 from .services import credit_account_plan_set, credits_grant
 
 
@@ -29,7 +30,7 @@ class CreditEntryAdmin(admin.ModelAdmin):
         "user",
         "kind",
         "signed_amount",
-        "balance_after",
+        "balance_after_credits",
         "reason",
         "actor",
         "conversion_uuid",
@@ -41,9 +42,13 @@ class CreditEntryAdmin(admin.ModelAdmin):
     ordering = ("-id",)
     show_full_result_count = False
 
-    @admin.display(description="amount", ordering="amount")
+    @admin.display(description="amount (credits)", ordering="amount")
     def signed_amount(self, entry: CreditEntry) -> str:
-        return f"{entry.amount:+d}"
+        return ("+" if entry.amount >= 0 else "-") + format_credits(abs(entry.amount))
+
+    @admin.display(description="balance after", ordering="balance_after")
+    def balance_after_credits(self, entry: CreditEntry) -> str:
+        return format_credits(entry.balance_after)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[CreditEntry], search_term: str
@@ -69,14 +74,18 @@ class CreditEntryAdmin(admin.ModelAdmin):
 
 @admin.register(CreditAccount)
 class CreditAccountAdmin(admin.ModelAdmin):
-    list_display = ("user", "balance", "plan", "updated_at")
+    list_display = ("user", "balance_credits", "plan", "updated_at")
     list_filter = ("plan",)
     search_fields = ("user__email",)
     list_select_related = ("user",)
     ordering = ("user__email",)
-    fields = ("user", "balance", "plan", "ledger", "created_at", "updated_at")
-    readonly_fields = ("user", "balance", "ledger", "created_at", "updated_at")
+    fields = ("user", "balance_credits", "plan", "ledger", "created_at", "updated_at")
+    readonly_fields = ("user", "balance_credits", "ledger", "created_at", "updated_at")
     actions = ("grant_credits",)
+
+    @admin.display(description="balance", ordering="balance")
+    def balance_credits(self, account: CreditAccount) -> str:
+        return describe_balance(account.balance)
 
     @admin.display(description="ledger")
     def ledger(self, account: CreditAccount) -> str:
@@ -128,7 +137,7 @@ def grant_credits_page(
         **model_admin.admin_site.each_context(request),
         "title": "Grant credits",
         "opts": model_admin.model._meta,
-        "accounts": accounts,
+        "accounts": [(account, describe_balance(account.balance)) for account in accounts],
         "form": form,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "media": model_admin.media + form.media,
@@ -143,7 +152,7 @@ def _grant(
     form: GrantCreditsForm,
 ) -> None:
     assert isinstance(request.user, User)
-    amount, reason = form.cleaned_data["amount"], form.cleaned_data["reason"]
+    hundredths, reason = form.hundredths(), form.cleaned_data["reason"]
     keys = {account.user_id: form.idempotency_key(user_id=account.user_id) for account in accounts}
     # Keys a submit of this page already used: skipped and reported. Were two submits to
     # race past this read, the service still moves the money once, under its lock.
@@ -155,7 +164,7 @@ def _grant(
             continue
         credits_grant(
             user=account.user,
-            amount=amount,
+            hundredths=hundredths,
             actor=request.user,
             reason=reason,
             idempotency_key=keys[account.user_id],
@@ -164,7 +173,7 @@ def _grant(
     if granted:
         model_admin.message_user(
             request,
-            f"Granted {plural(amount, 'credit')} to {plural(len(granted), 'account')}"
+            f"Granted {describe_credits(hundredths)} to {plural(len(granted), 'account')}"
             + (f": {', '.join(granted)}." if len(granted) <= 10 else "."),
             messages.SUCCESS,
         )

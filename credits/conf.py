@@ -7,8 +7,9 @@ take effect without restarting anything that imported this module.
 =====================================  ===================================================
 setting                                default
 =====================================  ===================================================
-``CREDITS_CHARS_PER_CREDIT``           ``50_000``: one credit buys up to this many characters
-``CREDITS_SIGNUP_GRANT``               ``3``: free credits once per verified email address
+``CREDITS_CHARS_PER_CREDIT``           ``50_000``: one credit buys this many characters; the ledger
+                                       counts hundredths of a credit (500 characters each)
+``CREDITS_SIGNUP_GRANT``               ``3``: free (whole) credits once per verified email address
 ``CREDITS_STORAGE_QUOTA_BYTES``        ``{"free": 2 GB, "premium": 50 GB}`` (decimal units)
 ``CREDITS_MAX_UPLOAD_BYTES``           ``200 MB``: the largest single upload
 ``CREDITS_ORIGINALS_RETENTION_DAYS``   ``30``: how long uploaded originals are kept
@@ -24,6 +25,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from ebookvoice.conf import positive_int
+
 KB = 1000
 MB = 1000 * KB
 GB = 1000 * MB
@@ -36,27 +39,20 @@ DEFAULT_ORIGINALS_RETENTION_DAYS = 30
 DEFAULT_RATE_LIMITS: dict[str, str] = {"upload": "10/h", "conversion": "5/h", "text_preview": "60/h"}
 
 
-def _positive_int(name: str, default: int) -> int:
-    value = getattr(settings, name, default)
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ImproperlyConfigured(f"{name} must be a positive integer, not {value!r}.")
-    return value
-
-
 def chars_per_credit() -> int:
-    return _positive_int("CREDITS_CHARS_PER_CREDIT", DEFAULT_CHARS_PER_CREDIT)
+    return positive_int("CREDITS_CHARS_PER_CREDIT", DEFAULT_CHARS_PER_CREDIT)
 
 
 def signup_grant() -> int:
-    return _positive_int("CREDITS_SIGNUP_GRANT", DEFAULT_SIGNUP_GRANT)
+    return positive_int("CREDITS_SIGNUP_GRANT", DEFAULT_SIGNUP_GRANT)
 
 
 def max_upload_bytes() -> int:
-    return _positive_int("CREDITS_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)
+    return positive_int("CREDITS_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)
 
 
 def originals_retention_days() -> int:
-    return _positive_int("CREDITS_ORIGINALS_RETENTION_DAYS", DEFAULT_ORIGINALS_RETENTION_DAYS)
+    return positive_int("CREDITS_ORIGINALS_RETENTION_DAYS", DEFAULT_ORIGINALS_RETENTION_DAYS)
 
 
 def storage_quota_bytes(plan: str) -> int:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from ebookvoice.errors import DomainError
 
+from .pricing import describe_credits, format_credits
+
 
 def plural(count: int, noun: str) -> str:
     if count == 1:
@@ -43,13 +45,16 @@ class CreditsError(DomainError):
 
 
 class InsufficientCredits(CreditsError):
+    """The balance is short; ``needed`` and ``available`` are hundredths of a credit."""
+
     http_status = 402
 
     def __init__(self, *, needed: int, available: int, message: str | None = None) -> None:
         self.needed = needed
         self.available = available
         super().__init__(
-            message or f"This conversion needs {plural(needed, 'credit')} and you have {available:,}."
+            message
+            or f"This conversion needs {describe_credits(needed)} and you have {format_credits(available)}."
         )
 
 

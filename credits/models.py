@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .errors import LedgerIsAppendOnly
+from .pricing import describe_credits, format_credits
 
 
 class Plan(models.TextChoices):
@@ -35,7 +36,8 @@ class CreditAccount(models.Model):
         primary_key=True,
         related_name="credit_account",
     )
-    balance = models.IntegerField(default=0)
+    # Hundredths of a credit (``credits.pricing``), as every amount in the ledger.
+    balance = models.IntegerField(default=0, help_text="In hundredths of a credit.")
     plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.FREE)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -49,7 +51,7 @@ class CreditAccount(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} ({self.balance} credits, {self.get_plan_display()})"
+        return f"{self.user} ({describe_credits(self.balance)}, {self.get_plan_display()})"
 
 
 class EntryKind(models.TextChoices):
@@ -68,7 +70,8 @@ class CreditEntry(models.Model):
     """One movement of credits. Never changed or deleted: a correction is a new entry.
 
     ``amount`` is signed (a charge is negative) and ``balance_after`` is the
-    balance once this entry was applied. ``idempotency_key`` is unique, so a
+    balance once this entry was applied, both in hundredths of a credit
+    (migration 0003 turned the whole credits before it into hundredths). ``idempotency_key`` is unique, so a
     replayed write finds the entry it already made instead of moving money
     again. When a user is deleted their entries stay, with ``user`` set to
     null: the history, and the signup key that stops a second free grant to
@@ -83,8 +86,8 @@ class CreditEntry(models.Model):
         related_name="credit_entries",
     )
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
-    amount = models.IntegerField()
-    balance_after = models.IntegerField()
+    amount = models.IntegerField(help_text="In hundredths of a credit; a charge is negative.")
+    balance_after = models.IntegerField(help_text="In hundredths of a credit.")
     reason = models.CharField(max_length=500, blank=True)
     # The staff member who made a grant or adjustment; null for the system.
     actor = models.ForeignKey(
@@ -131,7 +134,9 @@ class CreditEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.amount:+d} for {self.user or 'a deleted user'}"
+        sign = "+" if self.amount >= 0 else "-"
+        owner = self.user or "a deleted user"
+        return f"{self.get_kind_display()} {sign}{format_credits(abs(self.amount))} for {owner}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:

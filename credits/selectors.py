@@ -15,13 +15,16 @@ from django.db.models import QuerySet
 from . import conf
 from .errors import StorageQuotaExceeded, UploadTooLarge
 from .models import CreditAccount, CreditEntry, Plan
-from .pricing import quote_credits
+from .pricing import format_credits, quote_hundredths
 
 if TYPE_CHECKING:
+    from uuid import UUID
+
     from accounts.models import User
 
 
 def credit_balance_get(*, user: User) -> int:
+    """The user's balance in hundredths of a credit."""
     balance = CreditAccount.objects.filter(user=user).values_list("balance", flat=True).first()
     return balance or 0
 
@@ -36,25 +39,45 @@ def credit_entries_list(*, user: User) -> QuerySet[CreditEntry]:
     return CreditEntry.objects.filter(user=user).select_related("actor").order_by("-id")
 
 
+def conversion_refund_hundredths(*, conversion_uuid: UUID) -> int | None:
+    """What was refunded for a conversion (hundredths), or None when it was never refunded."""
+    return (
+        CreditEntry.objects.filter(idempotency_key=f"refund:{conversion_uuid}")
+        .values_list("amount", flat=True)
+        .first()
+    )
+
+
 @dataclass(frozen=True)
 class ConversionQuote:
+    """A price and the balance to pay it from, both in hundredths of a credit."""
+
     characters: int
-    credits: int
-    balance: int
+    cost_hundredths: int
+    balance_hundredths: int
 
     @property
     def affordable(self) -> bool:
-        return self.credits <= self.balance
+        return self.cost_hundredths <= self.balance_hundredths
 
     @property
-    def shortfall(self) -> int:
-        return max(0, self.credits - self.balance)
+    def shortfall_hundredths(self) -> int:
+        return max(0, self.cost_hundredths - self.balance_hundredths)
 
 
-def conversion_quote(*, user: User, characters: int) -> ConversionQuote:
-    """What converting ``characters`` would cost this user, shown before they submit."""
+def conversion_quote(
+    *, user: User, characters: int, balance_hundredths: int | None = None
+) -> ConversionQuote:
+    """What converting ``characters`` would cost this user, shown before they submit.
+
+    ``balance_hundredths`` saves a query when the caller has just read the balance.
+    """
     return ConversionQuote(
-        characters=characters, credits=quote_credits(characters), balance=credit_balance_get(user=user)
+        characters=characters,
+        cost_hundredths=quote_hundredths(characters),
+        balance_hundredths=credit_balance_get(user=user)
+        if balance_hundredths is None
+        else balance_hundredths,
     )
 
 
@@ -128,7 +151,8 @@ def ledger_audit() -> LedgerAudit:
     For each user with an account or entries: each ``balance_after`` must be
     the running sum of that user's entries in id order, and the balance must
     be their total. Entries of deleted users (user null) have no balance to
-    check. Entries are streamed, one user after another.
+    check. Entries are streamed, one user after another. Messages say credits
+    (hundredths shown as two decimals).
     """
     if connection.in_atomic_block:  # the caller's transaction decides what is seen
         return _ledger_audit()
@@ -154,12 +178,18 @@ def _ledger_audit() -> LedgerAudit:
     def close(user_id: int, email: str, total: int) -> None:
         if user_id not in accounts:
             problems.append(
-                LedgerMismatch(user_id, email, f"entries sum to {total} but there is no balance row")
+                LedgerMismatch(
+                    user_id, email, f"entries sum to {format_credits(total)} but there is no balance row"
+                )
             )
         elif accounts[user_id][0] != total:
             balance = accounts[user_id][0]
             problems.append(
-                LedgerMismatch(user_id, email, f"balance is {balance} but entries sum to {total}")
+                LedgerMismatch(
+                    user_id,
+                    email,
+                    f"balance is {format_credits(balance)} but entries sum to {format_credits(total)}",
+                )
             )
 
     entries = (
@@ -183,7 +213,8 @@ def _ledger_audit() -> LedgerAudit:
                 LedgerMismatch(
                     user_id,
                     email,
-                    f"entry {entry_id} has balance_after {balance_after}, running sum is {running}",
+                    f"entry {entry_id} has balance_after {format_credits(balance_after)}, "
+                    f"running sum is {format_credits(running)}",
                 )
             )
     if current is not None:
@@ -191,5 +222,9 @@ def _ledger_audit() -> LedgerAudit:
 
     for user_id, (balance, email) in sorted(accounts.items()):
         if user_id not in seen and balance != 0:
-            problems.append(LedgerMismatch(user_id, email, f"balance is {balance} but there are no entries"))
+            problems.append(
+                LedgerMismatch(
+                    user_id, email, f"balance is {format_credits(balance)} but there are no entries"
+                )
+            )
     return audit

@@ -14,6 +14,9 @@ How a write stays exact under concurrency (see ``_ledger_append``):
 4. The balance moves with ``F()`` in the same transaction, under
    ``CHECK (balance >= 0)``.
 
+Every amount is an integer number of hundredths of a credit (``credits.pricing``):
+the ledger's ``amount``, ``balance_after`` and the balance are all in that unit.
+
 Each service is ``@transaction.atomic``: called alone it owns its
 transaction; called from a larger workflow (submitting a conversion) it joins
 that one, so the charge and the Conversion commit or roll back together.
@@ -32,9 +35,9 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from . import conf
-from .errors import ChargeNotFound, IdempotencyConflict, InsufficientCredits, NothingToConvert, plural
+from .errors import ChargeNotFound, IdempotencyConflict, InsufficientCredits, NothingToConvert
 from .models import CreditAccount, CreditEntry, EntryKind, Plan
-from .pricing import quote_credits, refund_credits
+from .pricing import describe_credits, hundredths_from_credits, quote_hundredths, refund_hundredths
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -177,7 +180,7 @@ def credits_grant_signup(*, user: User, email: str | None = None) -> CreditEntry
         entry, _ = _ledger_append(
             user=user,
             kind=EntryKind.SIGNUP_GRANT,
-            amount=conf.signup_grant(),
+            amount=hundredths_from_credits(conf.signup_grant()),
             idempotency_key=signup_grant_key(address),
             reason="Welcome credits for a verified email address",
         )
@@ -189,16 +192,19 @@ def credits_grant_signup(*, user: User, email: str | None = None) -> CreditEntry
 
 @transaction.atomic
 def credits_grant(
-    *, user: User, amount: int, actor: User, reason: str, idempotency_key: str | None = None
+    *, user: User, hundredths: int, actor: User, reason: str, idempotency_key: str | None = None
 ) -> CreditEntry:
-    """A staff member gives credits. ``idempotency_key`` lets a form make double submits harmless."""
+    """A staff member gives ``hundredths`` of a credit. ``idempotency_key`` lets a form make double
+    submits harmless."""
     _require_staff(actor)
-    return _grant(user=user, amount=amount, actor=actor, reason=reason, idempotency_key=idempotency_key)
+    return _grant(
+        user=user, hundredths=hundredths, actor=actor, reason=reason, idempotency_key=idempotency_key
+    )
 
 
 @transaction.atomic
 def credits_grant_by_system(
-    *, user: User, amount: int, reason: str, idempotency_key: str | None = None
+    *, user: User, hundredths: int, reason: str, idempotency_key: str | None = None
 ) -> CreditEntry:
     """A grant by the system, recorded with no actor: for ``manage.py grant_credits`` only.
 
@@ -207,20 +213,22 @@ def credits_grant_by_system(
     the authorisation. Web code never calls this: it uses ``credits_grant``,
     which requires a staff actor.
     """
-    return _grant(user=user, amount=amount, actor=None, reason=reason, idempotency_key=idempotency_key)
+    return _grant(
+        user=user, hundredths=hundredths, actor=None, reason=reason, idempotency_key=idempotency_key
+    )
 
 
 def _grant(
-    *, user: User, amount: int, actor: User | None, reason: str, idempotency_key: str | None
+    *, user: User, hundredths: int, actor: User | None, reason: str, idempotency_key: str | None
 ) -> CreditEntry:
-    if amount <= 0:
-        raise ValueError("A grant must be a positive number of credits.")
+    if hundredths <= 0:
+        raise ValueError("A grant must be a positive amount of credits.")
     if not reason.strip():
         raise ValueError("A grant needs a reason.")
     entry, _ = _ledger_append(
         user=user,
         kind=EntryKind.STAFF_GRANT,
-        amount=amount,
+        amount=hundredths,
         idempotency_key=idempotency_key or f"grant:{uuid.uuid4()}",
         reason=reason.strip(),
         actor=actor,
@@ -230,40 +238,40 @@ def _grant(
 
 @transaction.atomic
 def credits_adjust(
-    *, user: User, amount: int, actor: User, reason: str, idempotency_key: str | None = None
+    *, user: User, hundredths: int, actor: User, reason: str, idempotency_key: str | None = None
 ) -> CreditEntry:
-    """A staff correction, positive or negative; it cannot take the balance below zero."""
+    """A staff correction of ``hundredths``, positive or negative; it cannot take the balance below zero."""
     _require_staff(actor)
-    if amount == 0:
+    if hundredths == 0:
         raise ValueError("An adjustment must change the balance.")
     if not reason.strip():
         raise ValueError("An adjustment needs a reason.")
     entry, _ = _ledger_append(
         user=user,
         kind=EntryKind.ADJUSTMENT,
-        amount=amount,
+        amount=hundredths,
         idempotency_key=idempotency_key or f"adjust:{uuid.uuid4()}",
         reason=reason.strip(),
         actor=actor,
         insufficient_message=(
-            f"This adjustment removes {plural(-amount, 'credit')}, more than the balance allows."
+            f"This adjustment removes {describe_credits(-hundredths)}, more than the balance allows."
         ),
     )
     return entry
 
 
 @transaction.atomic
-def credits_purchase(*, user: User, amount: int, payment_reference: str, reason: str = "") -> CreditEntry:
-    """Credit a completed payment, once per ``payment_reference`` (the provider's id), so webhook
-    retries are harmless."""
-    if amount <= 0:
+def credits_purchase(*, user: User, hundredths: int, payment_reference: str, reason: str = "") -> CreditEntry:
+    """Credit a completed payment of ``hundredths``, once per ``payment_reference`` (the provider's id),
+    so webhook retries are harmless."""
+    if hundredths <= 0:
         raise ValueError("A purchase must be a positive number of credits.")
     if not payment_reference:
         raise ValueError("A purchase needs the payment provider's reference.")
     entry, _ = _ledger_append(
         user=user,
         kind=EntryKind.PURCHASE,
-        amount=amount,
+        amount=hundredths,
         idempotency_key=f"purchase:{payment_reference}",
         reason=reason or f"Purchase {payment_reference}",
     )
@@ -272,7 +280,8 @@ def credits_purchase(*, user: User, amount: int, payment_reference: str, reason:
 
 @transaction.atomic
 def conversion_charge(*, user: User, conversion_uuid: uuid.UUID, characters: int) -> CreditEntry:
-    """Charge for a conversion at submission, once per conversion (key ``charge:<uuid>``).
+    """Charge for a conversion at submission, once per conversion (key ``charge:<uuid>``): one
+    hundredth of a credit per started 500 characters (``pricing.quote_hundredths``).
 
     Raises ``NothingToConvert`` for no text and ``InsufficientCredits`` when
     the balance is short, before anything is written. A replay returns the
@@ -281,7 +290,7 @@ def conversion_charge(*, user: User, conversion_uuid: uuid.UUID, characters: int
     if characters <= 0:
         raise NothingToConvert()
     rate = conf.chars_per_credit()
-    cost = quote_credits(characters, chars_per_credit=rate)
+    cost = quote_hundredths(characters, chars_per_credit=rate)
     entry, _ = _ledger_append(
         user=user,
         kind=EntryKind.CHARGE,
@@ -299,7 +308,7 @@ def conversion_charge(*, user: User, conversion_uuid: uuid.UUID, characters: int
 def conversion_refund(*, conversion_uuid: uuid.UUID, rendered_characters: int) -> CreditEntry:
     """Give back the unrendered share of a cancelled or failed conversion, exactly once.
 
-    Refund = charge − floor(rendered ÷ rate), at the rate of the charge. It is
+    Refund = charge − floor(rendered × 100 ÷ rate) hundredths, at the rate of the charge. It is
     recorded under ``refund:<uuid>`` even when it is 0, which marks the
     conversion settled; a second call (cancel, then failure, then the reaper)
     returns that first entry and moves nothing.
@@ -311,8 +320,8 @@ def conversion_refund(*, conversion_uuid: uuid.UUID, rendered_characters: int) -
     )
     if charge is None or charge.user is None or charge.chars_per_credit is None:
         raise ChargeNotFound(f"Conversion {conversion_uuid} has no charge on a live account.")
-    amount = refund_credits(
-        charged=-charge.amount,
+    amount = refund_hundredths(
+        charged_hundredths=-charge.amount,
         rendered_characters=max(0, rendered_characters),
         chars_per_credit=charge.chars_per_credit,
     )

@@ -39,6 +39,24 @@ class DomainError(Exception):
         return self.code or re.sub(r"(?<!^)(?=[A-Z])", "_", type(self).__name__).lower()
 
 
+class ServiceUnavailable(DomainError):
+    """A service (storage, the mail server) is not answering: it just failed, or its circuit breaker is open.
+
+    Raised by ``ebookvoice.breakers``. A 503 with ``Retry-After`` (while the
+    breaker is open, the rest of its period) for people and apps, and one of
+    ``TRANSIENT_ERRORS`` for tasks, which try again later.
+    """
+
+    http_status = 503
+    code = "service_unavailable"
+
+    def __init__(self, *, service: str, retry_after_seconds: int) -> None:
+        super().__init__(
+            f"{service} is not answering right now. Please try again in {retry_after_seconds} seconds."
+        )
+        self.retry_after_seconds = retry_after_seconds
+
+
 class TransientError(Exception):
     """A failure of our own code's step that says another attempt may help (a timeout, a tool missing).
 
@@ -63,4 +81,6 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
     smtplib.SMTPServerDisconnected,
     TransientError,
+    # A circuit breaker open on storage or email: the service was failing a moment ago.
+    ServiceUnavailable,
 )

@@ -2,7 +2,10 @@
 
 - ``/healthz`` (liveness): the process answers; nothing else is touched.
 - ``/readyz`` (readiness): the database, the cache and storage answer, each
-  timed; 503 when any fails, so this instance leaves the load balancer.
+  timed; 503 when any fails, so this instance leaves the load balancer. It
+  also shows each circuit breaker (``ebookvoice.breakers``: storage, email):
+  while storage's is open, its check fails at once (``ServiceUnavailable``)
+  and the 503 carries ``Retry-After``.
 
 Workers are deliberately not part of readiness: a worker outage must not take
 the web tier (and with it every download) out of service. Their heartbeats
@@ -20,12 +23,15 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from django.core.cache import cache
 from django.core.files.storage import FileSystemStorage, storages
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import add_never_cache_headers
+
+from .breakers import breaker_states, guarded
 
 READY_CACHE_KEY = "readyz:probe"
 # For any other storage backend: a key no object ever has, asked about.
@@ -80,7 +86,9 @@ def check_storage() -> None:
     if client is not None and bucket:
         # S3/R2: HEAD the bucket. Unlike asking for a missing key, which answers
         # "no" for a missing bucket too, this fails on a wrong bucket or key.
-        client.client.head_bucket(Bucket=bucket)
+        # Through the breaker: while it is open this fails at once, and once its period
+        # is over the load balancer's probe is the trial call that closes it again.
+        guarded("storage", client.client.head_bucket, Bucket=bucket)
         return
     storage.exists(STORAGE_PROBE_KEY)
 
@@ -106,10 +114,18 @@ def readyz(request: HttpRequest) -> JsonResponse:
     checks = readiness()
     ready = all(check.ok for check in checks.values())
     body = {name: asdict(check) for name, check in checks.items()}
+    breakers: dict[str, Any]
+    try:
+        breakers = {name: asdict(state) for name, state in breaker_states().items()}
+    except Exception as error:  # the probe must answer whatever breaks
+        breakers = {"error": type(error).__name__}
     response = JsonResponse(
-        {"status": "ok" if ready else "unavailable", "checks": body},
+        {"status": "ok" if ready else "unavailable", "checks": body, "breakers": breakers},
         status=200 if ready else 503,
     )
+    waits = [state.get("retry_after_seconds") for state in breakers.values() if isinstance(state, dict)]
+    if not ready and any(waits):
+        response["Retry-After"] = str(max(wait for wait in waits if wait))
     add_never_cache_headers(response)
     return response
 

@@ -1,8 +1,14 @@
-"""Email on a local install: each message is a file under ``var/mail/``, announced in one plain line.
+"""Email: every message through the email circuit breaker, and on a local install a file under ``var/mail/``.
 
-The embedded default (no ``EMAIL_URL``) uses this backend, so a verification
-code or an "audiobook ready" link is one ``.eml`` file away, readable in any
-mail program or text editor, instead of buried in a JSON log.
+``GuardedEmailBackend`` (``EMAIL_BACKEND``) hands each batch to the backend
+that delivers (``EMAIL_DELIVERY_BACKEND``: SMTP from ``EMAIL_URL``, or the local
+files) through ``ebookvoice.breakers``: after five consecutive failures to
+reach the mail server, sending fails at once with ``ServiceUnavailable`` for
+30 seconds instead of waiting ``EMAIL_TIMEOUT`` each time; a task retries it.
+
+The embedded default (no ``EMAIL_URL``) delivers with ``LocalMailBackend``, so
+a verification code or an "audiobook ready" link is one ``.eml`` file away,
+readable in any mail program or text editor, instead of buried in a JSON log.
 """
 
 from __future__ import annotations
@@ -12,13 +18,39 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.utils.text import slugify
 
+from .breakers import guarded
+
 SLUG_CHARS = 40
+
+
+class GuardedEmailBackend(BaseEmailBackend):
+    """Sends through ``EMAIL_DELIVERY_BACKEND``, guarded by the email circuit breaker."""
+
+    def __init__(self, fail_silently: bool = False, **kwargs: Any) -> None:
+        super().__init__(fail_silently=fail_silently)
+        self.delivery = get_connection(settings.EMAIL_DELIVERY_BACKEND, fail_silently=False, **kwargs)
+
+    def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
+        if not email_messages:
+            return 0
+        try:
+            return int(guarded("email", self._deliver, list(email_messages)))
+        except Exception:
+            if not self.fail_silently:
+                raise
+            return 0
+
+    def _deliver(self, email_messages: list[EmailMessage]) -> int:
+        # One connection a batch, opened and closed inside the breaker's call.
+        with self.delivery as connection:
+            return int(connection.send_messages(email_messages) or 0)
 
 
 class LocalMailBackend(BaseEmailBackend):

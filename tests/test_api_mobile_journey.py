@@ -63,7 +63,8 @@ def test_a_new_reader_signs_up_uploads_converts_and_downloads_the_audiobook_from
 
     me = phone.call("GET", "/api/v1/me").json()
     assert (me["email"], me["email_verified"]) == (EMAIL, True)
-    assert phone.call("GET", "/api/v1/credits").json()["balance"] == 3  # the signup grant
+    credits = phone.call("GET", "/api/v1/credits").json()
+    assert (credits["balance"], credits["balance_hundredths"]) == ("3.00", 300), credits  # the signup grant
 
     epub = story_epub(tmp_path, titles=("The Harbour", "The Storm", "Morning"))
     with epub.open("rb") as file:
@@ -76,7 +77,12 @@ def test_a_new_reader_signs_up_uploads_converts_and_downloads_the_audiobook_from
     assert len(chapters) == 3
 
     quote = phone.call("POST", f"/api/v1/books/{book}/quote", json={"chapters": chapters}).json()
-    assert (quote["credits"], quote["affordable"]) == (1, True)
+    price = quote["credits_hundredths"]  # a hundredth per started 500 characters
+    assert (quote["credits"], price, quote["affordable"]) == (
+        f"{price / 100:.2f}",
+        -(-quote["characters"] // 500),
+        True,
+    )
 
     order = {"book": book, "chapters": chapters, "voice": "piper:en_US-joe-medium", "speed": 1.0}
     created = phone.call("POST", "/api/v1/conversions", json=order, headers={"Idempotency-Key": "journey-1"})
@@ -110,7 +116,7 @@ def test_a_new_reader_signs_up_uploads_converts_and_downloads_the_audiobook_from
         assert mp3.content[:3] == b"ID3"
         assert requests.get(chapter["captions"]["url"], timeout=30).text.startswith("WEBVTT")
 
-    assert phone.call("GET", "/api/v1/credits").json()["balance"] == 2
+    assert phone.call("GET", "/api/v1/credits").json()["balance_hundredths"] == 300 - price
     assert (
         phone.call("PUT", f"/api/v1/books/{book}/progress", json={"chapter": 2, "position_ms": 1500}).json()[
             "chapter"

@@ -44,7 +44,7 @@ def world(tmp_path, settings) -> World:
     a, _ = person_with_app("a@example.com")
     b, b_api = person_with_app("b@example.com")
     for user in (a, b):
-        credits_grant_by_system(user=user, amount=3, reason="test")
+        credits_grant_by_system(user=user, hundredths=300, reason="test")
     a_book = ready_book(a, tmp_path / "a")
     conversion = submit.conversion_submit(
         user=a, book_uuid=a_book.uuid, chapter_indexes=[0], voice_key=DEFAULT_VOICE, speed=1.0
@@ -113,4 +113,4 @@ def test_lists_never_show_another_users_objects(world):
     assert world.b.get("/api/v1/conversions").json()["count"] == 0
     assert world.b.get("/api/v1/conversions", {"book": str(ids["book"])}).json()["count"] == 0
     entries = world.b.get("/api/v1/credits/entries").json()["results"]
-    assert [e["amount"] for e in entries] == [3]
+    assert [e["amount"] for e in entries] == ["3.00"]

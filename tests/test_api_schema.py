@@ -12,7 +12,10 @@ pytestmark = pytest.mark.django_db
 
 OPERATIONS = {
     ("get", "/api/v1/me"),
+    ("patch", "/api/v1/me"),
+    ("get", "/api/v1/me/statistics"),
     ("get", "/api/v1/voices"),
+    ("post", "/api/v1/voices/{voice_key}/preview"),
     ("get", "/api/v1/books"),
     ("post", "/api/v1/books"),
     ("get", "/api/v1/books/{book_uuid}"),
@@ -72,6 +75,37 @@ def test_the_conversion_create_documents_the_idempotency_key_and_its_refusals():
     assert {"201", "402", "409", "422", "429"} <= set(create["responses"])
 
 
+def _properties(document: dict, name: str) -> dict:
+    return document["components"]["schemas"][name]["properties"]
+
+
+@pytest.mark.parametrize(
+    ("component", "fields"),
+    [
+        ("BookQuoteOutput", ["credits", "balance", "shortfall"]),
+        ("CreditsOutput", ["balance"]),
+        ("CreditEntryOutput", ["amount", "balance_after"]),
+        ("ConversionOutput", ["credits_charged"]),
+        ("ConversionDetailOutput", ["credits_charged"]),
+    ],
+)
+def test_every_amount_is_a_decimal_string_of_credits_with_its_integer_hundredths(component, fields):
+    properties = _properties(schema(), component)
+    for field in fields:
+        assert properties[field]["type"] == "string", (component, field)
+        assert properties[field]["format"] == "decimal", (component, field)
+        assert properties[field]["pattern"] == "^-?\\d{0,12}(?:\\.\\d{0,2})?$", (component, field)
+        assert properties[f"{field}_hundredths"]["type"] == "integer", (component, field)
+
+
+def test_balances_say_how_much_audio_they_buy():
+    document = schema()
+    assert _properties(document, "CreditsOutput")["balance_audio_seconds"]["type"] == "integer"
+    quote = _properties(document, "BookQuoteOutput")
+    assert quote["balance_audio_seconds"]["type"] == "integer"
+    assert quote["audio_seconds"]["type"] == "integer"
+
+
 def test_the_schema_generates_without_a_warning():
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")
 
@@ -91,3 +125,12 @@ def test_the_docs_pages_load_their_scripts_from_this_site_only(page):
         served = browser.get(asset)
         assert served.status_code == 200, asset
     assert "cdn." not in html
+
+
+def test_a_books_chapters_say_which_chapter_each_section_belongs_to():
+    chapter = schema()["components"]["schemas"]["ChapterOutput"]
+    assert {"index", "title", "words", "chars", "included", "group", "section", "group_title"} <= set(
+        chapter["properties"]
+    )
+    assert "text" not in chapter["properties"]
+    assert chapter["properties"]["section"]["type"] == "integer"

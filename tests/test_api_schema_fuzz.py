@@ -39,7 +39,7 @@ def owner_world(live_server: Any, transactional_db: None, tmp_path: Any, setting
         "text_preview": "100000/h",
     }
     user, _ = person_with_app("fuzz@example.com")
-    credits_grant_by_system(user=user, amount=50, reason="fuzzing")
+    credits_grant_by_system(user=user, hundredths=5000, reason="fuzzing")
     book = ready_book(user, tmp_path)
     conversion = submit.conversion_submit(
         user=user, book_uuid=book.uuid, chapter_indexes=[0], voice_key=DEFAULT_VOICE, speed=1.0

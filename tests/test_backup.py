@@ -61,8 +61,8 @@ def counts(database: str) -> tuple[int, int, list[tuple[str, int]]]:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_dump_restores_into_a_fresh_database_with_every_row(tmp_path, fresh_database, owner, stranger):
-    credits_grant_by_system(user=owner, amount=5, reason="before the backup")
-    credits_grant_by_system(user=stranger, amount=2, reason="before the backup")
+    credits_grant_by_system(user=owner, hundredths=500, reason="before the backup")
+    credits_grant_by_system(user=stranger, hundredths=200, reason="before the backup")
     source = str(connection.settings_dict["NAME"])
     dump = tmp_path / "backups" / "ebookvoice.dump"
 
@@ -82,7 +82,7 @@ def test_a_dump_restores_into_a_fresh_database_with_every_row(tmp_path, fresh_da
     assert restored.returncode == 0, restored.stderr
 
     assert counts(fresh_database) == counts(source)
-    assert counts(fresh_database)[2] == [("owner@example.com", 5), ("stranger@example.com", 2)]
+    assert counts(fresh_database)[2] == [("owner@example.com", 500), ("stranger@example.com", 200)]
     size = dump.stat().st_size
     print(f"backup timing: dump {dump_seconds:.2f} s, restore {restore_seconds:.2f} s, {size} bytes")
 

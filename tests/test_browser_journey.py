@@ -32,6 +32,7 @@ from playwright import sync_api
 from accounts.tests.conftest import PASSWORD, code_in, last_mail_to, make_person
 from audiobooks.models import Book, Conversion
 from audiobooks.tests.ingest_fixtures import story_epub
+from credits.services import credits_grant_by_system
 from ebookvoice.paths import BASE_DIR, corpus_dir
 from tests.needs import require_program
 
@@ -196,7 +197,7 @@ def test_a_newcomer_signs_up_converts_a_short_book_listens_and_downloads_the_m4b
     mail.outbox.clear()
     sign_up(page, "newcomer@example.com")
     assert page.get_by_role("heading", name="Your library").is_visible()
-    assert " ".join(page.locator(".balance-chip").inner_text().split()) == "3 credits"
+    assert " ".join(page.locator(".balance-chip").inner_text().split()) == "3.00 credits · 2 h 25 min"
     check_page(page, "library-empty")
 
     upload(page, story_epub(tmp_path, titles=TITLES, paragraphs_per_chapter=2))
@@ -209,7 +210,8 @@ def test_a_newcomer_signs_up_converts_a_short_book_listens_and_downloads_the_m4b
     page.wait_for_function(
         "before => document.querySelector('[data-quote-characters]').textContent !== before", arg=quoted
     )
-    assert page.locator("[data-quote-credits]").inner_text() == "1"
+    characters = int(page.locator("[data-quote-characters]").inner_text().replace(",", ""))
+    assert page.locator("[data-quote-credits]").inner_text() == f"{-(-characters // 500) / 100:.2f}"
     check_page(page, "picker")
 
     page.get_by_role("button", name="Convert").click()
@@ -318,7 +320,9 @@ def test_the_picker_shows_the_twelve_sherlock_holmes_stories_ticked_and_the_rest
     settings.SOCIALACCOUNT_PROVIDERS = {
         "google": {**google, "APPS": [{"client_id": "test-client", "secret": "test-secret", "key": ""}]}
     }
-    make_person("holmes@example.com")
+    holmes = make_person("holmes@example.com")
+    # Enough for the whole book: the picker ticks only what the balance pays for.
+    credits_grant_by_system(user=holmes, hundredths=2_000, reason="the whole book")
     page.goto("/accounts/login/")
     assert page.get_by_role("link", name="Continue with Google").is_visible()
     check_page(page, "sign-in")

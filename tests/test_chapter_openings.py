@@ -197,7 +197,7 @@ def sectioned_book(owner: User, directory: Path) -> Book:
 def test_a_converted_books_captions_show_each_title_once_and_section_numbers_as_words(
     owner, tmp_path, celery_worker
 ):
-    credits_grant_by_system(user=owner, amount=3, reason="test")
+    credits_grant_by_system(user=owner, hundredths=300, reason="test")
     book = sectioned_book(owner, tmp_path)
     conversion = conversion_submit(
         user=owner, book_uuid=book.uuid, chapter_indexes=[0, 1, 2], voice_key=DEFAULT_VOICE, speed=1.0

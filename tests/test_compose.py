@@ -6,6 +6,8 @@ cannot: that the broker can't lose tasks and the cache can't fill up.
 
 from __future__ import annotations
 
+import re
+
 import yaml
 
 from ebookvoice.paths import BASE_DIR
@@ -32,8 +34,8 @@ def test_the_cache_evicts_least_recently_used_keys():
 
 def test_broker_and_cache_are_separate_servers_for_the_app():
     environment = SERVICES["web"]["environment"]
-    assert environment["CELERY_BROKER_URL"] == "redis://broker:6379/0"
-    assert environment["CACHE_URL"] == "redis://cache:6379/0"
+    assert environment["CELERY_BROKER_URL"].endswith("@broker:6379/0")
+    assert environment["CACHE_URL"].endswith("@cache:6379/0")
     assert environment["DJANGO_SETTINGS_MODULE"] == "ebookvoice.settings.production"
 
 
@@ -45,6 +47,30 @@ def test_workers_take_separate_queues_and_the_gpu_worker_uses_the_cuda_image():
     assert gpu["build"]["dockerfile"] == "compose/Dockerfile.cuda"
     assert gpu["profiles"] == ["gpu"]
     assert gpu["environment"]["TTS_DEVICE"] == "cuda"
+
+
+def test_both_redis_servers_require_a_password_and_the_app_urls_carry_it():
+    environment = SERVICES["web"]["environment"]
+    for service, url, password in (
+        ("broker", "CELERY_BROKER_URL", "BROKER_REDIS_PASSWORD"),
+        ("cache", "CACHE_URL", "CACHE_REDIS_PASSWORD"),
+    ):
+        required = f"${{{password}:?set {password} in compose/.env}}"
+        command = SERVICES[service]["command"]
+        assert command[command.index("--requirepass") + 1] == required, service
+        assert environment[url] == f"redis://:{required}@{service}:6379/0", url
+        # The health check's redis-cli authenticates too, and fails without a PONG.
+        assert SERVICES[service]["environment"]["REDISCLI_AUTH"] == required, service
+        assert SERVICES[service]["healthcheck"]["test"] == ["CMD-SHELL", "redis-cli ping | grep -qx PONG"]
+
+
+def test_every_required_variable_is_in_the_env_example():
+    example = (BASE_DIR / "compose" / ".env.example").read_text()
+    names = set(re.findall(r"\$\{([A-Z0-9_]+):\?", (BASE_DIR / "compose" / "docker-compose.yml").read_text()))
+    assert {"BROKER_REDIS_PASSWORD", "CACHE_REDIS_PASSWORD"} <= names
+    assert [name for name in sorted(names) if not re.search(rf"^{name}=", example, re.M)] == []
+    assert "redis://:<BROKER_REDIS_PASSWORD>@broker:6379/0" in example
+    assert "redis://:<CACHE_REDIS_PASSWORD>@cache:6379/0" in example
 
 
 def test_secrets_are_required_rather_than_defaulted():

@@ -29,8 +29,9 @@ def test_the_web_check_is_liveness_only_and_does_not_depend_on_workers():
 
 def test_postgres_and_both_redis_servers_are_checked_with_their_own_tools():
     assert SERVICES["postgres"]["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
-    assert SERVICES["broker"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
-    assert SERVICES["cache"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    # CMD-SHELL for the grep: with requirepass, a refused AUTH must not pass as healthy.
+    assert SERVICES["broker"]["healthcheck"]["test"] == ["CMD-SHELL", "redis-cli ping | grep -qx PONG"]
+    assert SERVICES["cache"]["healthcheck"]["test"] == ["CMD-SHELL", "redis-cli ping | grep -qx PONG"]
 
 
 def test_web_processes_share_their_request_metrics_and_log_json():

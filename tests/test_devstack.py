@@ -20,7 +20,7 @@ import requests
 from celery import Celery
 
 from accounts.demo import DEMO_EMAIL, DEMO_PASSWORD
-from audiobooks.operators.demo import sample_book_credits
+from audiobooks.operators.demo import sample_book_hundredths
 from ebookvoice.paths import BASE_DIR
 from ebookvoice.tests.settings_probe import clean_environ
 
@@ -107,7 +107,7 @@ def demo_signs_in_and_email_goes_to_var_mail(port: int, var_dir: Path, log: IO[s
             "WHERE u.email = ?",
             (DEMO_EMAIL,),
         ).fetchall()
-    assert balance == sample_book_credits()
+    assert balance == sample_book_hundredths()
 
     stranger = requests.Session()
     stranger.get(f"{site}/accounts/password/reset/", timeout=10)

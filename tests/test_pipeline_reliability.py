@@ -60,7 +60,7 @@ def pipeline_settings(settings: Any) -> dict[str, str]:
 def submitted(user: User, directory: Path, *, chapters: int = 2, paragraphs: int = 6) -> Conversion:
     titles = tuple(f"Chapter {n}" for n in range(1, chapters + 1))
     book = story_book(user, directory, titles=titles, paragraphs_per_chapter=paragraphs)
-    credits_grant_by_system(user=user, amount=3, reason="test")
+    credits_grant_by_system(user=user, hundredths=300, reason="test")
     return conversion_submit(
         user=user, book_uuid=book.uuid, chapter_indexes=range(chapters), voice_key=DEFAULT_VOICE, speed=1.0
     )
@@ -86,7 +86,7 @@ def assert_charged_once(user: User, conversion: Conversion, *, start: int) -> No
     charges = CreditEntry.objects.filter(kind=EntryKind.CHARGE, conversion_uuid=conversion.uuid)
     assert charges.count() == 1
     assert not CreditEntry.objects.filter(kind=EntryKind.REFUND, conversion_uuid=conversion.uuid).exists()
-    assert credit_balance_get(user=user) == start - conversion.credits_charged
+    assert credit_balance_get(user=user) == start - conversion.charge_hundredths
     assert not ledger_audit().mismatches
 
 
@@ -104,7 +104,7 @@ def test_a_worker_killed_mid_part_is_replaced_and_the_book_completes_charged_onc
     victim.refresh_from_db()
     assert victim.attempts == 2  # the killed attempt, then the one that rendered it
     assert_each_part_stored_once(conversion)
-    assert_charged_once(owner, conversion, start=3)
+    assert_charged_once(owner, conversion, start=300)
 
 
 def test_a_part_whose_workers_are_killed_until_its_attempts_run_out_is_refunded_once(
@@ -128,8 +128,8 @@ def test_a_part_whose_workers_are_killed_until_its_attempts_run_out_is_refunded_
     assert "could not be rendered after 2 attempts" in conversion.error_message
     refunds = CreditEntry.objects.filter(kind=EntryKind.REFUND, conversion_uuid=conversion.uuid)
     assert refunds.count() == 1
-    assert refunds.get().amount == conversion.credits_charged  # nothing was rendered
-    assert credit_balance_get(user=owner) == 3
+    assert refunds.get().amount == conversion.charge_hundredths  # nothing was rendered
+    assert credit_balance_get(user=owner) == 300
     assert not ledger_audit().mismatches
 
 
@@ -148,6 +148,6 @@ def test_every_conversion_completes_charged_once_when_the_broker_restarts_mid_jo
     for user, conversion in done:
         assert conversion.status == Conversion.Status.COMPLETED, conversion.error_message
         assert set(conversion.parts.values_list("status", flat=True)) == {Part.Status.DONE}
-        assert_charged_once(user, conversion, start=3)
+        assert_charged_once(user, conversion, start=300)
     keys = {cached_part_key(key) for key in Part.objects.values_list("cache_key", flat=True)}
     assert StoredObject.objects.filter(kind=StoredObject.Kind.PART, key__in=keys).count() == len(keys)

@@ -189,7 +189,7 @@ def fuzz_form(client: Client, form: Form, fuzz: Fuzz, ensure: Callable[[], None]
 @pytest.fixture
 def sessions(tmp_path: Path, lifted_limits: None) -> dict[str, Any]:
     reader = make_person("reader@example.com")
-    credits_grant_by_system(user=reader, amount=50, reason="test")
+    credits_grant_by_system(user=reader, hundredths=5_000, reason="test")
     book = ready_book(reader, tmp_path / "one")
     running = ready_book(reader, tmp_path / "two")
     # A conversion in progress (no worker runs, so it stays so): its page has the cancel form.

@@ -110,7 +110,7 @@ class AppClient:
                 self.session_token = token
         return response
 
-    def request(self, method: str, path: str, data: dict[str, Any] | None = None, **extra: Any) -> Any:
+    def request(self, method: str, path: str, data: Any = None, **extra: Any) -> Any:
         url = path if path.startswith("/api/") else APP + path
         call = getattr(self.http, method.lower())
         kwargs: dict[str, Any] = {"headers": {**self._headers(), **extra.pop("headers", {})}, **extra}
@@ -126,6 +126,9 @@ class AppClient:
 
     def delete(self, path: str, data: dict[str, Any] | None = None, **extra: Any) -> Any:
         return self.request("DELETE", path, data, **extra)
+
+    def patch(self, path: str, data: Any = None, **extra: Any) -> Any:
+        return self.request("PATCH", path, data, **extra)
 
 
 @pytest.fixture

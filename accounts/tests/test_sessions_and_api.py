@@ -88,6 +88,7 @@ def test_the_api_knows_the_person_behind_a_session_token_and_shows_their_public_
         "last_name": "",
         "date_joined": response.json()["date_joined"],
         "mfa_enabled": False,
+        "notify_by_email": True,
     }
 
 

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.models import User
+from audiobooks import prices
 from audiobooks.models import Book, Chapter, Conversion, ConversionChapter, Part, StoredObject
 from audiobooks.pipeline.outcomes import (
     ConversionNotRetryable,
@@ -30,11 +31,15 @@ from ebookvoice.admin_fallback import ReadOnlyAdmin
 
 class ChapterInline(admin.TabularInline):
     model = Chapter
-    fields = ("index", "title", "words", "chars", "included", "exclusion_reason")
+    fields = ("index", "title", "group", "section", "words", "chars", "included", "exclusion_reason")
     readonly_fields = fields
     extra = 0
     can_delete = False
     show_change_link = True
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Chapter]:
+        # A long book's chapters hold megabytes of text, and this list shows none of it.
+        return super().get_queryset(request).defer("text")
 
 
 @admin.register(Book)
@@ -68,11 +73,11 @@ class BookAdmin(admin.ModelAdmin):
 
 @admin.register(Chapter)
 class ChapterAdmin(admin.ModelAdmin):
-    list_display = ("title", "book", "index", "words", "included")
+    list_display = ("title", "book", "index", "group", "section", "words", "included")
     list_filter = ("included",)
     search_fields = ("title", "book__title")
     list_select_related = ("book",)
-    readonly_fields = ("book", "index", "words", "chars")
+    readonly_fields = ("book", "index", "group", "section", "group_title", "words", "chars")
 
 
 @admin.register(StoredObject)
@@ -143,14 +148,14 @@ class ConversionAdmin(ReadOnlyAdmin):
 
     list_display = (
         "uuid", "book", "owner", "status", "voice_key", "parts_done", "parts_failed_count", "attempts_max",
-        "credits_charged", "created_at", "finished_at", "error_short",
+        "charge", "created_at", "finished_at", "error_short",
     )  # fmt: skip
     list_filter = ("status", "voice_key", "operator_job", "cancel_requested", "created_at")
     search_fields = ("uuid", "owner__email", "book__title", "book__uuid")
     list_select_related = ("owner", "book")
     date_hierarchy = "created_at"
     readonly_fields = (
-        "uuid", "owner", "book", "status", "progress", "voice_key", "speed", "characters", "credits_charged",
+        "uuid", "owner", "book", "status", "progress", "voice_key", "speed", "characters", "charge",
         "operator_job", "idempotency_key", "cancel_requested", "error_message", "duration_ms",
         "assembly_attempts", "assembly_sent_at", "created_at", "started_at", "finished_at", "ledger",
     )  # fmt: skip
@@ -181,6 +186,10 @@ class ConversionAdmin(ReadOnlyAdmin):
     @admin.display(description="most attempts", ordering="attempts_max_n")
     def attempts_max(self, conversion: Any) -> int:
         return int(conversion.attempts_max_n or 0)
+
+    @admin.display(description="charge", ordering="charge_hundredths")
+    def charge(self, conversion: Conversion) -> str:
+        return prices.amount(conversion.charge_hundredths, voice_key=conversion.voice_key).with_audio
 
     @admin.display(description="error")
     def error_short(self, conversion: Conversion) -> str:

@@ -20,6 +20,7 @@ from django.utils.html import format_html
 
 from accounts.admin import UserAdmin as AccountsUserAdmin
 from accounts.models import User
+from audiobooks import prices
 from audiobooks.models import StoredObject
 from credits.admin import grant_credits_page
 from credits.selectors import storage_quota_get
@@ -59,8 +60,8 @@ class UserAdmin(AccountsUserAdmin):
         )
 
     @admin.display(description="balance", ordering="balance_n")
-    def balance(self, user: Any) -> int:
-        return int(getattr(user, "balance_n", 0) or 0)
+    def balance(self, user: Any) -> str:
+        return prices.amount(int(getattr(user, "balance_n", 0) or 0)).with_audio
 
     @admin.display(description="plan", ordering="credit_account__plan")
     def plan(self, user: User) -> str:

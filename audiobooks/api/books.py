@@ -140,5 +140,6 @@ class BookQuoteApi(APIView):
             book_uuid=book_uuid,
             chapter_indexes=data.validated_data["chapters"],
             voice_key=data.validated_data["voice"],
+            speed=data.validated_data["speed"],
         )
         return Response(BookQuoteOutput(quote).data)

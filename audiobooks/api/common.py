@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework.request import Request
 
 from accounts.models import User
-from audiobooks.delivery.files import FileLink
+from audiobooks.delivery.files import ArchiveLink, FileLink
 
 
 def user_of(request: Request) -> User:
@@ -24,4 +24,16 @@ def link_data(request: Request, link: FileLink | None) -> dict[str, Any] | None:
         "expires_at": link.expires_at,
         "content_type": link.content_type,
         "size": link.size,
+    }
+
+
+def archive_link_data(request: Request, link: ArchiveLink | None) -> dict[str, Any] | None:
+    """A zip's link as ``ArchiveLinkOutput`` renders it: a path on this site, made absolute."""
+    if link is None:
+        return None
+    return {
+        "url": request.build_absolute_uri(link.url),
+        "expires_at": link.expires_at,
+        "content_type": link.content_type,
+        "files": link.files,
     }

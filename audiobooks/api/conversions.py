@@ -20,7 +20,7 @@ from audiobooks.pipeline.submit import conversion_cancel, conversion_submit
 from ebookvoice.api.pagination import Pagination
 from ebookvoice.api.schema import RETRY_AFTER, errors
 
-from .common import link_data, user_of
+from .common import archive_link_data, link_data, user_of
 from .serializers import (
     ConversionCreateInput,
     ConversionDetailOutput,
@@ -143,7 +143,7 @@ class ConversionDownloadsApi(APIView):
     @extend_schema(
         operation_id="conversions_downloads",
         tags=["conversions"],
-        summary="Short-lived links to the M4B, each chapter's MP3 and its captions",
+        summary="Short-lived links to the M4B, each chapter's MP3 and its captions, and the MP3s as a zip",
         description="Links last at most 15 minutes; ask again for fresh ones.",
         responses={200: ConversionFilesOutput, **errors(404)},
     )
@@ -152,6 +152,7 @@ class ConversionDownloadsApi(APIView):
         data = {
             "conversion": files.conversion,
             "m4b": link_data(request, files.m4b),
+            "mp3_zip": archive_link_data(request, files.mp3_zip),
             "chapters": [
                 {
                     "number": chapter.number,

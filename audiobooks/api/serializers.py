@@ -14,6 +14,7 @@ from rest_framework import serializers
 
 from audiobooks.listening import MAX_CHAPTER_NUMBER, MAX_NOTE_LENGTH, MAX_POSITION_MS
 from audiobooks.models import Book, Conversion, ConversionChapter
+from credits.apis import CreditsField
 from tts_engine.engines.base import SPEED_MAX, SPEED_MIN
 from tts_engine.registry import DEFAULT_VOICE
 
@@ -73,6 +74,15 @@ class ChapterOutput(serializers.Serializer):
     chars = serializers.IntegerField()
     included = serializers.BooleanField(help_text="Selected by default; front and back matter are not.")
     exclusion_reason = serializers.CharField()
+    group = serializers.IntegerField(
+        help_text="The chapter this row belongs to, from 0 in reading order: a chapter too long to hear "
+        "at one sitting (or a book without chapters) comes as several rows, its sections, sharing it."
+    )
+    section = serializers.IntegerField(help_text="0 for a whole chapter; 1, 2, … for a section of one.")
+    group_title = serializers.CharField(
+        help_text="The divided chapter's title (the book's, for a book without chapters); empty for a "
+        "whole chapter."
+    )
 
 
 class BookDetailOutput(BookOutput):
@@ -87,14 +97,24 @@ class BookQuoteInput(serializers.Serializer):
         help_text="Indexes of the chapters to convert (ChapterOutput.index).",
     )
     voice = serializers.CharField(required=False, default=DEFAULT_VOICE, max_length=200)
+    speed = serializers.FloatField(required=False, default=1.0, min_value=SPEED_MIN, max_value=SPEED_MAX)
 
 
 class BookQuoteOutput(serializers.Serializer):
+    """Amounts as credits (a decimal string with two places) and as integer hundredths of a credit."""
+
     characters = serializers.IntegerField()
-    credits = serializers.IntegerField()
-    balance = serializers.IntegerField()
+    audio_seconds = serializers.IntegerField(help_text="About how long the selection plays in this voice.")
+    credits = CreditsField(source="cost_hundredths", help_text="The price, in credits.")
+    credits_hundredths = serializers.IntegerField(source="cost_hundredths")
+    balance = CreditsField(source="balance_hundredths")
+    balance_hundredths = serializers.IntegerField()
+    balance_audio_seconds = serializers.IntegerField(
+        source="balance.audio_seconds", help_text="About how much audio the balance buys in this voice."
+    )
     affordable = serializers.BooleanField()
-    shortfall = serializers.IntegerField()
+    shortfall = CreditsField(source="shortfall_hundredths")
+    shortfall_hundredths = serializers.IntegerField()
     language_warning = serializers.CharField(allow_null=True)
 
 
@@ -171,7 +191,8 @@ class ConversionOutput(serializers.Serializer):
     voice = serializers.CharField(source="voice_key")
     speed = serializers.FloatField()
     characters = serializers.IntegerField()
-    credits_charged = serializers.IntegerField()
+    credits_charged = CreditsField(source="charge_hundredths", help_text="What was charged, in credits.")
+    credits_charged_hundredths = serializers.IntegerField(source="charge_hundredths")
     error_message = serializers.CharField()
     duration_ms = serializers.IntegerField(allow_null=True)
     created_at = serializers.DateTimeField()
@@ -197,10 +218,23 @@ class ChapterFilesOutput(serializers.Serializer):
     captions = LinkOutput(allow_null=True, help_text="WebVTT, once the chapter is ready.")
 
 
+class ArchiveLinkOutput(serializers.Serializer):
+    """A short-lived link to a zip written while it downloads, so its size is not known beforehand."""
+
+    url = serializers.URLField()
+    expires_at = serializers.DateTimeField()
+    content_type = serializers.CharField()
+    files = serializers.IntegerField(help_text="How many files the zip holds.")
+
+
 class ConversionFilesOutput(serializers.Serializer):
     conversion = serializers.UUIDField(source="conversion.uuid")
     status = serializers.ChoiceField(choices=Conversion.Status.choices, source="conversion.status")
     m4b = LinkOutput(allow_null=True, help_text="Once the conversion is completed.")
+    mp3_zip = ArchiveLinkOutput(
+        allow_null=True,
+        help_text="The ready chapters' MP3s in one zip, once there is one; no session needed.",
+    )
     chapters = ChapterFilesOutput(many=True)
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import books, conversions, listening, uploads, voices
+from . import books, conversions, listening, profile, uploads, voices
 
 urlpatterns = [
+    path("me/statistics", profile.MeStatisticsApi.as_view(), name="api_me_statistics"),
     path("voices", voices.VoiceListApi.as_view(), name="api_voices"),
+    path("voices/<str:voice_key>/preview", voices.TextPreviewApi.as_view(), name="api_voice_preview"),
     path("books", books.BookListCreateApi.as_view(), name="api_books"),
     path("books/<uuid:book_uuid>", books.BookDetailApi.as_view(), name="api_book"),
     path("books/<uuid:book_uuid>/quote", books.BookQuoteApi.as_view(), name="api_book_quote"),

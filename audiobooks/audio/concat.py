@@ -14,17 +14,11 @@ BLOCK_FRAMES = 64 * 1024  # 128 KiB of 16-bit mono at a time
 
 
 @dataclass(frozen=True)
-class ChapterAudio:
-    """A chapter's audio file with the timings of its sentences (milliseconds into the file)."""
+class ChapterAudio(RenderResult):
+    """A chapter's audio file with the timings of its sentences (milliseconds into the file).
 
-    path: Path
-    sample_rate: int
-    num_samples: int
-    sentences: list[SentenceTiming]
-
-    @property
-    def duration_ms(self) -> int:
-        return round(self.num_samples * 1000 / self.sample_rate)
+    Its own type, though it adds nothing, so that mastering cannot be handed one Part's audio.
+    """
 
 
 def shift_timings(sentences: Sequence[SentenceTiming], offset_ms: int) -> list[SentenceTiming]:

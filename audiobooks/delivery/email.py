@@ -14,7 +14,9 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from audiobooks import prices
 from audiobooks.models import Conversion
+from credits.selectors import conversion_refund_hundredths, credit_balance_get
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +37,13 @@ def conversion_finished_email_send(*, conversion_id: int) -> bool:
         return False
     if conversion.operator_job:
         return False  # an operator's own job: they watch it in the terminal
+    refunded = conversion_refund_hundredths(conversion_uuid=conversion.uuid)
+    balance = credit_balance_get(user=conversion.owner)
     context = {
         "title": conversion.book.display_title,
+        "charged": prices.amount(conversion.charge_hundredths, voice_key=conversion.voice_key),
+        "refunded": prices.amount(refunded, voice_key=conversion.voice_key) if refunded else None,
+        "balance": prices.amount(balance),
         "url": book_url(conversion),
         "error_message": conversion.error_message,
         "minutes": round((conversion.duration_ms or 0) / 60_000),

@@ -1,7 +1,9 @@
 """What a conversion has produced so far, with short-lived links to each file (reads only).
 
 A chapter's MP3 and captions are offered once the chapter is ready, the M4B
-once the conversion is completed. Links come from ``storage.links`` (presigned
+once the conversion is completed, and the ready chapters' MP3s as one zip
+(``mp3_zip``, written on the fly by ``web.downloads.signed_mp3_zip``) once
+there is one. Links come from ``storage.links`` (presigned
 on S3, signed by this app locally) and are made only after the ownership
 check of ``conversion_get_for_user``.
 """
@@ -40,10 +42,21 @@ class ChapterFiles:
 
 
 @dataclass(frozen=True)
+class ArchiveLink:
+    """A link to a zip this app writes while it sends it: its size is not known beforehand."""
+
+    url: str  # relative to this site: the caller makes it absolute
+    expires_at: datetime
+    content_type: str
+    files: int
+
+
+@dataclass(frozen=True)
 class ConversionFiles:
     conversion: Conversion
     m4b: FileLink | None
     chapters: list[ChapterFiles]
+    mp3_zip: ArchiveLink | None = None
 
 
 def _link(stored: StoredObject | None, filename: str) -> FileLink | None:
@@ -98,7 +111,12 @@ def conversion_files_for_user(*, user: User, conversion_uuid: UUID) -> Conversio
                 else None,
             )
         )
-    return ConversionFiles(conversion=conversion, m4b=m4b, chapters=chapters)
+    mp3s = sum(1 for row in stored.values() if row.kind == StoredObject.Kind.MP3)
+    mp3_zip = None
+    if mp3s:
+        link = links.archive_link(conversion_uuid=conversion.uuid, owner_uuid=user.uuid)
+        mp3_zip = ArchiveLink(link.url, link.expires_at, "application/zip", mp3s)
+    return ConversionFiles(conversion=conversion, m4b=m4b, chapters=chapters, mp3_zip=mp3_zip)
 
 
 def cover_link(book: Book) -> Link | None:

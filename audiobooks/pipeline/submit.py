@@ -29,6 +29,7 @@ from audiobooks.errors import (
 )
 from audiobooks.models import Book, Chapter, Conversion, ConversionChapter, Part
 from audiobooks.selectors import book_get_for_user, conversion_get_for_user, storage_used_bytes
+from credits.pricing import format_credits
 from credits.ratelimits import Action, check_rate_limit
 from credits.selectors import conversion_storage_check
 from credits.services import conversion_charge
@@ -118,7 +119,7 @@ def conversion_submit(
                 voice_key=voice_key,
                 speed=speed,
                 characters=characters,
-                credits_charged=charged,
+                charge_hundredths=charged,
                 idempotency_key=key,
                 operator_job=operator_job,
             )
@@ -137,11 +138,11 @@ def conversion_submit(
             return replayed
         raise
     logger.info(
-        "conversion %s submitted: %d parts, %d characters, %d credits%s",
+        "conversion %s submitted: %d parts, %d characters, %s credits%s",
         conversion.uuid,
         len(plan),
         characters,
-        conversion.credits_charged,
+        format_credits(conversion.charge_hundredths),
         " (operator job)" if operator_job else "",
     )
     parts_dispatch_safely()

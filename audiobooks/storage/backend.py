@@ -8,6 +8,12 @@ and batched deletes. Each function here does one of those on
 ``default_storage``, whichever backend it is.
 
 Keys are bucket keys: the S3 backend is expected to have no ``location``.
+
+Every request to S3 goes through the storage circuit breaker
+(``ebookvoice.breakers``): after five consecutive failures (no connection, a
+timeout, a 5xx) each call fails at once with ``ServiceUnavailable`` (503,
+``Retry-After``) for 30 seconds instead of waiting out its timeouts
+(``STORAGE_S3_CONNECT_TIMEOUT_SECONDS``, ``STORAGE_S3_READ_TIMEOUT_SECONDS``).
 """
 
 from __future__ import annotations
@@ -15,16 +21,20 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage, default_storage
+
+from ebookvoice.breakers import guarded
+
+T = TypeVar("T")
 
 CHUNK_SIZE = 256 * 1024
 DELETE_BATCH = 1000  # the most keys one S3 DeleteObjects call takes
@@ -63,6 +73,22 @@ def s3() -> tuple[Any, str]:
     return backend.connection.meta.client, backend.bucket_name
 
 
+def _s3_call(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """One request to S3, through the storage circuit breaker."""
+    return guarded("storage", func, *args, **kwargs)
+
+
+def _s3_pages(pages: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """A paginator's pages, each fetched through the breaker."""
+    iterator = iter(pages)
+    while True:
+        try:
+            page = _s3_call(next, iterator)
+        except StopIteration:
+            return
+        yield page
+
+
 def _local() -> FileSystemStorage:
     if not isinstance(default_storage, FileSystemStorage):
         raise TypeError(f"unsupported storage backend: {type(default_storage).__name__}")
@@ -86,12 +112,14 @@ def object_put(key: str, content: IO[bytes] | File, *, content_type: str) -> int
         extra = {"ContentType": content_type}
         if hasattr(content, "temporary_file_path"):
             # A file on disk (a streamed upload): read part by part from the file.
-            client.upload_file(content.temporary_file_path(), bucket, key, ExtraArgs=extra, Config=config)
+            _s3_call(
+                client.upload_file, content.temporary_file_path(), bucket, key, ExtraArgs=extra, Config=config
+            )
         else:
             fileobj = content.file if isinstance(content, File) and content.file is not None else content
             if hasattr(fileobj, "seek"):
                 fileobj.seek(0)
-            client.upload_fileobj(fileobj, bucket, key, ExtraArgs=extra, Config=config)
+            _s3_call(client.upload_fileobj, fileobj, bucket, key, ExtraArgs=extra, Config=config)
     else:
         local = _local()
         local.delete(key)
@@ -110,7 +138,7 @@ def object_head(key: str) -> ObjectInfo | None:
     if is_s3():
         client, bucket = s3()
         try:
-            head = client.head_object(Bucket=bucket, Key=key)
+            head = _s3_call(client.head_object, Bucket=bucket, Key=key)
         except ClientError as error:
             if _not_found(error):
                 return None
@@ -140,8 +168,10 @@ def objects_delete(keys: Iterable[str]) -> int:
 def _delete_batch(keys: list[str]) -> int:
     if is_s3():
         client, bucket = s3()
-        response = client.delete_objects(
-            Bucket=bucket, Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True}
+        response = _s3_call(
+            client.delete_objects,
+            Bucket=bucket,
+            Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True},
         )
         if errors := response.get("Errors"):
             raise OSError(f"could not delete {len(errors)} objects, first {errors[0]}")
@@ -174,7 +204,7 @@ def objects_under(prefix: str) -> Iterator[ObjectInfo]:
     """Every object whose key starts with ``prefix``, at any depth."""
     if is_s3():
         client, bucket = s3()
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for page in _s3_pages(client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)):
             for entry in page.get("Contents", ()):
                 yield ObjectInfo(entry["Key"], entry["Size"], entry["LastModified"])
         return
@@ -197,7 +227,7 @@ def child_prefixes(prefix: str) -> list[str]:
     if is_s3():
         client, bucket = s3()
         pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
-        return [entry["Prefix"] for page in pages for entry in page.get("CommonPrefixes", ())]
+        return [entry["Prefix"] for page in _s3_pages(pages) for entry in page.get("CommonPrefixes", ())]
     base = Path(_local().path(prefix))
     if not base.is_dir():
         return []
@@ -215,7 +245,7 @@ def object_chunks(
         client, bucket = s3()
         extra = {"Range": f"bytes={start}-{'' if end is None else end}"} if start or end is not None else {}
         try:
-            body = client.get_object(Bucket=bucket, Key=key, **extra)["Body"]
+            body = _s3_call(client.get_object, Bucket=bucket, Key=key, **extra)["Body"]
         except ClientError as error:
             if _not_found(error):
                 raise FileNotFoundError(key) from error
@@ -253,8 +283,12 @@ def object_download(key: str, target: Path) -> None:
         client, bucket = s3()
         backend: Any = default_storage
         try:
-            client.download_file(
-                bucket, key, str(target), Config=backend.transfer_config or _transfer_config()
+            _s3_call(
+                client.download_file,
+                bucket,
+                key,
+                str(target),
+                Config=backend.transfer_config or _transfer_config(),
             )
         except ClientError as error:
             if _not_found(error):

@@ -15,24 +15,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from credits import conf as credits_conf
+from ebookvoice.conf import positive_int
 
 # The ceiling: no link to a private object lives longer than this.
 MAX_LINK_AGE_SECONDS = 15 * 60
 
 
-def _positive_int(name: str, default: int) -> int:
-    value = getattr(settings, name, default)
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ImproperlyConfigured(f"{name} must be a positive integer, not {value!r}.")
-    return value
-
-
 def link_max_age_seconds() -> int:
-    seconds = _positive_int("STORAGE_LINK_MAX_AGE_SECONDS", MAX_LINK_AGE_SECONDS)
+    seconds = positive_int("STORAGE_LINK_MAX_AGE_SECONDS", MAX_LINK_AGE_SECONDS)
     if seconds > MAX_LINK_AGE_SECONDS:
         raise ImproperlyConfigured(
             f"STORAGE_LINK_MAX_AGE_SECONDS is {seconds}; links may live at most {MAX_LINK_AGE_SECONDS} s."
@@ -41,11 +34,11 @@ def link_max_age_seconds() -> int:
 
 
 def upload_expiry() -> timedelta:
-    return timedelta(minutes=_positive_int("STORAGE_UPLOAD_EXPIRY_MINUTES", 120))
+    return timedelta(minutes=positive_int("STORAGE_UPLOAD_EXPIRY_MINUTES", 120))
 
 
 def parts_max_age() -> timedelta:
-    return timedelta(hours=_positive_int("STORAGE_PARTS_MAX_AGE_HOURS", 48))
+    return timedelta(hours=positive_int("STORAGE_PARTS_MAX_AGE_HOURS", 48))
 
 
 def originals_max_age() -> timedelta:

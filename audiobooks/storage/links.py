@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from django.core import signing
 from django.urls import reverse
@@ -26,6 +27,7 @@ from .headers import Disposition, content_disposition
 
 _GET_SALT = "audiobooks.storage.link.get"
 _PUT_SALT = "audiobooks.storage.link.put"
+_ARCHIVE_SALT = "audiobooks.storage.link.archive"
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,24 @@ def upload_link(*, key: str, content_type: str, size: int, expires_in: int | Non
     return Link(url=url, expires_at=expires_at, headers=headers)
 
 
+def archive_link(*, conversion_uuid: UUID, owner_uuid: UUID, expires_in: int | None = None) -> Link:
+    """A GET link to a conversion's chapter MP3s as one zip, which this app writes while it sends it.
+
+    Such a zip is never stored, so no bucket can presign it: on S3 and locally
+    alike the link is to this app, signed with ``SECRET_KEY`` and carrying its
+    expiry, like a local download link. It names the owner too, so the view
+    checks that the conversion is still theirs.
+    """
+    seconds = _lifetime(expires_in)
+    token = signing.dumps(
+        {"c": str(conversion_uuid), "o": str(owner_uuid), "e": int(time.time()) + seconds},
+        salt=_ARCHIVE_SALT,
+        compress=True,
+    )
+    url = reverse("audiobooks:signed-mp3-zip", kwargs={"token": token})
+    return Link(url=url, expires_at=timezone.now() + timedelta(seconds=seconds), headers={})
+
+
 class LinkRefused(Exception):
     """A local link that is tampered with or expired: 403, as S3 answers."""
 
@@ -132,6 +152,21 @@ def _load(token: str, salt: str) -> dict[str, object]:
 def verify_download_token(token: str) -> SignedGet:
     payload = _load(token, _GET_SALT)
     return SignedGet(str(payload["k"]), str(payload["t"]), str(payload["d"]), int(str(payload["e"])))
+
+
+@dataclass(frozen=True)
+class SignedArchive:
+    conversion_uuid: UUID
+    owner_uuid: UUID
+    expires: int
+
+
+def verify_archive_token(token: str) -> SignedArchive:
+    payload = _load(token, _ARCHIVE_SALT)
+    try:
+        return SignedArchive(UUID(str(payload["c"])), UUID(str(payload["o"])), int(str(payload["e"])))
+    except (KeyError, ValueError):
+        raise LinkRefused("This link is not valid.") from None
 
 
 def verify_upload_token(token: str) -> SignedPut:

@@ -27,6 +27,7 @@ from requests.structures import CaseInsensitiveDict
 from werkzeug.serving import make_server
 
 from audiobooks.tests.s3gate import ACCESS_KEY, SECRET_KEY, SigV4Gate
+from ebookvoice.settings.base import s3_client_config
 
 REGION = "us-east-1"
 
@@ -135,6 +136,10 @@ def s3(s3_server: str, settings: Any) -> StorageUnderTest:
                 "querystring_auth": True,
                 "querystring_expire": 15 * 60,
                 "file_overwrite": False,
+                "client_config": s3_client_config(
+                    connect_timeout=settings.STORAGE_S3_CONNECT_TIMEOUT_SECONDS,
+                    read_timeout=settings.STORAGE_S3_READ_TIMEOUT_SECONDS,
+                ),
             },
         },
     }

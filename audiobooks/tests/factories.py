@@ -49,6 +49,6 @@ def completed_conversion(book: Book) -> Conversion:
     now = timezone.now()
     return Conversion.objects.create(
         owner=book.owner, book=book, status=Conversion.Status.COMPLETED, voice_key="piper:en_US-joe-medium",
-        speed=1.0, characters=1000, credits_charged=0, operator_job=True, duration_ms=60_000,
+        speed=1.0, characters=1000, charge_hundredths=0, operator_job=True, duration_ms=60_000,
         started_at=now, finished_at=now,
     )  # fmt: skip

@@ -66,7 +66,7 @@ def ready_book(owner: User, directory: Path, *, titles: tuple[str, ...], paragra
 
 def converted(owner: User, directory: Path, *, titles: tuple[str, ...], paragraphs: int = 2) -> Conversion:
     """A completed conversion of every chapter of a small generated EPUB, on the real workers."""
-    credits_grant_by_system(user=owner, amount=10, reason="test")
+    credits_grant_by_system(user=owner, hundredths=1000, reason="test")
     book = ready_book(owner, directory, titles=titles, paragraphs=paragraphs)
     conversion = conversion_submit(
         user=owner,
@@ -254,7 +254,7 @@ def test_another_users_acx_export_is_a_404_for_a_stranger_and_for_staff(
 @pytest.mark.celery
 @pytest.mark.django_db(transaction=True)
 def test_a_book_with_no_ready_chapter_gets_a_409_that_says_to_convert_it(owner, tmp_path, celery_worker):
-    credits_grant_by_system(user=owner, amount=10, reason="test")
+    credits_grant_by_system(user=owner, hundredths=1000, reason="test")
     book = ready_book(owner, tmp_path, titles=("Never Read",))
     client = _client(owner)
 
@@ -314,7 +314,7 @@ def test_a_part_deleted_behind_the_apps_back_breaks_the_download_rather_than_lea
 @pytest.mark.celery
 @pytest.mark.django_db(transaction=True)
 def test_a_cancelled_conversion_exports_only_its_ready_chapters(owner, tmp_path, workdir, celery_worker):
-    credits_grant_by_system(user=owner, amount=20, reason="test")
+    credits_grant_by_system(user=owner, hundredths=2000, reason="test")
     titles = ("One", "Two", "Three", "Four", "Five", "Six")
     book = ready_book(owner, tmp_path, titles=titles)
     conversion = conversion_submit(

@@ -38,7 +38,7 @@ def conversion(owner) -> Conversion:
     book = upload_file(owner, CORPUS / "good" / "sherlock-holmes.epub")
     book_ingest(book_id=book.id)
     book = Book.objects.get(pk=book.pk)
-    credits_grant_by_system(user=owner, amount=5, reason="test float")
+    credits_grant_by_system(user=owner, hundredths=500, reason="test float")
     index = book.chapters.filter(included=True).values_list("index", flat=True)[0]
     return conversion_submit(
         user=owner, book_uuid=book.uuid, chapter_indexes=[index], voice_key=DEFAULT_VOICE, speed=1.0
@@ -147,10 +147,10 @@ def test_staff_cancel_a_running_conversion_and_the_reader_is_refunded_once(staff
     assert messages_of(response) == [f"Cancelled and refunded: {conversion.uuid}."]
     conversion.refresh_from_db()
     assert conversion.status == Conversion.Status.CANCELLED
-    assert credit_balance_get(user=owner) == balance + conversion.credits_charged
+    assert credit_balance_get(user=owner) == balance + conversion.charge_hundredths
     again = act(client, "cancel_conversions", conversion)
     assert messages_of(again) == [f"Already finished, nothing to cancel: {conversion.uuid} (cancelled)."]
-    assert credit_balance_get(user=owner) == balance + conversion.credits_charged
+    assert credit_balance_get(user=owner) == balance + conversion.charge_hundredths
     assert not ledger_audit().mismatches
 
 

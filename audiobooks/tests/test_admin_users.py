@@ -43,7 +43,7 @@ def grant_key_on(page) -> str:
 def test_staff_see_each_users_balance_plan_and_storage_used(
     staff, owner, stranger, django_capture_on_commit_callbacks
 ):
-    credits_grant_by_system(user=owner, amount=7, reason="welcome")
+    credits_grant_by_system(user=owner, hundredths=700, reason="welcome")
     with django_capture_on_commit_callbacks():
         book_create_from_upload(
             owner=owner, upload=ContentFile(b"PK\x03\x04" + b"e" * 2044), filename="a.epub"
@@ -52,11 +52,11 @@ def test_staff_see_each_users_balance_plan_and_storage_used(
     assert page.status_code == 200
     html = page.content.decode()
     row = html[html.index("owner@example.com") :].split("</tr>", 1)[0]
-    assert ">7<" in row
+    assert ">7.00 credits (about 5 h 39 min of audio)<" in row  # 350,000 characters of joe
     assert "2.0\xa0KB" in row
     assert "Free" in row
     stranger_row = html[html.index("stranger@example.com") :].split("</tr>", 1)[0]
-    assert ">0<" in stranger_row
+    assert ">0.00 credits (about 0 min of audio)<" in stranger_row
     assert "0\xa0bytes" in stranger_row
 
 
@@ -67,7 +67,7 @@ def test_the_users_list_takes_as_many_queries_for_many_users_as_for_few(staff, o
         client.get(USERS)
     for n in range(5):
         credits_grant_by_system(
-            user=User.objects.create_user(f"r{n}@example.com", "pw"), amount=1, reason="x"
+            user=User.objects.create_user(f"r{n}@example.com", "pw"), hundredths=100, reason="x"
         )
     with CaptureQueriesContext(connection) as many:
         client.get(USERS)
@@ -91,9 +91,9 @@ def test_staff_grant_credits_from_the_users_list_once_per_page(staff, owner, str
     assert not CreditEntry.objects.exists(), "nothing moves before the form is sent"
     form = {"apply": "yes", "amount": 3, "reason": "Beta testers", "grant_key": grant_key_on(page)}
     done = grant(client, [owner, stranger], **form)
-    assert "Granted 3 credits to 2 accounts" in done.content.decode()
+    assert "Granted 3.00 credits to 2 accounts" in done.content.decode()
     grant(client, [owner, stranger], **form)
-    assert (credit_balance_get(user=owner), credit_balance_get(user=stranger)) == (3, 3)
+    assert (credit_balance_get(user=owner), credit_balance_get(user=stranger)) == (300, 300)
     assert CreditEntry.objects.filter(kind=EntryKind.STAFF_GRANT, actor=staff).count() == 2
 
 
@@ -101,7 +101,7 @@ def test_a_bad_amount_is_shown_again_and_moves_nothing(staff, owner):
     client = staff_client(staff)
     key = grant_key_on(grant(client, [owner]))
     page = grant(client, [owner], apply="yes", amount=0, reason="x", grant_key=key)
-    assert "greater than or equal to 1" in page.content.decode()
+    assert "greater than or equal to 0.01" in page.content.decode()
     assert credit_balance_get(user=owner) == 0
 
 

@@ -175,6 +175,9 @@ def test_the_detail_lists_the_chapters_with_the_indexes_a_conversion_names(reade
         (1, "The Storm", True),
     ]
     assert body["chapters"][0]["chars"] > 0
+    # Whole chapters: each its own group, no sections.
+    grouping = [(c["group"], c["section"], c["group_title"]) for c in body["chapters"]]
+    assert grouping == [(0, 0, ""), (1, 0, "")]
     assert body["warnings"] == []
 
 
@@ -194,13 +197,34 @@ def test_deleting_a_book_removes_it_and_its_files(reader, tmp_path, django_captu
 def test_a_quote_says_what_the_chosen_chapters_cost_and_what_one_has(reader, tmp_path):
     user, api = reader
     book = ready_book(user, tmp_path)
-    credits_grant_by_system(user=user, amount=2, reason="test")
+    credits_grant_by_system(user=user, hundredths=200, reason="test")
     quote = api.post(f"/api/v1/books/{book.uuid}/quote", {"chapters": [0, 1]}).json()
-    assert quote["credits"] == 1
-    assert quote["balance"] == 2
+    characters = sum(book.chapters.values_list("chars", flat=True))
+    assert quote["characters"] == characters
+    price = -(-characters // 500)  # a hundredth of a credit per started 500 characters
+    assert (quote["credits"], quote["credits_hundredths"]) == (f"{price / 100:.2f}", price)
+    assert (quote["balance"], quote["balance_hundredths"]) == ("2.00", 200)
+    assert quote["balance_audio_seconds"] == int(100_000 / 17.2)  # 2 credits, joe at 17.2 characters a second
+    assert quote["audio_seconds"] == int(characters / 17.2)
     assert quote["affordable"] is True
-    assert quote["shortfall"] == 0
-    assert quote["characters"] == sum(book.chapters.values_list("chars", flat=True))
+    assert (quote["shortfall"], quote["shortfall_hundredths"]) == ("0.00", 0)
+
+
+def test_a_quote_at_another_speed_says_less_audio_for_the_same_price(reader, tmp_path):
+    user, api = reader
+    book = ready_book(user, tmp_path)
+    normal = api.post(f"/api/v1/books/{book.uuid}/quote", {"chapters": [0, 1]}).json()
+    fast = api.post(f"/api/v1/books/{book.uuid}/quote", {"chapters": [0, 1], "speed": 1.5}).json()
+    assert fast["credits_hundredths"] == normal["credits_hundredths"]
+    assert fast["audio_seconds"] == int(normal["characters"] / (17.2 * 1.5))
+
+
+def test_a_quote_at_a_speed_out_of_range_is_refused(reader, tmp_path):
+    user, api = reader
+    book = ready_book(user, tmp_path)
+    assert_error(
+        api.post(f"/api/v1/books/{book.uuid}/quote", {"chapters": [0], "speed": 9}), 400, "invalid", "speed"
+    )
 
 
 def test_a_quote_needs_the_chapters(reader, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from io import BytesIO
 from typing import Any
 
@@ -15,6 +16,7 @@ from audiobooks.storage import keys as storage_keys
 from audiobooks.storage.keys import deliverable_ids
 from audiobooks.storage.services import stored_object_save
 from credits.models import CreditEntry, EntryKind
+from credits.pricing import describe_credits, format_credits
 from credits.selectors import credit_balance_get
 from credits.services import credits_grant_by_system
 from tests.apiclient import assert_error, person_with_app, ready_book
@@ -31,7 +33,7 @@ def generous_rate_limits(settings: Any) -> None:
 @pytest.fixture
 def reader(tmp_path):
     user, api = person_with_app("reader@example.com")
-    credits_grant_by_system(user=user, amount=3, reason="test")
+    credits_grant_by_system(user=user, hundredths=300, reason="test")
     return user, api, ready_book(user, tmp_path)
 
 
@@ -50,7 +52,10 @@ def test_a_conversion_is_created_charged_and_shown_queued_with_its_chapters(read
     assert body["book"] == str(book.uuid)
     assert body["status"] == "queued"
     assert body["voice"] == DEFAULT_VOICE
-    assert body["credits_charged"] == 1
+    assert (
+        body["credits_charged_hundredths"] == conversion.charge_hundredths == -(-conversion.characters // 500)
+    )
+    assert body["credits_charged"] == f"{conversion.charge_hundredths / 100:.2f}"
     assert body["progress"]["parts_done"] == 0
     assert body["progress"]["parts_total"] == conversion.parts.count()
     assert body["progress"]["chapters_total"] == 2
@@ -58,7 +63,7 @@ def test_a_conversion_is_created_charged_and_shown_queued_with_its_chapters(read
         (1, 0, "The Harbour", "rendering"),
         (2, 1, "The Storm", "rendering"),
     ]
-    assert credit_balance_get(user=user) == 2
+    assert credit_balance_get(user=user) == 300 - conversion.charge_hundredths
 
 
 def test_voice_and_speed_may_be_left_out(reader):
@@ -68,12 +73,27 @@ def test_voice_and_speed_may_be_left_out(reader):
     assert (response.json()["voice"], response.json()["speed"]) == (DEFAULT_VOICE, 1.0)
 
 
-def test_without_enough_credits_a_conversion_is_refused_with_402_and_nothing_is_made(reader):
+def test_without_enough_credits_a_conversion_is_refused_with_402_and_nothing_is_made(reader, settings):
+    settings.CREDITS_CHARS_PER_CREDIT = (
+        500  # 5 characters a hundredth: these short chapters cost over a credit
+    )
     user, api, book = reader
-    for _ in range(3):
+    first = create(api, book)
+    assert first.status_code == 201
+    price = first.json()["credits_charged_hundredths"]
+    assert price > 100
+    affordable = 300 // price
+    for _ in range(affordable - 1):
         assert create(api, book).status_code == 201
-    assert_error(create(api, book), 402, "insufficient_credits", "needs 1 credit and you have 0")
-    assert Conversion.objects.filter(owner=user).count() == 3
+    left = 300 - affordable * price
+    assert_error(
+        create(api, book),
+        402,
+        "insufficient_credits",
+        f"needs {describe_credits(price)} and you have {format_credits(left)}.",
+    )
+    assert Conversion.objects.filter(owner=user).count() == affordable
+    assert credit_balance_get(user=user) == left
 
 
 @pytest.mark.parametrize(
@@ -149,7 +169,7 @@ def test_cancelling_refunds_the_unrendered_share_and_a_second_cancel_changes_not
     cancelled = api.post(f"/api/v1/conversions/{created['id']}/cancel")
     assert cancelled.status_code == 200, cancelled.content
     assert cancelled.json()["status"] == "cancelled"
-    assert credit_balance_get(user=user) == 3
+    assert credit_balance_get(user=user) == 300
     again = api.post(f"/api/v1/conversions/{created['id']}/cancel")
     assert again.status_code == 200
     assert CreditEntry.objects.filter(kind=EntryKind.REFUND).count() == 1
@@ -184,6 +204,7 @@ def test_a_queued_conversion_offers_no_files_yet(reader):
     created = create(api, book).json()
     files = api.get(f"/api/v1/conversions/{created['id']}/downloads").json()
     assert files["m4b"] is None
+    assert files["mp3_zip"] is None
     assert [(c["number"], c["mp3"], c["captions"]) for c in files["chapters"]] == [
         (1, None, None),
         (2, None, None),
@@ -232,6 +253,11 @@ def test_a_completed_conversion_offers_links_that_download_its_files(reader):
     assert body["m4b"]["size"] == len(b"m4b audio")
     assert [fetch(c["mp3"]) for c in body["chapters"]] == [b"mp3 1", b"mp3 2"]
     assert [fetch(c["captions"]) for c in body["chapters"]] == [b"WEBVTT 1", b"WEBVTT 2"]
+    # The MP3s as one zip, through a signed link that needs no session.
+    assert body["mp3_zip"]["content_type"] == "application/zip"
+    assert body["mp3_zip"]["files"] == 2
+    archive = zipfile.ZipFile(BytesIO(fetch(body["mp3_zip"])))
+    assert [archive.read(name) for name in archive.namelist()] == [b"mp3 1", b"mp3 2"]
 
 
 def test_a_conversion_whose_files_would_not_fit_in_the_quota_is_refused_with_413_before_charging(
@@ -241,4 +267,4 @@ def test_a_conversion_whose_files_would_not_fit_in_the_quota_is_refused_with_413
     used = sum(StoredObject.objects.filter(owner=user).values_list("size", flat=True))
     settings.CREDITS_STORAGE_QUOTA_BYTES = {"free": used + 10, "premium": used + 10}
     assert_error(create(api, book), 413, "storage_quota_exceeded", "Delete some books")
-    assert credit_balance_get(user=user) == 3
+    assert credit_balance_get(user=user) == 300

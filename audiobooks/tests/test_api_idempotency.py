@@ -31,7 +31,7 @@ def generous_rate_limits(settings: Any) -> None:
 @pytest.fixture
 def reader(tmp_path):
     user, api = person_with_app("reader@example.com")
-    credits_grant_by_system(user=user, amount=3, reason="test")
+    credits_grant_by_system(user=user, hundredths=300, reason="test")
     return user, api, ready_book(user, tmp_path)
 
 
@@ -59,7 +59,7 @@ class TestReplay:
         assert "Idempotent-Replayed" not in first
         assert Conversion.objects.filter(owner=user).count() == 1
         assert charges() == 1
-        assert credit_balance_get(user=user) == 2
+        assert credit_balance_get(user=user) == 300 - Conversion.objects.get(owner=user).charge_hundredths
 
     def test_a_replay_answers_as_the_first_time_even_after_the_conversion_moved_on(self, reader):
         _, api, book = reader
@@ -114,7 +114,7 @@ class TestRefusals:
         book = ready_book(user, tmp_path)
         assert_error(submit(api, book), 402, "insufficient_credits")
         assert not IdempotencyRecord.objects.exists()
-        credits_grant_by_system(user=user, amount=1, reason="bought")
+        credits_grant_by_system(user=user, hundredths=100, reason="bought")
         assert submit(api, book).status_code == 201
 
     def test_an_empty_key_is_refused(self, reader):
@@ -128,7 +128,7 @@ class TestRefusals:
     def test_keys_belong_to_their_user(self, reader, tmp_path):
         _, api, book = reader
         other, other_api = person_with_app("other@example.com")
-        credits_grant_by_system(user=other, amount=1, reason="test")
+        credits_grant_by_system(user=other, hundredths=100, reason="test")
         other_book = ready_book(other, tmp_path / "other")
         mine = submit(api, book)
         theirs = submit(other_api, other_book)

@@ -41,7 +41,7 @@ def ready_book(owner) -> Book:
     book = upload_file(owner, CORPUS / "good" / "sherlock-holmes.epub")
     book_ingest(book_id=book.id)
     book.refresh_from_db()
-    credits_grant_by_system(user=owner, amount=5, reason="test float")
+    credits_grant_by_system(user=owner, hundredths=500, reason="test float")
     return book
 
 

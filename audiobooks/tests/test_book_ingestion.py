@@ -1,19 +1,23 @@
 from __future__ import annotations
 
 import io
+import tracemalloc
 
 import pytest
 from django.core.files import File
 from django.core.files.storage import default_storage
+from django.db.models import Count, Sum
 
 from audiobooks.errors import UnsupportedFileType
 from audiobooks.models import Book
-from audiobooks.services import MAX_INGEST_ATTEMPTS, book_create_from_upload, book_ingest
+from audiobooks.services import CHAPTER_BATCH, MAX_INGEST_ATTEMPTS, book_create_from_upload, book_ingest
 from audiobooks.tests.factories import CORPUS, upload_file
+from audiobooks.tests.prose_fixtures import MiB, write_prose
 
 pytestmark = pytest.mark.django_db
 
 LATIN1 = CORPUS / "good" / "probe_latin1_chapter.epub"
+LONG_BOOK_MB = 30
 
 
 def upload_and_ingest(owner, path, django_capture_on_commit_callbacks, **kwargs) -> Book:
@@ -148,3 +152,26 @@ def test_reading_a_book_moves_no_credits_whether_it_succeeds_or_fails(
     upload_and_ingest(owner, LATIN1, django_capture_on_commit_callbacks)
     upload_and_ingest(owner, CORPUS / "bad" / "probe_no_spine.epub", django_capture_on_commit_callbacks)
     assert not CreditEntry.objects.exists()
+
+
+def test_a_long_book_is_stored_a_batch_of_chapters_at_a_time_never_whole_in_memory(owner, tmp_path):
+    # 30 MB of headingless prose: about a thousand 30-minute parts, stored in several batches.
+    # Held whole (as a list of chapters, or in one insert), its text alone would fill the budget.
+    path = tmp_path / "long.txt"
+    words = write_prose(path, LONG_BOOK_MB)
+    book = upload_file(owner, path)
+    tracemalloc.start()
+    try:
+        book_ingest(book_id=book.id)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    book.refresh_from_db()
+    assert book.status == Book.Status.READY, book.error_message
+    # A batch costs about three times its text (the rows, the query's parameters, its bytes):
+    # about 20 MB here, where the book's text alone is 30.
+    assert peak < LONG_BOOK_MB * MiB
+    groups = Count("group", distinct=True)
+    stored = book.chapters.aggregate(rows=Count("id"), words=Sum("words"), groups=groups)
+    assert stored == {"rows": stored["rows"], "words": words, "groups": 1}
+    assert stored["rows"] > 4 * CHAPTER_BATCH

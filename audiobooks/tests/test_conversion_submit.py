@@ -20,7 +20,7 @@ from audiobooks.errors import (
     UnknownVoice,
 )
 from audiobooks.models import Book, Conversion, ConversionChapter, Part, StoredObject
-from audiobooks.pipeline.parts import PART_MAX_CHARS
+from audiobooks.pipeline.parts import PART_MAX_CHARS, chapter_parts
 from audiobooks.pipeline.submit import conversion_cancel, conversion_submit
 from audiobooks.selectors import book_conversion_quote, part_keys_in_use
 from audiobooks.services import book_ingest
@@ -28,6 +28,7 @@ from audiobooks.storage import keys as storage_keys
 from audiobooks.tests.factories import CORPUS, upload_file
 from credits.errors import InsufficientCredits, RateLimited, StorageQuotaExceeded
 from credits.models import CreditEntry, EntryKind
+from credits.pricing import quote_hundredths
 from credits.selectors import credit_balance_get, ledger_audit
 from credits.services import credits_grant_by_system
 from tests.concurrency import run_at_once
@@ -66,6 +67,12 @@ def submit(user: User, book: Book, **overrides: Any) -> Conversion:
     return conversion_submit(**{**arguments, **overrides})
 
 
+def scandal_price(book: Book) -> int:
+    """What submitting "A Scandal in Bohemia" costs, in hundredths: its text as cut into Parts."""
+    parts = chapter_parts(text=book.chapters.get(title=SCANDAL).text)
+    return quote_hundredths(sum(len(part.text) for part in parts))
+
+
 def charges() -> int:
     return CreditEntry.objects.filter(kind=EntryKind.CHARGE).count()
 
@@ -74,7 +81,7 @@ def charges() -> int:
 class TestSubmit:
     def test_a_submission_charges_once_and_records_a_queued_conversion_with_its_parts(self, owner):
         book = ingested_book(owner)
-        credits_grant_by_system(user=owner, amount=5, reason="test float")
+        credits_grant_by_system(user=owner, hundredths=500, reason="test float")
         conversion = submit(owner, book)
 
         assert conversion.status == Conversion.Status.QUEUED
@@ -92,13 +99,14 @@ class TestSubmit:
 
         charge = CreditEntry.objects.get(kind=EntryKind.CHARGE)
         assert charge.conversion_uuid == conversion.uuid
-        assert conversion.credits_charged == -charge.amount >= 1
-        assert credit_balance_get(user=owner) == 5 - conversion.credits_charged
+        # One hundredth per started 500 characters, not a whole credit per started 50,000.
+        assert conversion.charge_hundredths == -charge.amount == -(-conversion.characters // 500)
+        assert credit_balance_get(user=owner) == 500 - conversion.charge_hundredths
         assert not ledger_audit().mismatches
 
     def test_chapters_are_kept_in_reading_order_whatever_order_they_were_chosen_in(self, owner):
         book = ingested_book(owner)
-        credits_grant_by_system(user=owner, amount=10, reason="test float")
+        credits_grant_by_system(user=owner, hundredths=1000, reason="test float")
         first, second = sorted(book.chapters.filter(included=True).values_list("index", flat=True))[:2]
         conversion = submit(owner, book, chapter_indexes=[second, first, second])
         positions = ConversionChapter.objects.filter(conversion=conversion).order_by("position")
@@ -108,7 +116,7 @@ class TestSubmit:
 
     def test_a_replay_with_the_same_idempotency_key_returns_the_same_conversion_and_charges_once(self, owner):
         book = ingested_book(owner)
-        credits_grant_by_system(user=owner, amount=5, reason="test float")
+        credits_grant_by_system(user=owner, hundredths=500, reason="test float")
         first = submit(owner, book, idempotency_key="convert-button-1")
         again = submit(owner, book, idempotency_key="convert-button-1")
         assert again.pk == first.pk
@@ -117,7 +125,7 @@ class TestSubmit:
 
     def test_a_replay_uses_no_rate_limit_slot(self, owner, settings):
         book = ingested_book(owner)
-        credits_grant_by_system(user=owner, amount=20, reason="test float")
+        credits_grant_by_system(user=owner, hundredths=2000, reason="test float")
         settings.CREDITS_RATE_LIMITS = {"conversion": "1/h"}
         key = f"replay-{uuid.uuid4()}"  # the rate-limit counter outlives the test database
         try:
@@ -129,8 +137,8 @@ class TestSubmit:
             submit(owner, book, idempotency_key=f"{key}-other")
 
     def test_idempotency_keys_are_scoped_per_user(self, owner, stranger):
-        credits_grant_by_system(user=owner, amount=5, reason="test float")
-        credits_grant_by_system(user=stranger, amount=5, reason="test float")
+        credits_grant_by_system(user=owner, hundredths=500, reason="test float")
+        credits_grant_by_system(user=stranger, hundredths=500, reason="test float")
         mine = submit(owner, ingested_book(owner), idempotency_key="same-key")
         theirs = submit(stranger, ingested_book(stranger), idempotency_key="same-key")
         assert mine.pk != theirs.pk
@@ -138,7 +146,9 @@ class TestSubmit:
 
     def test_insufficient_credits_is_a_clear_error_and_nothing_is_created(self, owner):
         book = ingested_book(owner)
-        with pytest.raises(InsufficientCredits, match=r"This conversion needs \d+ credits? and you have 0\."):
+        with pytest.raises(
+            InsufficientCredits, match=r"This conversion needs \d+\.\d\d credits? and you have 0\.00\."
+        ):
             submit(owner, book)
         assert not Conversion.objects.exists()
         assert not Part.objects.exists()
@@ -146,7 +156,7 @@ class TestSubmit:
 
     def test_another_users_book_is_not_found(self, owner, stranger):
         book = ingested_book(owner)
-        credits_grant_by_system(user=stranger, amount=5, reason="test float")
+        credits_grant_by_system(user=stranger, hundredths=500, reason="test float")
         with pytest.raises(Http404):
             submit(stranger, book)
         assert not Conversion.objects.exists()
@@ -154,7 +164,7 @@ class TestSubmit:
 
     def test_a_book_that_is_not_ready_cannot_be_converted(self, owner):
         book = upload_file(owner, SHERLOCK)
-        credits_grant_by_system(user=owner, amount=5, reason="test float")
+        credits_grant_by_system(user=owner, hundredths=500, reason="test float")
         with pytest.raises(BookNotReady, match="not ready to convert"):
             submit(owner, book, chapter_indexes=[0])
         assert not Conversion.objects.exists()
@@ -162,7 +172,7 @@ class TestSubmit:
     @pytest.mark.parametrize("speed", [0.49, 2.01, "fast", float("nan")])
     def test_a_speed_outside_half_to_double_is_refused(self, owner, speed):
         book = ingested_book(owner)
-        credits_grant_by_system(user=owner, amount=5, reason="test float")
+        credits_grant_by_system(user=owner, hundredths=500, reason="test float")
         with pytest.raises(InvalidSpeed, match=r"between 0\.5 and 2\.0"):
             submit(owner, book, speed=speed)
         assert charges() == 0
@@ -170,28 +180,28 @@ class TestSubmit:
     @pytest.mark.parametrize("voice_key", ["piper:no-such-voice", "nonsense", "espeak:en"])
     def test_an_unknown_voice_is_refused(self, owner, voice_key):
         book = ingested_book(owner)
-        credits_grant_by_system(user=owner, amount=5, reason="test float")
+        credits_grant_by_system(user=owner, hundredths=500, reason="test float")
         with pytest.raises(UnknownVoice, match="There is no voice"):
             submit(owner, book, voice_key=voice_key)
         assert charges() == 0
 
     def test_an_empty_chapter_list_is_refused(self, owner):
         book = ingested_book(owner)
-        credits_grant_by_system(user=owner, amount=5, reason="test float")
+        credits_grant_by_system(user=owner, hundredths=500, reason="test float")
         with pytest.raises(NoChaptersSelected, match="Choose at least one chapter"):
             submit(owner, book, chapter_indexes=[])
         assert charges() == 0
 
     def test_a_chapter_the_book_does_not_have_is_refused(self, owner):
         book = ingested_book(owner)
-        credits_grant_by_system(user=owner, amount=5, reason="test float")
+        credits_grant_by_system(user=owner, hundredths=500, reason="test float")
         with pytest.raises(UnknownChapter, match="This book has no chapter 1000"):
             submit(owner, book, chapter_indexes=[999])
         assert charges() == 0
 
     def test_the_speed_and_voice_change_the_parts_cache_keys(self, owner):
         book = ingested_book(owner)
-        credits_grant_by_system(user=owner, amount=10, reason="test float")
+        credits_grant_by_system(user=owner, hundredths=1000, reason="test float")
         normal = submit(owner, book)
         same = submit(owner, book)
         faster = submit(owner, book, speed=1.5)
@@ -206,7 +216,7 @@ class TestSubmit:
         self, owner, settings
     ):
         book = ingested_book(owner)
-        credits_grant_by_system(user=owner, amount=5, reason="test float")
+        credits_grant_by_system(user=owner, hundredths=500, reason="test float")
         settings.CREDITS_STORAGE_QUOTA_BYTES = {"free": book.original_size + 1_000_000}
         with pytest.raises(StorageQuotaExceeded, match=r"This conversion needs .* of storage"):
             submit(owner, book)
@@ -215,7 +225,7 @@ class TestSubmit:
 
     def test_over_the_rate_limit_nothing_is_written_or_charged(self, owner, settings):
         book = ingested_book(owner)
-        credits_grant_by_system(user=owner, amount=5, reason="test float")
+        credits_grant_by_system(user=owner, hundredths=500, reason="test float")
         settings.CREDITS_RATE_LIMITS = {"conversion": "0/h"}
         with pytest.raises(RateLimited, match="limit of 0 conversions per hour"):
             submit(owner, book)
@@ -227,7 +237,7 @@ class TestSubmit:
 class TestCancel:
     def test_cancelling_refunds_the_unrendered_share_once_even_when_asked_twice(self, owner):
         book = ingested_book(owner)
-        credits_grant_by_system(user=owner, amount=5, reason="test float")
+        credits_grant_by_system(user=owner, hundredths=500, reason="test float")
         conversion = submit(owner, book)
         cancelled = conversion_cancel(user=owner, conversion_uuid=conversion.uuid)
         assert cancelled.status == Conversion.Status.CANCELLED
@@ -236,13 +246,13 @@ class TestCancel:
         again = conversion_cancel(user=owner, conversion_uuid=conversion.uuid)
         assert again.status == Conversion.Status.CANCELLED
         assert CreditEntry.objects.filter(kind=EntryKind.REFUND).count() == 1
-        assert credit_balance_get(user=owner) == 5
+        assert credit_balance_get(user=owner) == 500
         assert not ledger_audit().mismatches
 
     def test_cancelling_counts_done_parts_as_rendered(self, owner, settings):
         settings.CREDITS_CHARS_PER_CREDIT = 1_000
         book = ingested_book(owner)
-        credits_grant_by_system(user=owner, amount=500, reason="test float")
+        credits_grant_by_system(user=owner, hundredths=50000, reason="test float")
         conversion = submit(owner, book)
         done = conversion.parts.order_by("index").first()
         assert done is not None
@@ -252,11 +262,12 @@ class TestCancel:
         conversion_cancel(user=owner, conversion_uuid=conversion.uuid)
         refund = CreditEntry.objects.get(kind=EntryKind.REFUND)
         assert refund.characters == done.characters
-        assert refund.amount == conversion.credits_charged - done.characters // 1_000
+        # 1,000 characters a credit: 10 a hundredth; the done Part's full hundredths are kept.
+        assert refund.amount == conversion.charge_hundredths - done.characters // 10
 
     def test_a_completed_conversion_cannot_be_cancelled(self, owner):
         book = ingested_book(owner)
-        credits_grant_by_system(user=owner, amount=5, reason="test float")
+        credits_grant_by_system(user=owner, hundredths=500, reason="test float")
         conversion = submit(owner, book)
         Conversion.objects.filter(pk=conversion.pk).update(
             status=Conversion.Status.COMPLETED,
@@ -270,7 +281,7 @@ class TestCancel:
 
     def test_a_stranger_cannot_cancel_someone_elses_conversion(self, owner, stranger):
         book = ingested_book(owner)
-        credits_grant_by_system(user=owner, amount=5, reason="test float")
+        credits_grant_by_system(user=owner, hundredths=500, reason="test float")
         conversion = submit(owner, book)
         with pytest.raises(Http404):
             conversion_cancel(user=stranger, conversion_uuid=conversion.uuid)
@@ -282,14 +293,15 @@ class TestCancel:
 class TestQuoteAndCache:
     def test_the_quote_shows_credits_balance_and_no_warning_for_an_english_voice(self, owner):
         book = ingested_book(owner)
-        credits_grant_by_system(user=owner, amount=2, reason="test float")
+        credits_grant_by_system(user=owner, hundredths=200, reason="test float")
         index = chapter_index(book)
         quote = book_conversion_quote(
             user=owner, book_uuid=book.uuid, chapter_indexes=[index], voice_key=DEFAULT_VOICE
         )
         assert quote.characters == book.chapters.get(index=index).chars
-        assert quote.credits >= 1
-        assert quote.balance == 2
+        assert quote.cost_hundredths == -(-quote.characters // 500)
+        assert quote.balance_hundredths == 200
+        assert str(quote.balance) == "2.00 credits"
         assert quote.language_warning is None
 
     def test_the_quote_for_another_users_book_is_not_found(self, owner, stranger):
@@ -301,7 +313,7 @@ class TestQuoteAndCache:
 
     def test_cached_parts_of_running_conversions_are_in_use_and_those_of_finished_ones_are_not(self, owner):
         book = ingested_book(owner)
-        credits_grant_by_system(user=owner, amount=5, reason="test float")
+        credits_grant_by_system(user=owner, hundredths=500, reason="test float")
         conversion = submit(owner, book)
         digest = conversion.parts.order_by("index").values_list("cache_key", flat=True)[0]
         key = storage_keys.part_key(digest=digest)
@@ -327,7 +339,7 @@ class TestQuoteAndCache:
 
     def test_staff_see_conversions_and_their_parts_in_the_admin(self, owner, staff):
         book = ingested_book(owner)
-        credits_grant_by_system(user=owner, amount=5, reason="test float")
+        credits_grant_by_system(user=owner, hundredths=500, reason="test float")
         conversion = submit(owner, book)
         client = Client()
         client.force_login(staff)
@@ -342,12 +354,12 @@ class TestQuoteAndCache:
 @pytest.mark.django_db(transaction=True)
 def test_twenty_submissions_racing_for_the_last_credit_make_exactly_one_conversion(owner):
     book = ingested_book(owner)
-    credits_grant_by_system(user=owner, amount=1, reason="the last credit")
+    credits_grant_by_system(user=owner, hundredths=scandal_price(book), reason="the last credit")
     results = run_at_once([lambda: submit(owner, book)] * 20)
     converted = [r for r in results if isinstance(r, Conversion)]
     refused = [r for r in results if isinstance(r, InsufficientCredits)]
     assert (len(converted), len(refused)) == (1, 19), results
-    assert all("and you have 0." in str(r) for r in refused)
+    assert all("and you have 0.00." in str(r) for r in refused), [str(r) for r in refused]
     assert Conversion.objects.count() == 1
     assert Part.objects.exclude(conversion=converted[0]).count() == 0
     assert credit_balance_get(user=owner) == 0
@@ -357,7 +369,7 @@ def test_twenty_submissions_racing_for_the_last_credit_make_exactly_one_conversi
 @pytest.mark.django_db(transaction=True)
 def test_the_same_idempotency_key_from_ten_threads_makes_one_conversion_and_one_charge(owner):
     book = ingested_book(owner)
-    credits_grant_by_system(user=owner, amount=10, reason="test float")
+    credits_grant_by_system(user=owner, hundredths=1000, reason="test float")
     results = run_at_once([lambda: submit(owner, book, idempotency_key="double-click")] * 10)
     assert all(isinstance(r, Conversion) for r in results), results
     assert {r.pk for r in results} == {Conversion.objects.get().pk}

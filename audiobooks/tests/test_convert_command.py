@@ -105,17 +105,17 @@ class TestOnTheRunningWorkers:
         assert run.stderr.splitlines()[-1].startswith("Converted 'The Lighthouse': 3 chapters, ")
         conversion = Conversion.objects.get()
         assert conversion.operator_job
-        assert conversion.credits_charged == 0
+        assert conversion.charge_hundredths == 0
         operator = conversion.owner
         assert (operator.email, operator.is_active, operator.is_staff) == (OPERATOR_EMAIL, False, False)
         assert not operator.has_usable_password()
         assert not CreditEntry.objects.exists()
         assert credit_plan_get(user=operator) == Plan.PREMIUM  # room for many books' deliverables
 
-    def test_with_a_user_the_user_owns_the_book_and_pays_one_credit(
+    def test_with_a_user_the_user_owns_the_book_and_pays_for_its_characters(
         self, capsys, tmp_path, owner, celery_worker
     ):
-        credits_grant_by_system(user=owner, amount=3, reason="test")
+        credits_grant_by_system(user=owner, hundredths=300, reason="test")
         epub = story_epub(tmp_path, titles=TITLES)
         run = convert(
             capsys, epub, "--user", "Owner@Example.com", "--out", tmp_path / "out", "--speed", "1.2"
@@ -129,7 +129,8 @@ class TestOnTheRunningWorkers:
         assert (conversion.owner, conversion.operator_job, conversion.speed) == (owner, False, 1.2)
         assert conversion.book.owner == owner
         assert CreditEntry.objects.filter(user=owner, kind=EntryKind.CHARGE).count() == 1
-        assert credit_balance_get(user=owner) == 2
+        assert conversion.charge_hundredths == -(-conversion.characters // 500)
+        assert credit_balance_get(user=owner) == 300 - conversion.charge_hundredths
         assert not User.objects.filter(email=OPERATOR_EMAIL).exists()
 
     def test_a_user_without_credits_is_refused_in_one_line_and_nothing_is_charged(
@@ -139,7 +140,10 @@ class TestOnTheRunningWorkers:
         run = convert(capsys, epub, "--user", owner.email, "--out", tmp_path / "out")
 
         assert run.code == 2
-        assert run.error_line() == "CommandError: story.epub: This conversion needs 1 credit and you have 0."
+        assert re.fullmatch(
+            r"CommandError: story\.epub: This conversion needs 0\.\d\d credits and you have 0\.00\.",
+            run.error_line(),
+        ), run.error_line()
         assert not Conversion.objects.exists()
         assert not CreditEntry.objects.exists()
         assert not (tmp_path / "out" / "mp3").exists()

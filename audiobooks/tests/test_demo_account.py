@@ -7,26 +7,29 @@ from django.core.management import call_command
 
 from accounts.demo import DEMO_EMAIL, DEMO_PASSWORD
 from accounts.models import User
+from audiobooks import prices
 from audiobooks.ingest import ingest_file
 from audiobooks.operators.demo import SAMPLE_BOOK
 from credits.models import CreditEntry
-from credits.pricing import quote_credits
+from credits.pricing import quote_hundredths
 from credits.selectors import credit_balance_get
 
 pytestmark = pytest.mark.django_db
 
 
 def whole_sample_quote() -> int:
-    return quote_credits(sum(chapter.chars for chapter in ingest_file(SAMPLE_BOOK).chapters))
+    return quote_hundredths(sum(chapter.chars for chapter in ingest_file(SAMPLE_BOOK).chapters))
 
 
 def test_the_demo_account_gets_the_quote_for_the_whole_sample_book_plus_one(client, capsys):
     call_command("ensure_demo_user")
 
     user = User.objects.get(email=DEMO_EMAIL)
-    expected = whole_sample_quote() + 1
+    expected = whole_sample_quote() + 100  # a credit to spare
     assert credit_balance_get(user=user) == expected
-    assert capsys.readouterr().out.strip() == f"Demo account {DEMO_EMAIL} created, {expected} credits."
+    assert capsys.readouterr().out.strip() == (
+        f"Demo account {DEMO_EMAIL} created, {prices.amount(expected).with_audio}."
+    )
     assert client.login(email=DEMO_EMAIL, password=DEMO_PASSWORD)
 
 

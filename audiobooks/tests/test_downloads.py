@@ -15,7 +15,7 @@ from django.urls import reverse
 from audiobooks.delivery.files import conversion_files_for_user
 from audiobooks.models import StoredObject
 from audiobooks.services import book_create_from_upload
-from audiobooks.storage import backend
+from audiobooks.storage import backend, links
 from audiobooks.storage import keys as storage_keys
 from audiobooks.storage.keys import deliverable_ids
 from audiobooks.storage.services import stored_object_save
@@ -311,3 +311,47 @@ def test_the_zip_of_another_users_book_or_of_a_book_without_mp3s_is_a_404(
     assert _client(staff).get(url).status_code == 404
     StoredObject.objects.filter(kind=StoredObject.Kind.MP3).delete()
     assert _client(owner).get(url).status_code == 404
+
+
+# --- The API's signed link to a conversion's MP3 zip ------------------------------------------------
+
+
+def _archive_url(book, owner_uuid=None) -> str:
+    conversion = book.conversions.get()
+    return links.archive_link(conversion_uuid=conversion.uuid, owner_uuid=owner_uuid or book.owner.uuid).url
+
+
+def test_the_signed_zip_link_streams_the_conversions_mp3s_without_a_session_on_both_storages(storage, book):
+    response = _client().get(_archive_url(book))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    assert "no-store" in response["Cache-Control"]
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(_chunks(response))))
+    assert [archive.read(name) for name in archive.namelist()] == MP3S
+
+
+def test_a_tampered_zip_link_is_a_403(local_storage, book):
+    url = _archive_url(book)
+    response = _client().get(url[:-3] + ("AAA" if not url.endswith("AAA") else "BBB"))
+    assert response.status_code == 403
+    assert b"not valid" in response.content
+
+
+def test_an_expired_zip_link_is_a_403_that_says_so(local_storage, book):
+    url = _archive_url(book)
+    with time_machine.travel(time.time() + 16 * 60):
+        response = _client().get(url)
+    assert response.status_code == 403
+    assert b"expired" in response.content
+
+
+def test_a_zip_link_naming_someone_else_as_owner_is_a_404(local_storage, book, stranger):
+    assert _client().get(_archive_url(book, owner_uuid=stranger.uuid)).status_code == 404
+
+
+def test_a_zip_link_to_a_deleted_book_or_one_without_mp3s_is_a_404(local_storage, book):
+    url = _archive_url(book)
+    StoredObject.objects.filter(kind=StoredObject.Kind.MP3).delete()
+    assert _client().get(url).status_code == 404
+    book.delete()
+    assert _client().get(url).status_code == 404

@@ -35,7 +35,7 @@ def test_the_export_carries_conversions_the_listening_position_and_bookmarks(own
     from tts_engine.registry import DEFAULT_VOICE
 
     book = story_book(owner, tmp_path, titles=("One", "Two"))
-    credits_grant_by_system(user=owner, amount=1, reason="test")
+    credits_grant_by_system(user=owner, hundredths=100, reason="test")
     conversion = conversion_submit(
         user=owner, book_uuid=book.uuid, chapter_indexes=[0, 1], voice_key=DEFAULT_VOICE, speed=1.25
     )

@@ -15,6 +15,9 @@ from django.core.management.base import CommandError
 from ebookvoice.paths import BASE_DIR as REPO
 from ebookvoice.paths import corpus_dir
 
+from .ingest_fixtures import write_text
+from .prose_fixtures import prose_block
+
 CORPUS = corpus_dir()
 
 SHERLOCK = CORPUS / "good" / "sherlock-holmes.epub"
@@ -45,6 +48,9 @@ def test_json_output_has_the_documented_shape() -> None:
         "chars": 57,
         "included": False,
         "reason": "Title page (front matter)",
+        "group": 0,
+        "section": 0,
+        "group_title": "",
     }
 
 
@@ -99,3 +105,22 @@ def test_missing_file_exits_2() -> None:
     with pytest.raises(CommandError) as caught:
         run(str(CORPUS / "no-such-book.epub"))
     assert caught.value.returncode == 2
+
+
+def test_a_divided_chapter_is_shown_with_its_sections_under_it(tmp_path) -> None:
+    long, _ = prose_block(31, 250_000)
+    short, _ = prose_block(32, 5_000)
+    path = write_text(tmp_path, "divided.txt", f"Chapter 1\n\n{long}Chapter 2\n\n{short}".encode())
+    report = json.loads(run(str(path), "--json"))
+    assert [(c["title"], c["group"], c["section"], c["group_title"]) for c in report["chapters"]] == [
+        ("Chapter 1", 0, 1, "Chapter 1"),
+        *((f"Chapter 1, part {n}", 0, n, "Chapter 1") for n in range(2, 9)),
+        ("Chapter 2", 1, 0, ""),
+    ]
+    lines = run(str(path)).rstrip("\n").splitlines()
+    header = lines.index(next(line for line in lines if line.strip() == "Chapter 1 (8 parts)"))
+    assert [line.split()[:3] for line in lines[header + 1 : header + 9]] == [
+        [str(n - 1), "Part", str(n)] for n in range(1, 9)
+    ]
+    assert lines[header + 9].split()[:3] == ["8", "Chapter", "2"]
+    assert lines[-1].startswith("2 chapters in 9 parts, 9 included")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.core import mail
 from django.utils import timezone
 
 from audiobooks.delivery.email import conversion_finished_email_send
 from audiobooks.models import Book, Conversion
+from credits.services import conversion_charge, conversion_refund, credits_grant_by_system
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +23,7 @@ def finished_conversion(owner, *, status: str, **fields) -> Conversion:
     now = timezone.now()
     row = {
         "owner": owner, "book": book, "status": status, "voice_key": "piper:en_US-joe-medium", "speed": 1.0,
-        "characters": 100, "credits_charged": 1, "started_at": now, "finished_at": now, **fields,
+        "characters": 3_201, "charge_hundredths": 7, "started_at": now, "finished_at": now, **fields,
     }  # fmt: skip
     return Conversion.objects.create(**row)
 
@@ -35,6 +38,26 @@ def test_a_completed_conversion_emails_a_link_to_the_book(owner, settings):
     assert f"https://books.example.com/books/{conversion.book.uuid}/" in email.body
     assert "(13 minutes)" in email.body
     assert "https://books.example.com/accounts/settings/" in email.body
+    assert "It cost 0.07 credits. Your balance is 0.00 credits (about 0 min of audio)." in email.body
+
+
+def test_the_emails_say_the_charge_refund_and_balance_to_the_hundredth_with_the_audio(owner):
+    credits_grant_by_system(user=owner, hundredths=250, reason="test")
+    conversion = finished_conversion(owner, status=Conversion.Status.COMPLETED, duration_ms=754_000)
+    conversion_finished_email_send(conversion_id=conversion.pk)
+    # 2.5 credits: 125,000 characters; joe says 17.2 a second: 7,267 s.
+    assert "Your balance is 2.50 credits (about 2 h 1 min of audio)." in mail.outbox[-1].body
+
+    stopped = uuid.uuid4()
+    conversion_charge(user=owner, conversion_uuid=stopped, characters=3_201)
+    conversion_refund(conversion_uuid=stopped, rendered_characters=1_000)
+    failed = finished_conversion(
+        owner, status=Conversion.Status.FAILED, error_message="A Part failed.", uuid=stopped
+    )
+    conversion_finished_email_send(conversion_id=failed.pk)
+    body = mail.outbox[-1].body
+    assert "the credits for the rest have been refunded (0.05 credits):" in body  # 7 charged, 2 rendered
+    assert "Your balance is 2.48 credits" in body
 
 
 def test_a_failed_conversion_emails_what_went_wrong_and_the_refund(owner):
@@ -57,7 +80,7 @@ def test_no_email_when_the_reader_switched_them_off_or_for_an_operator_job_or_a_
     owner.notify_by_email = True
     owner.save(update_fields=["notify_by_email"])
     operator = finished_conversion(
-        owner, status=Conversion.Status.COMPLETED, duration_ms=1, operator_job=True, credits_charged=0
+        owner, status=Conversion.Status.COMPLETED, duration_ms=1, operator_job=True, charge_hundredths=0
     )
     assert not conversion_finished_email_send(conversion_id=operator.pk)
     cancelled = finished_conversion(owner, status=Conversion.Status.CANCELLED, cancel_requested=True)

@@ -44,7 +44,7 @@ def own_broker_prefix(settings: Any) -> str:
 def book(owner) -> Book:
     book = upload_file(owner, CORPUS / "good" / "sherlock-holmes.epub")
     book_ingest(book_id=book.id)
-    credits_grant_by_system(user=owner, amount=20, reason="test float")
+    credits_grant_by_system(user=owner, hundredths=2000, reason="test float")
     return Book.objects.get(pk=book.pk)
 
 

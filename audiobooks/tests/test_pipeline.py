@@ -56,7 +56,7 @@ def ready_book(user: User, directory: Path, *, titles: tuple[str, ...] = TITLES,
 
 def submit(user: User, book: Book, chapters: list[int] | None = None) -> Conversion:
     if not CreditEntry.objects.filter(user=user).exists():
-        credits_grant_by_system(user=user, amount=10, reason="test float")
+        credits_grant_by_system(user=user, hundredths=1000, reason="test float")
     indexes = chapters if chapters is not None else list(book.chapters.values_list("index", flat=True))
     return conversion_submit(
         user=user, book_uuid=book.uuid, chapter_indexes=indexes, voice_key=DEFAULT_VOICE, speed=1.0
@@ -220,7 +220,7 @@ class TestRender:
         assert conversion.status == Conversion.Status.FAILED
         assert conversion.error_message.startswith("The voice could not read part of chapter “One”")
         assert conversion.parts.get().attempts == 1
-        assert credit_balance_get(user=owner) == 10
+        assert credit_balance_get(user=owner) == 1000
 
     def test_a_heartbeat_notices_a_cancel_so_the_render_stops(self, owner, tmp_path):
         conversion = submit(owner, ready_book(owner, tmp_path, titles=("One",)))
@@ -341,7 +341,7 @@ class TestReaperAndOutcomes:
         conversion_cancel(user=owner, conversion_uuid=conversion.uuid)
         assert not conversion_fail(conversion_id=conversion.pk, message="late failure")
         assert CreditEntry.objects.filter(kind=EntryKind.REFUND).count() == 1
-        assert credit_balance_get(user=owner) == 10
+        assert credit_balance_get(user=owner) == 1000
 
     def test_staff_retry_reopens_a_failed_conversion_without_a_second_charge(self, owner, staff, tmp_path):
         conversion = submit(owner, ready_book(owner, tmp_path, titles=("One",)))

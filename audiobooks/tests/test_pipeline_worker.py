@@ -32,7 +32,7 @@ def ready_book(user: User, directory: Path, titles: tuple[str, ...] = TITLES) ->
 
 
 def test_a_conversion_renders_masters_and_assembles_on_real_workers(owner, tmp_path, celery_worker):
-    credits_grant_by_system(user=owner, amount=3, reason="test")
+    credits_grant_by_system(user=owner, hundredths=300, reason="test")
     book = ready_book(owner, tmp_path)
     conversion = conversion_submit(
         user=owner, book_uuid=book.uuid, chapter_indexes=[0, 1, 2], voice_key=DEFAULT_VOICE, speed=1.0
@@ -66,14 +66,16 @@ def test_a_conversion_renders_masters_and_assembles_on_real_workers(owner, tmp_p
     keys = {cached_part_key(key) for key in conversion.parts.values_list("cache_key", flat=True)}
     assert StoredObject.objects.filter(kind=StoredObject.Kind.PART, key__in=keys).count() == len(keys) == 3
     assert CreditEntry.objects.filter(kind=EntryKind.CHARGE).count() == 1
-    assert credit_balance_get(user=owner) == 2
+    conversion.refresh_from_db()
+    assert conversion.charge_hundredths == -(-conversion.characters // 500)  # to the hundredth
+    assert credit_balance_get(user=owner) == 300 - conversion.charge_hundredths
     assert not ledger_audit().mismatches
 
 
 def test_a_part_delivered_three_times_is_rendered_and_stored_once(owner, tmp_path, celery_worker):
     from audiobooks.tasks import synthesize_part
 
-    credits_grant_by_system(user=owner, amount=3, reason="test")
+    credits_grant_by_system(user=owner, hundredths=300, reason="test")
     book = ready_book(owner, tmp_path, titles=("Only",))
     conversion = conversion_submit(
         user=owner, book_uuid=book.uuid, chapter_indexes=[0], voice_key=DEFAULT_VOICE, speed=1.0

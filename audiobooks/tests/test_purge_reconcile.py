@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from audiobooks import selectors
-from audiobooks.models import Book, StoredObject
+from audiobooks.models import Book, IdempotencyRecord, StoredObject
 from audiobooks.selectors import storage_used_bytes
 from audiobooks.services import book_create_from_upload
 from audiobooks.storage import keys as storage_keys
@@ -138,7 +138,12 @@ def test_a_dry_run_deletes_nothing(storage, owner, ready):
 def test_purge_help_names_both_ages_and_the_in_use_rule():
     from audiobooks.management.commands.purge_expired import Command
 
-    for words in ("CREDITS_ORIGINALS_RETENTION_DAYS", "STORAGE_PARTS_MAX_AGE_HOURS", "still running"):
+    for words in (
+        "CREDITS_ORIGINALS_RETENTION_DAYS",
+        "STORAGE_PARTS_MAX_AGE_HOURS",
+        "still running",
+        "Idempotency-Key",
+    ):
         assert words in Command.help
 
 
@@ -225,6 +230,34 @@ def test_reconcile_help_says_what_it_compares_and_what_delete_does():
         assert words in Command.help
 
 
+def _idempotency_record(user, key: str, age: timedelta) -> None:
+    IdempotencyRecord.objects.create(
+        user=user,
+        key=key,
+        fingerprint="f" * 64,
+        state=IdempotencyRecord.State.COMPLETED,
+        response_status=201,
+        response_body={"id": key},
+        created_at=timezone.now() - age,
+    )
+
+
+def test_idempotency_records_go_after_48_hours_and_newer_ones_stay(owner, stranger):
+    _idempotency_record(owner, "old", 48 * timedelta(hours=1) + timedelta(minutes=1))
+    _idempotency_record(stranger, "old", 49 * timedelta(hours=1))
+    _idempotency_record(owner, "new", 47 * timedelta(hours=1))
+    output = _run("purge_expired")
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
+    assert "2 Idempotency-Key records older than 48 hours" in output
+
+
+def test_a_dry_run_keeps_old_idempotency_records(owner):
+    _idempotency_record(owner, "old", 3 * DAY)
+    output = _run("purge_expired", "--dry-run")
+    assert "1 Idempotency-Key records older than 48 hours" in output
+    assert IdempotencyRecord.objects.count() == 1
+
+
 def test_celery_beat_runs_the_purge_every_hour(storage, owner, ready):
     from audiobooks import tasks  # noqa: F401  # registers the task, as a worker's autodiscovery does
     from ebookvoice.celery import app
@@ -234,5 +267,7 @@ def test_celery_beat_runs_the_purge_every_hour(storage, owner, ready):
     task = app.tasks[entry["task"]]
     book = ready(_upload(owner))
     _age(book.original_key, 31 * DAY)
+    _idempotency_record(owner, "old", 3 * DAY)
     task.apply().get()
     assert storage.object_keys() == set()
+    assert not IdempotencyRecord.objects.exists()

@@ -104,3 +104,17 @@ def test_a_text_preview_longer_than_300_characters_is_trimmed_not_refused(celery
     assert response["X-Preview-Trimmed"] == "1"
     # 300 characters at a natural pace: about twenty seconds, not two minutes.
     assert mp3_info(io.BytesIO(response.content)).length < 30
+
+
+def test_an_app_hears_its_readers_text_through_the_api_as_mp3(celery_worker, owner):
+    from tests.apiclient import person_with_app
+
+    _, api = person_with_app("phone@example.com")
+    response = api.post(
+        f"/api/v1/voices/{DEFAULT_VOICE}/preview", {"text": "Call me Ishmael.", "speed": 1.25}
+    )
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"] == "audio/mpeg"
+    assert response["X-Preview-Trimmed"] == "0"
+    assert "no-store" in response["Cache-Control"]
+    assert 0.3 < mp3_info(io.BytesIO(response.content)).length < 4

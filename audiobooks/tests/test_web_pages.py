@@ -13,7 +13,9 @@ from django.test import Client
 from django.urls import NoReverseMatch, reverse
 
 from accounts.models import User
+from audiobooks import prices
 from audiobooks.models import Book, Conversion, ConversionChapter, ListeningProgress, StoredObject
+from audiobooks.pipeline.parts import chapter_parts
 from audiobooks.pipeline.submit import conversion_submit
 from audiobooks.services import book_ingest
 from audiobooks.storage import keys as storage_keys
@@ -21,6 +23,7 @@ from audiobooks.storage.services import stored_object_save
 from audiobooks.tests.factories import CORPUS, upload_file
 from audiobooks.tests.ingest_fixtures import EpubSpec, nav_list, story_epub, xhtml
 from credits.models import CreditEntry, EntryKind
+from credits.pricing import describe_credits, format_credits, quote_hundredths
 from credits.services import credits_grant_by_system
 from tts_engine.registry import DEFAULT_VOICE
 
@@ -79,7 +82,7 @@ def test_a_visitor_sees_the_landing_page_and_a_reader_is_sent_to_their_library(c
 
 
 def test_the_library_shows_the_readers_own_books_with_their_state_and_balance(owner, stranger, tmp_path):
-    credits_grant_by_system(user=owner, amount=3, reason="test")
+    credits_grant_by_system(user=owner, hundredths=300, reason="test")
     mine = ready_book(owner, tmp_path)
     theirs = upload_file(stranger, story_epub(tmp_path, titles=TITLES, name="s.epub", title="Not Yours"))
     page = signed_in(owner).get(reverse("audiobooks:library"))
@@ -90,7 +93,7 @@ def test_the_library_shows_the_readers_own_books_with_their_state_and_balance(ow
     assert "Ready to convert" in text
     assert "Not Yours" not in text
     assert str(theirs.uuid) not in text
-    assert "<strong>3</strong> credits" in text
+    assert "<strong>3.00</strong> credits · 2 h 25 min" in text  # 150,000 characters at joe's 17.2 a second
 
 
 def test_the_library_poll_answers_the_grid_alone_and_polls_while_a_book_is_read(owner, tmp_path):
@@ -207,7 +210,7 @@ def test_a_book_being_read_shows_a_page_that_waits_for_it(owner, tmp_path):
 
 
 def test_the_picker_lists_the_chapters_voices_speed_and_quote(owner, tmp_path):
-    credits_grant_by_system(user=owner, amount=3, reason="test")
+    credits_grant_by_system(user=owner, hundredths=300, reason="test")
     book = ready_book(owner, tmp_path)
     page = signed_in(owner).get(url("book-convert", book))
     assert page.status_code == 200
@@ -216,9 +219,16 @@ def test_the_picker_lists_the_chapters_voices_speed_and_quote(owner, tmp_path):
     assert all(row["checked"] for row in context["rows"])
     assert DEFAULT_VOICE in [voice.key for voice in context["voices"]]
     assert context["voice_key"] == DEFAULT_VOICE
-    assert context["quote"].credits == 1
-    assert context["quote"].balance == 3
+    quote = context["quote"]
+    assert quote.cost_hundredths == -(-quote.characters // 500)
+    assert quote.balance_hundredths == 300
+    assert context["preselection_note"] is None, "3 credits pay for the whole of this short book"
     text = html(page)
+    assert (
+        f"<span data-quote-credits>{quote.cost.credits}</span> <span data-quote-credits-noun>credits" in text
+    )
+    assert "<span data-quote-balance>3.00</span> <span data-quote-balance-noun>credits</span>" in text
+    assert "(<span data-quote-balance-audio>2 h 25 min</span>)" in text
     assert f'value="{DEFAULT_VOICE}" checked' in text
     assert reverse("audiobooks:voice-preview", kwargs={"voice_key": DEFAULT_VOICE}) in text
     assert 'name="idempotency_key"' in text
@@ -227,6 +237,7 @@ def test_the_picker_lists_the_chapters_voices_speed_and_quote(owner, tmp_path):
 
 
 def test_the_sherlock_holmes_picker_ticks_the_twelve_stories_and_not_the_front_and_back_matter(owner):
+    credits_grant_by_system(user=owner, hundredths=2_000, reason="enough for the whole book")
     book = upload_file(owner, CORPUS / "good" / "sherlock-holmes.epub")
     book_ingest(book_id=book.id)
     rows = signed_in(owner).get(url("book-convert", book)).context["rows"]
@@ -236,6 +247,58 @@ def test_the_sherlock_holmes_picker_ticks_the_twelve_stories_and_not_the_front_a
     unticked = [row["chapter"] for row in rows if not row["checked"]]
     assert unticked
     assert all(chapter.exclusion_reason for chapter in unticked)
+
+
+def test_on_a_three_credit_balance_the_sherlock_picker_opens_on_the_stories_three_credits_pay_for(owner):
+    credits_grant_by_system(user=owner, hundredths=300, reason="the free credits")
+    book = upload_file(owner, CORPUS / "good" / "sherlock-holmes.epub")
+    book_ingest(book_id=book.id)
+    client = signed_in(owner)
+    page = client.get(url("book-convert", book))
+    rows = page.context["rows"]
+    body = [row["chapter"] for row in rows if row["chapter"].included]
+    # What 3 credits pay for, counted here from the chapters: whole stories in reading order.
+    covered, characters = [], 0
+    for chapter in body:
+        if -(-(characters + chapter.chars) // 500) > 300:
+            break
+        covered.append(chapter)
+        characters += chapter.chars
+    assert 1 <= len(covered) < len(body) == 12
+    assert [row["chapter"].index for row in rows if row["checked"]] == [chapter.index for chapter in covered]
+    assert covered[0].title == "A Scandal in Bohemia"
+
+    quote = page.context["quote"]
+    assert quote.affordable
+    assert quote.cost_hundredths <= 300
+    text = html(page)
+    assert "data-convert-button disabled" not in text
+    assert "data-quote-short hidden" in text
+    whole = -(-sum(chapter.chars for chapter in body) // 500)
+    minutes = int(characters / 17.2) // 60
+    note = (
+        f"Your 3.00 credits cover chapters {covered[0].index + 1}–{covered[-1].index + 1} "
+        f"({minutes // 60} h {minutes % 60} min). The whole book needs {format_credits(whole)} credits."
+    )
+    assert page.context["preselection_note"] == note
+    assert note in text
+    # What the picker opened on can be converted as it stands: the charge fits the balance.
+    form = convert_form(book, chapter=[str(chapter.index) for chapter in covered])
+    assert client.post(url("book-convert", book), form).status_code == 302
+    assert CreditEntry.objects.get(user=owner, kind=EntryKind.CHARGE).amount >= -300
+
+
+def test_a_balance_that_pays_for_no_whole_chapter_opens_on_nothing_and_says_so(owner):
+    credits_grant_by_system(user=owner, hundredths=5, reason="a little")
+    book = upload_file(owner, CORPUS / "good" / "sherlock-holmes.epub")
+    book_ingest(book_id=book.id)
+    page = signed_in(owner).get(url("book-convert", book))
+    assert not any(row["checked"] for row in page.context["rows"])
+    first = next(row["chapter"] for row in page.context["rows"] if row["chapter"].included)
+    assert page.context["preselection_note"].startswith(
+        f"Your 0.05 credits do not cover chapter {first.index + 1}, which needs "
+        f"{describe_credits(-(-first.chars // 500))}. The whole book needs "
+    )
 
 
 def test_the_picker_warns_when_the_voice_speaks_another_language_than_the_book(owner, tmp_path):
@@ -257,23 +320,38 @@ def test_the_picker_warns_when_the_voice_speaks_another_language_than_the_book(o
 
 def test_the_quote_follows_the_chosen_chapters_and_tells_the_shortfall(owner, tmp_path, settings):
     settings.CREDITS_CHARS_PER_CREDIT = 500
-    credits_grant_by_system(user=owner, amount=1, reason="test")
+    credits_grant_by_system(user=owner, hundredths=100, reason="test")
     book = ready_book(owner, tmp_path)
     client = signed_in(owner)
     one = client.get(url("book-quote", book), {"chapter": ["0"], "voice": DEFAULT_VOICE}).json()
     every = client.get(url("book-quote", book), {"chapter": ["0", "1", "2"], "voice": DEFAULT_VOICE}).json()
     assert one["characters"] == book.chapters.get(index=0).chars
+    assert one["credits_hundredths"] == -(-one["characters"] // 5)  # 500 characters a credit: 5 a hundredth
     assert every["characters"] > one["characters"]
-    assert every["credits"] > one["credits"]
-    assert every["balance"] == 1
+    assert every["credits_hundredths"] > one["credits_hundredths"]
+    assert (every["balance"], every["balance_hundredths"], every["balance_noun"]) == ("1.00", 100, "credit")
+    assert every["balance_audio"] == "0 min"  # 500 characters: 29 s of joe
     assert every["affordable"] is False
-    assert every["shortfall"] == every["credits"] - 1
+    assert every["shortfall_hundredths"] == every["credits_hundredths"] - 100
+    assert every["shortfall"] == f"{every['shortfall_hundredths'] / 100:.2f}"
     nothing = client.get(url("book-quote", book), {"chapter": ["x"], "voice": DEFAULT_VOICE}).json()
-    assert (nothing["characters"], nothing["credits"]) == (0, 0)
+    assert (nothing["characters"], nothing["credits"], nothing["credits_hundredths"]) == (0, "0.00", 0)
+
+
+def test_the_quote_says_the_listening_time_at_the_chosen_speed(owner, tmp_path):
+    book = ready_book(owner, tmp_path)
+    client = signed_in(owner)
+    chosen = {"chapter": ["0", "1", "2"], "voice": DEFAULT_VOICE}
+    normal = client.get(url("book-quote", book), {**chosen, "speed": "1.0"}).json()
+    fast = client.get(url("book-quote", book), {**chosen, "speed": "1.5"}).json()
+    assert normal["credits"] == fast["credits"], "the price is for the text, whatever the speed"
+    characters = normal["characters"]
+    assert normal["audio"] == prices.format_duration(int(characters / 17.2))
+    assert fast["audio"] == prices.format_duration(int(characters / (17.2 * 1.5)))
 
 
 def test_convert_starts_the_conversion_of_the_ticked_chapters_and_opens_the_book_page(owner, tmp_path):
-    credits_grant_by_system(user=owner, amount=3, reason="test")
+    credits_grant_by_system(user=owner, hundredths=300, reason="test")
     book = ready_book(owner, tmp_path)
     response = signed_in(owner).post(url("book-convert", book), convert_form(book, chapter=["0", "2"]))
     assert response.status_code == 302
@@ -285,7 +363,7 @@ def test_convert_starts_the_conversion_of_the_ticked_chapters_and_opens_the_book
 
 
 def test_a_double_click_on_convert_starts_one_conversion_and_charges_once(owner, tmp_path):
-    credits_grant_by_system(user=owner, amount=3, reason="test")
+    credits_grant_by_system(user=owner, hundredths=300, reason="test")
     book = ready_book(owner, tmp_path)
     client = signed_in(owner)
     form = convert_form(book)
@@ -302,13 +380,14 @@ def test_convert_without_enough_credits_is_refused_on_the_page_and_keeps_the_cho
     assert response.status_code == 402
     text = html(response)
     assert "We couldn’t start this conversion." in text
-    assert "This conversion needs 1 credit and you have 0." in text
+    needs = quote_hundredths(sum(len(p.text) for p in chapter_parts(text=book.chapters.get(index=1).text)))
+    assert f"This conversion needs {describe_credits(needs)} and you have 0.00." in text
     assert [row["checked"] for row in response.context["rows"]] == [False, True, False]
     assert not Conversion.objects.exists()
 
 
 def test_convert_with_no_chapter_ticked_is_refused_on_the_page(owner, tmp_path):
-    credits_grant_by_system(user=owner, amount=3, reason="test")
+    credits_grant_by_system(user=owner, hundredths=300, reason="test")
     book = ready_book(owner, tmp_path)
     response = signed_in(owner).post(url("book-convert", book), convert_form(book, chapter=[]))
     assert response.status_code == 400
@@ -317,7 +396,7 @@ def test_convert_with_no_chapter_ticked_is_refused_on_the_page(owner, tmp_path):
 
 
 def test_convert_with_a_voice_that_does_not_exist_is_refused_on_the_page(owner, tmp_path):
-    credits_grant_by_system(user=owner, amount=3, reason="test")
+    credits_grant_by_system(user=owner, hundredths=300, reason="test")
     book = ready_book(owner, tmp_path)
     response = signed_in(owner).post(url("book-convert", book), convert_form(book, voice="piper:nobody"))
     assert response.status_code == 400
@@ -326,7 +405,7 @@ def test_convert_with_a_voice_that_does_not_exist_is_refused_on_the_page(owner, 
 
 @pytest.mark.parametrize("speed", ["fast", "3"])
 def test_convert_at_a_speed_out_of_range_is_refused_on_the_page(owner, tmp_path, speed):
-    credits_grant_by_system(user=owner, amount=3, reason="test")
+    credits_grant_by_system(user=owner, hundredths=300, reason="test")
     book = ready_book(owner, tmp_path)
     response = signed_in(owner).post(url("book-convert", book), convert_form(book, speed=speed))
     assert response.status_code == 400
@@ -334,7 +413,7 @@ def test_convert_at_a_speed_out_of_range_is_refused_on_the_page(owner, tmp_path,
 
 
 def test_convert_past_the_rate_limit_is_a_429_with_retry_after_and_no_charge(owner, tmp_path, settings):
-    credits_grant_by_system(user=owner, amount=3, reason="test")
+    credits_grant_by_system(user=owner, hundredths=300, reason="test")
     book = ready_book(owner, tmp_path)
     settings.CREDITS_RATE_LIMITS = {"conversion": "0/h"}
     response = signed_in(owner).post(url("book-convert", book), convert_form(book))
@@ -345,7 +424,7 @@ def test_convert_past_the_rate_limit_is_a_429_with_retry_after_and_no_charge(own
 
 
 def test_convert_over_the_storage_quota_is_refused_on_the_page(owner, tmp_path, settings):
-    credits_grant_by_system(user=owner, amount=3, reason="test")
+    credits_grant_by_system(user=owner, hundredths=300, reason="test")
     book = ready_book(owner, tmp_path)
     settings.CREDITS_STORAGE_QUOTA_BYTES = {"free": book.original_size + 10, "premium": 10**12}
     response = signed_in(owner).post(url("book-convert", book), convert_form(book))
@@ -354,7 +433,7 @@ def test_convert_over_the_storage_quota_is_refused_on_the_page(owner, tmp_path, 
 
 
 def test_a_book_still_being_read_cannot_be_converted(owner, tmp_path):
-    credits_grant_by_system(user=owner, amount=3, reason="test")
+    credits_grant_by_system(user=owner, hundredths=300, reason="test")
     book = upload_file(owner, story_epub(tmp_path, titles=TITLES))
     response = signed_in(owner).post(url("book-convert", book), convert_form(book, chapter=["0"]))
     assert response.status_code == 409
@@ -365,7 +444,7 @@ def test_a_book_still_being_read_cannot_be_converted(owner, tmp_path):
 
 
 def converting_book(owner: User, tmp_path: Path) -> tuple[Book, Conversion]:
-    credits_grant_by_system(user=owner, amount=3, reason="test")
+    credits_grant_by_system(user=owner, hundredths=300, reason="test")
     book = ready_book(owner, tmp_path)
     conversion = conversion_submit(
         user=owner, book_uuid=book.uuid, chapter_indexes=[0, 1, 2], voice_key=DEFAULT_VOICE, speed=1.0
@@ -556,7 +635,7 @@ def test_a_quote_for_an_odd_chapter_number_names_no_chapter_and_is_no_error(owne
 
 @pytest.mark.parametrize("chapter", ["\u00b2", "99999999999999999999999"])
 def test_convert_with_an_odd_chapter_number_is_refused_on_the_page(owner, tmp_path, chapter):
-    credits_grant_by_system(user=owner, amount=3, reason="test")
+    credits_grant_by_system(user=owner, hundredths=300, reason="test")
     book = ready_book(owner, tmp_path)
     response = signed_in(owner).post(url("book-convert", book), convert_form(book, chapter=[chapter]))
     assert response.status_code == 400
@@ -566,7 +645,7 @@ def test_convert_with_an_odd_chapter_number_is_refused_on_the_page(owner, tmp_pa
 
 def test_convert_with_a_nul_in_its_idempotency_key_is_refused_not_a_500(owner, tmp_path):
     # A browser sends this form urlencoded (refused by ebookvoice.inputs); multipart reaches the view.
-    credits_grant_by_system(user=owner, amount=3, reason="test")
+    credits_grant_by_system(user=owner, hundredths=300, reason="test")
     book = ready_book(owner, tmp_path)
     response = signed_in(owner).post(url("book-convert", book), convert_form(book, idempotency_key="a\x00b"))
     assert response.status_code == 400
@@ -576,7 +655,7 @@ def test_convert_with_a_nul_in_its_idempotency_key_is_refused_not_a_500(owner, t
 
 @pytest.mark.parametrize("speed", ["1e308", "nan", "-inf", "\u0661"])
 def test_convert_at_an_odd_speed_is_refused_on_the_page(owner, tmp_path, speed):
-    credits_grant_by_system(user=owner, amount=3, reason="test")
+    credits_grant_by_system(user=owner, hundredths=300, reason="test")
     book = ready_book(owner, tmp_path)
     response = signed_in(owner).post(url("book-convert", book), convert_form(book, speed=speed))
     assert response.status_code == 400
@@ -602,11 +681,15 @@ def test_the_book_page_starts_the_player_where_the_reader_left_off(owner, tmp_pa
 
 def test_the_credits_page_shows_the_balance_and_each_entry_with_its_book(owner, stranger, tmp_path):
     book, _conversion = converting_book(owner, tmp_path)
-    credits_grant_by_system(user=stranger, amount=7, reason="stranger's grant")
+    credits_grant_by_system(user=stranger, hundredths=700, reason="stranger's grant")
     page = signed_in(owner).get(reverse("audiobooks:credits"))
     assert page.status_code == 200
     text = html(page)
-    assert "<strong>2</strong><span>credits available</span>" in text
+    charged = _conversion.charge_hundredths
+    balance = 300 - charged
+    audio = prices.amount(balance).audio
+    assert f"<strong>{format_credits(balance)}</strong><span>credits available, about {audio}" in text
+    assert f"−{format_credits(charged)}</td>" in text, "the charge, to the hundredth"
     assert "Charge" in text
     assert url("book-detail", book) in text
     assert "Staff grant" in text or "test" in text

@@ -9,7 +9,8 @@ seen. Every refusal is shown on the page itself, with what was chosen kept.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
@@ -20,10 +21,11 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.models import User
-from audiobooks import selectors
-from audiobooks.models import Book
+from audiobooks import prices, selectors
+from audiobooks.models import Book, Chapter
 from audiobooks.pipeline import submit
 from audiobooks.voices import previews
+from credits.selectors import credit_balance_get
 from ebookvoice.errors import DomainError
 from ebookvoice.inputs import INT_MAX, parse_float, parse_int
 from tts_engine.catalogue import default_voice_for
@@ -50,6 +52,37 @@ class VoiceChoice:
     preview_url: str | None
     preview_status: str
     warning: str | None
+
+
+@dataclass
+class PickerItem:
+    """One line of the chapter picker: a whole chapter (`row`), or a divided chapter with
+    its sections under it (`sections`), which can be ticked together or one by one."""
+
+    group: int
+    title: str
+    row: dict[str, Any] | None = None
+    sections: list[dict[str, Any]] = field(default_factory=list)
+    minutes: int = 0
+
+    @property
+    def all_checked(self) -> bool:
+        return all(row["checked"] for row in self.sections)
+
+
+def _picker(rows: list[dict[str, Any]]) -> list[PickerItem]:
+    items: list[PickerItem] = []
+    for row in rows:
+        chapter: Chapter = row["chapter"]
+        minutes: int = row["minutes"]
+        if not chapter.section:
+            items.append(PickerItem(group=chapter.group, title=chapter.title, row=row, minutes=minutes))
+            continue
+        if not items or items[-1].row is not None or items[-1].group != chapter.group:
+            items.append(PickerItem(group=chapter.group, title=chapter.group_title or chapter.title))
+        items[-1].sections.append(row)
+        items[-1].minutes += minutes
+    return items
 
 
 def _voices(book: Book) -> list[VoiceChoice]:
@@ -88,47 +121,61 @@ def _context(
 ) -> dict[str, object]:  # fmt: skip
     chapters = selectors.book_chapters(book=book)
     voices = _voices(book) if book.status == Book.Status.READY else []
-    if chosen is None:
-        chosen = [chapter.index for chapter in chapters if chapter.included]
     voice_key = voice_key or default_voice_for(
         language=book.language, voice_keys_and_languages=[(voice.key, voice.language) for voice in voices]
     )
+    preselection_note = None
+    balance = credit_balance_get(user=user)
+    if chosen is None:
+        # The picker never opens on a selection the balance cannot pay for.
+        preselection = prices.preselect(
+            chapters, balance_hundredths=balance, voice_key=voice_key, speed=speed
+        )
+        chosen, preselection_note = preselection.chosen, preselection.note
     quote = (
         selectors.book_conversion_quote(
-            user=user, book_uuid=book.uuid, chapter_indexes=chosen, voice_key=voice_key
+            user=user,
+            book_uuid=book.uuid,
+            chapter_indexes=chosen,
+            voice_key=voice_key,
+            speed=speed,
+            balance_hundredths=balance,
         )
         if book.status == Book.Status.READY
         else None
     )
+    ticked = set(chosen)
     rows = [
         {
             "chapter": chapter,
-            "checked": chapter.index in chosen,
+            "checked": chapter.index in ticked,
             "minutes": max(1, round(chapter.words / WORDS_PER_MINUTE / (speed if speed > 0 else 1.0))),
         }
         for chapter in chapters
     ]
+    picker = _picker(rows)
     words = sum(chapter.words for chapter in chapters)
-    meta = (
-        [f"{len(chapters)} chapter{'s' if len(chapters) != 1 else ''}", f"{words:,} words"]
-        if chapters
-        else []
-    )
-    if not chapters:
-        meta = []
-    elif book.language:
-        meta.append(f"Language: {book.language}")
+    meta: list[str] = []
+    if chapters:
+        count = f"{len(picker):,} chapter{'s' if len(picker) != 1 else ''}"
+        if len(picker) != len(chapters):  # divided chapters: their sections are chosen one by one
+            count += f", {len(chapters):,} to choose from"
+        meta = [count, f"{words:,} words"]
+        if book.language:
+            meta.append(f"Language: {book.language}")
     return {
         "book": book,
         "meta": meta,
         "authors": book.authors_text,
         "rows": rows,
+        "picker": picker,
         "included_count": sum(1 for row in rows if row["checked"]),
         "voices": voices,
         "voice_key": voice_key,
         "speeds": SPEEDS,
         "speed": speed,
         "quote": quote,
+        "preselection_note": preselection_note,
         "error": error,
         "idempotency_key": uuid.uuid4().hex,
         "poll_seconds": POLL_SECONDS,
@@ -174,21 +221,35 @@ def book_convert(request: HttpRequest, book_uuid: UUID) -> HttpResponse:
 @login_required
 @require_safe
 def book_quote(request: HttpRequest, book_uuid: UUID) -> JsonResponse:
-    """``?chapter=0&chapter=2&voice=…``: the credits it would cost, the balance, the language warning."""
+    """``?chapter=0&chapter=2&voice=…&speed=…``: the credits it would cost, the balance, the language warning.
+
+    Amounts come as the page shows them (``"0.07"``, ``"credits"``, ``"2 h 50 min"``) and in hundredths.
+    """
     user = user_of(request)
+    speed = _speed(request.GET.get("speed"))
     quote = selectors.book_conversion_quote(
         user=user,
         book_uuid=book_uuid,
         chapter_indexes=_chapter_indexes(request.GET.getlist("chapter")),
         voice_key=request.GET.get("voice", ""),
+        speed=speed if speed > 0 else 1.0,
     )
+    cost, balance, shortfall = quote.cost, quote.balance, quote.shortfall
     response = JsonResponse(
         {
             "characters": quote.characters,
-            "credits": quote.credits,
-            "balance": quote.balance,
+            "audio": prices.format_duration(quote.audio_seconds),
+            "credits": cost.credits,
+            "credits_noun": cost.noun,
+            "credits_hundredths": cost.hundredths,
+            "balance": balance.credits,
+            "balance_noun": balance.noun,
+            "balance_hundredths": balance.hundredths,
+            "balance_audio": balance.audio,
             "affordable": quote.affordable,
-            "shortfall": quote.shortfall,
+            "shortfall": shortfall.credits,
+            "shortfall_noun": shortfall.noun,
+            "shortfall_hundredths": shortfall.hundredths,
             "language_warning": quote.language_warning,
         }
     )

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_safe
 
 from audiobooks import selectors
 from credits.conf import chars_per_credit
+from credits.pricing import HUNDREDTHS_PER_CREDIT
 from credits.selectors import credit_balance_get, credit_entries_list, credit_plan_get
 
 from .common import user_of
@@ -39,6 +40,7 @@ def credits_page(request: HttpRequest) -> HttpResponse:
         "balance": credit_balance_get(user=user),
         "plan": credit_plan_get(user=user).label,
         "chars_per_credit": chars_per_credit(),
+        "chars_per_hundredth": chars_per_credit() / HUNDREDTHS_PER_CREDIT,
         "rows": rows,
         "page": page,
     }

@@ -1,4 +1,5 @@
-"""A book's files for its owner: one file by its name, every chapter MP3 in a zip, and the ACX export.
+"""A book's files for its owner: one file by its name, every chapter MP3 in a zip, and the ACX export;
+and the MP3 zip of one conversion through the API's signed link.
 
 Each checks ownership through ``selectors`` (another user's book is a 404).
 A file is a redirect to a short-lived link (presigned on S3, signed by this
@@ -27,7 +28,7 @@ from django.views.decorators.http import require_safe
 
 from audiobooks import selectors
 from audiobooks.delivery import acx
-from audiobooks.models import StoredObject
+from audiobooks.models import Book, StoredObject
 from audiobooks.storage import backend, links
 from audiobooks.storage.headers import attachment_name, content_disposition
 from audiobooks.storage.zipstream import ZipEntry, zip_stream
@@ -80,6 +81,30 @@ def book_file(request: HttpRequest, book_uuid: UUID, name: str) -> HttpResponse:
 def book_mp3_zip(request: HttpRequest, book_uuid: UUID) -> StreamingHttpResponse:
     """Every chapter MP3 of the book in one zip, written while it is sent and never stored."""
     book, mp3s = selectors.book_mp3s_for_user(user=user_of(request), book_uuid=book_uuid)
+    return _mp3_zip_response(book, mp3s)
+
+
+@require_safe
+def signed_mp3_zip(request: HttpRequest, token: str) -> HttpResponseBase:
+    """A conversion's chapter MP3s in one zip, for whoever holds the API's signed link (no session).
+
+    The link (``storage.links.archive_link``) is handed out by
+    ``GET /api/v1/conversions/<id>/downloads`` after the ownership check, and
+    lives as long as any download link; a tampered or expired one is a 403,
+    as S3 answers a presigned URL. It is checked when the zip starts, not
+    while it streams.
+    """
+    try:
+        signed = links.verify_archive_token(token)
+    except links.LinkRefused as error:
+        return HttpResponse(str(error), status=403, content_type="text/plain; charset=utf-8")
+    conversion, mp3s = selectors.conversion_mp3s_for_owner(
+        owner_uuid=signed.owner_uuid, conversion_uuid=signed.conversion_uuid
+    )
+    return _mp3_zip_response(conversion.book, mp3s)
+
+
+def _mp3_zip_response(book: Book, mp3s: list[StoredObject]) -> StreamingHttpResponse:
     names: set[str] = set()
     entries = []
     for stored in mp3s:

@@ -25,7 +25,7 @@ def staff_client(client, staff):
 
 @pytest.fixture
 def charged(owner, staff) -> uuid.UUID:
-    credits_grant(user=owner, amount=3, actor=staff, reason="Welcome back")
+    credits_grant(user=owner, hundredths=300, actor=staff, reason="Welcome back")
     conversion = uuid.uuid4()
     conversion_charge(user=owner, conversion_uuid=conversion, characters=120_000)
     conversion_refund(conversion_uuid=conversion, rendered_characters=0)
@@ -38,8 +38,8 @@ def test_staff_see_the_ledger_with_signed_amounts_and_who_made_each_entry(staff_
     html = page.content.decode()
     assert "owner@example.com" in html
     assert "Welcome back" in html
-    assert "-3" in html
-    assert "+3" in html
+    assert "-2.40" in html  # 120,000 characters: 240 hundredths
+    assert "+3.00" in html
     assert "staff@example.com" in html
 
 
@@ -58,18 +58,18 @@ def test_the_ledger_cannot_be_added_to_changed_or_deleted_in_the_admin(staff_cli
     changelist = staff_client.get(reverse("admin:credits_creditentry_changelist"))
     assert b"delete_selected" not in changelist.content
     entry.refresh_from_db()
-    assert entry.amount == 3
+    assert entry.amount == 300
 
 
 def test_pasting_a_conversion_uuid_finds_its_charge_and_refund(staff_client, charged, owner, staff):
-    credits_grant(user=owner, amount=1, actor=staff, reason="Unrelated")
+    credits_grant(user=owner, hundredths=100, actor=staff, reason="Unrelated")
     page = staff_client.get(reverse("admin:credits_creditentry_changelist"), {"q": str(charged)})
     assert page.context["cl"].result_count == 2
     assert {e.kind for e in page.context["cl"].result_list} == {"charge", "refund"}
 
 
 def test_the_ledger_can_be_searched_by_email(staff_client, charged, stranger, staff):
-    credits_grant(user=stranger, amount=1, actor=staff, reason="x")
+    credits_grant(user=stranger, hundredths=100, actor=staff, reason="x")
     page = staff_client.get(reverse("admin:credits_creditentry_changelist"), {"q": "stranger@"})
     assert page.context["cl"].result_count == 1
 
@@ -83,7 +83,8 @@ def test_a_stranger_cannot_open_the_ledger(client, stranger, charged):
 def test_staff_see_balances_and_plans_with_a_link_to_each_ledger(staff_client, charged, owner):
     page = staff_client.get(reverse("admin:credits_creditaccount_changelist"))
     assert page.status_code == 200
-    assert page.context["cl"].result_list[0].balance == 3
+    assert page.context["cl"].result_list[0].balance == 300
+    assert "3.00 credits (about 2 h 25 min of audio)" in page.content.decode()
     detail = staff_client.get(reverse("admin:credits_creditaccount_change", args=[owner.pk]))
     assert f"?user__id__exact={owner.pk}".encode() in detail.content
     ledger = staff_client.get(reverse("admin:credits_creditentry_changelist"), {"user__id__exact": owner.pk})
@@ -98,7 +99,7 @@ def test_changing_a_plan_in_the_admin_never_writes_back_a_stale_balance(
     def load_then_money_moves(self, request, object_id, from_field=None):
         account = load(self, request, object_id, from_field)
         if request.method == "POST":  # a charge or grant lands after the admin read the row
-            credits_grant(user=owner, amount=10, actor=staff, reason="meanwhile")
+            credits_grant(user=owner, hundredths=1000, actor=staff, reason="meanwhile")
         return account
 
     monkeypatch.setattr(CreditAccountAdmin, "get_object", load_then_money_moves)
@@ -106,7 +107,7 @@ def test_changing_a_plan_in_the_admin_never_writes_back_a_stale_balance(
     response = staff_client.post(url, {"plan": Plan.PREMIUM, "balance": 999})
     assert response.status_code == 302
     assert credit_plan_get(user=owner) == Plan.PREMIUM
-    assert credit_balance_get(user=owner) == 13
+    assert credit_balance_get(user=owner) == 1300
 
 
 def test_balance_rows_cannot_be_added_or_deleted_in_the_admin(staff_client, charged, owner):
@@ -162,14 +163,20 @@ def test_staff_grant_credits_to_each_selected_account_with_their_name_and_reason
         staff_client, accounts, apply="yes", amount=4, reason="Beta testers", grant_key=key
     )
     assert response.status_code == 302
-    assert (credit_balance_get(user=owner), credit_balance_get(user=stranger)) == (4, 4)
+    assert (credit_balance_get(user=owner), credit_balance_get(user=stranger)) == (400, 400)
     entries = CreditEntry.objects.order_by("id")
     assert {(e.user, e.kind, e.amount, e.actor, e.reason) for e in entries} == {
-        (owner, "staff_grant", 4, staff, "Beta testers"),
-        (stranger, "staff_grant", 4, staff, "Beta testers"),
+        (owner, "staff_grant", 400, staff, "Beta testers"),
+        (stranger, "staff_grant", 400, staff, "Beta testers"),
     }
     shown = [str(m) for m in get_messages(response.wsgi_request)]
-    assert shown == ["Granted 4 credits to 2 accounts: owner@example.com, stranger@example.com."]
+    assert shown == ["Granted 4.00 credits to 2 accounts: owner@example.com, stranger@example.com."]
+
+
+def test_staff_grant_fractions_of_a_credit(staff_client, accounts, owner):
+    key = grant_key_on(choose_grant(staff_client, accounts[:1]))
+    choose_grant(staff_client, accounts[:1], apply="yes", amount="2.5", reason="Refund", grant_key=key)
+    assert credit_balance_get(user=owner) == 250
 
 
 def test_sending_the_same_grant_page_twice_grants_once(staff_client, accounts, owner):
@@ -178,7 +185,7 @@ def test_sending_the_same_grant_page_twice_grants_once(staff_client, accounts, o
     choose_grant(staff_client, accounts[:1], **form)
     again = choose_grant(staff_client, accounts[:1], **form)
     assert again.status_code == 302
-    assert credit_balance_get(user=owner) == 2
+    assert credit_balance_get(user=owner) == 200
     assert CreditEntry.objects.count() == 1
     assert "already had this grant" in str(list(get_messages(again.wsgi_request))[-1])
 
@@ -187,14 +194,15 @@ def test_a_new_grant_page_is_a_new_grant(staff_client, accounts, owner):
     for _ in range(2):
         key = grant_key_on(choose_grant(staff_client, accounts[:1]))
         choose_grant(staff_client, accounts[:1], apply="yes", amount=1, reason="x", grant_key=key)
-    assert credit_balance_get(user=owner) == 2
+    assert credit_balance_get(user=owner) == 200
 
 
 @pytest.mark.parametrize(
     ("amount", "reason", "error"),
     [
-        (0, "x", "greater than or equal to 1"),
-        (-5, "x", "greater than or equal to 1"),
+        (0, "x", "greater than or equal to 0.01"),
+        (-5, "x", "greater than or equal to 0.01"),
+        ("0.005", "x", "no more than 2 decimal places"),
         (10_001, "x", "less than or equal to 10000"),
         (3, "   ", "This field is required."),
     ],

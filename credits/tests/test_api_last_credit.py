@@ -9,7 +9,9 @@ import pytest
 
 from accounts.tests.conftest import fresh_rate_limits  # noqa: F401
 from audiobooks.models import Conversion
+from audiobooks.pipeline.parts import chapter_parts
 from credits.models import CreditEntry, EntryKind
+from credits.pricing import describe_credits, quote_hundredths
 from credits.selectors import credit_balance_get, ledger_audit
 from credits.services import credits_grant_by_system
 from tests.apiclient import Api, person_with_app, ready_book
@@ -22,7 +24,10 @@ def test_twenty_submissions_for_the_last_credit_make_one_conversion_and_nineteen
     settings.CREDITS_RATE_LIMITS = {"conversion": "1000/h"}
     user, api = person_with_app("reader@example.com")
     book = ready_book(user, tmp_path)
-    credits_grant_by_system(user=user, amount=1, reason="the last credit")
+    # Exactly what the chapter costs, as submission counts it: its text cut into Parts.
+    parts = chapter_parts(text=book.chapters.get(index=0).text)
+    price = quote_hundredths(sum(len(part.text) for part in parts))
+    credits_grant_by_system(user=user, hundredths=price, reason="the last credit")
 
     def submit() -> Any:
         body = {"book": str(book.uuid), "chapters": [0]}
@@ -36,7 +41,7 @@ def test_twenty_submissions_for_the_last_credit_make_one_conversion_and_nineteen
     assert sorted(a.status_code for a in answers) == [201] + [402] * 19
     refusals = [a.json()["error"] for a in answers if a.status_code == 402]
     assert {(e["code"], e["message"]) for e in refusals} == {
-        ("insufficient_credits", "This conversion needs 1 credit and you have 0.")
+        ("insufficient_credits", f"This conversion needs {describe_credits(price)} and you have 0.00.")
     }
     assert Conversion.objects.filter(owner=user).count() == 1
     assert CreditEntry.objects.filter(kind=EntryKind.CHARGE).count() == 1

@@ -19,7 +19,7 @@ from ebookvoice.paths import BASE_DIR
 @pytest.fixture
 def busy_ledger(owner, stranger, staff):
     credits_grant_signup(user=owner)
-    credits_grant(user=stranger, amount=5, actor=staff, reason="x")
+    credits_grant(user=stranger, hundredths=500, actor=staff, reason="x")
     conversion = uuid.uuid4()
     conversion_charge(user=owner, conversion_uuid=conversion, characters=120_000)
     conversion_refund(conversion_uuid=conversion, rendered_characters=50_000)
@@ -37,7 +37,7 @@ def test_a_tampered_balance_fails_the_audit_and_names_the_user(busy_ledger, owne
     with pytest.raises(CommandError, match=r"Audited 2 accounts and 4 entries: 1 mismatch\."):
         call_command("audit_credits")
     assert capsys.readouterr().out == (
-        f"MISMATCH owner@example.com (user {owner.pk}): balance is 50 but entries sum to 2\n"
+        f"MISMATCH owner@example.com (user {owner.pk}): balance is 0.50 but entries sum to 2.00\n"
     )
 
 
@@ -53,7 +53,7 @@ def test_an_entry_whose_balance_after_is_wrong_is_reported_by_id(owner, capsys):
     with pytest.raises(CommandError, match="1 mismatch"):
         call_command("audit_credits")
     out = capsys.readouterr().out
-    assert f"entry {second.pk} has balance_after 3, running sum is 4" in out
+    assert f"entry {second.pk} has balance_after 0.03, running sum is 0.04" in out
     assert f"entry {first.pk}" not in out
 
 
@@ -66,8 +66,10 @@ def test_a_balance_without_entries_and_entries_without_a_balance_are_mismatches(
     with pytest.raises(CommandError, match="2 mismatches"):
         call_command("audit_credits")
     out = capsys.readouterr().out
-    assert f"owner@example.com (user {owner.pk}): balance is 7 but there are no entries" in out
-    assert f"stranger@example.com (user {stranger.pk}): entries sum to 1 but there is no balance row" in out
+    assert f"owner@example.com (user {owner.pk}): balance is 0.07 but there are no entries" in out
+    assert (
+        f"stranger@example.com (user {stranger.pk}): entries sum to 0.01 but there is no balance row" in out
+    )
 
 
 @pytest.mark.django_db
@@ -79,7 +81,7 @@ def test_entries_of_deleted_users_are_history_not_mismatches(busy_ledger, owner,
 
 @pytest.mark.django_db(transaction=True)
 def test_the_command_exits_non_zero_on_a_mismatch(owner, staff):
-    credits_grant(user=owner, amount=1, actor=staff, reason="x")
+    credits_grant(user=owner, hundredths=100, actor=staff, reason="x")
     CreditAccount.objects.filter(user=owner).update(balance=0)
     # The test database, committed to (transaction=True), seen from another process.
     url = urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{connection.settings_dict['NAME']}").geturl()

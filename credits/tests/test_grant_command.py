@@ -26,27 +26,27 @@ def grant(*args: str) -> str:
 def test_a_grant_by_the_system_credits_the_user_and_prints_one_line(owner):
     output = grant("owner@example.com", "5", "--reason", "Sorry about the outage")
     entry = CreditEntry.objects.get()
-    assert (entry.user, entry.kind, entry.amount, entry.actor) == (owner, EntryKind.STAFF_GRANT, 5, None)
+    assert (entry.user, entry.kind, entry.amount, entry.actor) == (owner, EntryKind.STAFF_GRANT, 500, None)
     assert entry.reason == "Sorry about the outage"
-    assert credit_balance_get(user=owner) == 5
+    assert credit_balance_get(user=owner) == 500
     assert output == (
-        f"Granted 5 credits to owner@example.com by the system (entry {entry.pk}, "
-        "reason 'Sorry about the outage'); balance now 5.\n"
+        f"Granted 5.00 credits to owner@example.com by the system (entry {entry.pk}, "
+        "reason 'Sorry about the outage'); balance now 5.00 credits (about 4 h 2 min of audio).\n"
     )
 
 
 def test_the_email_is_matched_in_any_case_and_the_balance_adds_up(owner):
     grant("owner@example.com", "1", "--reason", "first")
     output = grant("OWNER@Example.com", "2", "--reason", "second")
-    assert "Granted 2 credits to owner@example.com" in output
-    assert output.endswith("balance now 3.\n")
-    assert credit_balance_get(user=owner) == 3
+    assert "Granted 2.00 credits to owner@example.com" in output
+    assert output.endswith("balance now 3.00 credits (about 2 h 25 min of audio).\n")
+    assert credit_balance_get(user=owner) == 300
 
 
 def test_a_named_staff_actor_is_recorded_on_the_entry(owner, staff):
     output = grant("owner@example.com", "1", "--reason", "Beta tester", "--actor", "staff@example.com")
     assert CreditEntry.objects.get().actor == staff
-    assert "Granted 1 credit to owner@example.com by staff@example.com" in output
+    assert "Granted 1.00 credit to owner@example.com by staff@example.com" in output
 
 
 def test_an_actor_who_is_not_staff_is_refused_and_nothing_moves(owner, stranger):
@@ -72,16 +72,27 @@ def test_an_unknown_actor_is_refused_by_name(owner):
     assert not CreditEntry.objects.exists()
 
 
-@pytest.mark.parametrize("amount", ["0", "-3"])
+@pytest.mark.parametrize("amount", ["0", "-3", "0.00"])
 def test_a_non_positive_amount_is_refused(owner, amount):
-    with pytest.raises(CommandError, match=f"AMOUNT must be a whole number of credits above 0, not {amount}"):
+    with pytest.raises(CommandError, match=f"AMOUNT must be a number of credits above 0, not {amount}"):
         grant("owner@example.com", amount, "--reason", "x")
     assert not CreditEntry.objects.exists()
 
 
-def test_an_amount_that_is_not_a_whole_number_is_refused(owner):
-    with pytest.raises(CommandError, match="invalid int value"):
-        grant("owner@example.com", "2.5", "--reason", "x")
+def test_a_fraction_of_a_credit_is_granted_to_the_hundredth(owner):
+    output = grant("owner@example.com", "2.5", "--reason", "half a book")
+    assert CreditEntry.objects.get().amount == 250
+    assert credit_balance_get(user=owner) == 250
+    assert "Granted 2.50 credits to owner@example.com" in output
+
+
+@pytest.mark.parametrize(("amount", "why"), [("2.505", "finer than a hundredth"), ("lots", "not a number")])
+def test_an_amount_finer_than_a_hundredth_or_not_a_number_is_refused(owner, amount, why):
+    with pytest.raises(
+        CommandError, match=f"AMOUNT must be a number of credits above 0, to the hundredth: .*{why}"
+    ):
+        grant("owner@example.com", amount, "--reason", "x")
+    assert not CreditEntry.objects.exists()
 
 
 @pytest.mark.parametrize("reason", ["", "   "])
@@ -99,12 +110,13 @@ def test_the_reason_is_required(owner):
 def test_web_callers_still_need_a_staff_actor(owner, stranger):
     # The system path is for the command only; credits_grant keeps its check.
     with pytest.raises(PermissionDenied):
-        credits_grant(user=owner, amount=1, actor=stranger, reason="x")
-    entry = credits_grant_by_system(user=owner, amount=1, reason="x", idempotency_key="grant:cli-test")
+        credits_grant(user=owner, hundredths=100, actor=stranger, reason="x")
+    entry = credits_grant_by_system(user=owner, hundredths=100, reason="x", idempotency_key="grant:cli-test")
     assert (
-        credits_grant_by_system(user=owner, amount=1, reason="x", idempotency_key="grant:cli-test") == entry
+        credits_grant_by_system(user=owner, hundredths=100, reason="x", idempotency_key="grant:cli-test")
+        == entry
     )
-    assert credit_balance_get(user=owner) == 1
+    assert credit_balance_get(user=owner) == 100
 
 
 def test_the_audit_agrees_after_a_grant(owner):

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 
 def give(user: User, amount: int, staff: User) -> None:
-    credits_grant(user=user, amount=amount, actor=staff, reason="test float")
+    credits_grant(user=user, hundredths=amount * 100, actor=staff, reason="test float")
 
 
 # --- Signup grant -------------------------------------------------------------------
@@ -35,18 +35,18 @@ def test_a_verified_new_user_gets_three_credits(owner):
     assert entry is not None
     assert (entry.kind, entry.amount, entry.balance_after, entry.actor) == (
         EntryKind.SIGNUP_GRANT,
-        3,
-        3,
+        300,
+        300,
         None,
     )
-    assert credit_balance_get(user=owner) == 3
+    assert credit_balance_get(user=owner) == 300
 
 
 def test_the_signup_grant_is_given_once_however_often_it_is_asked_for(owner):
     first = credits_grant_signup(user=owner)
     again = credits_grant_signup(user=owner)
     assert first == again
-    assert credit_balance_get(user=owner) == 3
+    assert credit_balance_get(user=owner) == 300
     assert CreditEntry.objects.count() == 1
 
 
@@ -75,57 +75,57 @@ def test_the_signup_key_does_not_keep_the_address_in_the_clear(owner):
 def test_the_signup_grant_size_is_a_setting(owner):
     with override_settings(CREDITS_SIGNUP_GRANT=5):
         credits_grant_signup(user=owner)
-    assert credit_balance_get(user=owner) == 5
+    assert credit_balance_get(user=owner) == 500
 
 
 # --- Staff grants, purchases, adjustments ------------------------------------------------
 
 
 def test_staff_can_grant_credits_and_the_entry_names_them(owner, staff):
-    entry = credits_grant(user=owner, amount=10, actor=staff, reason="Apology for an outage")
+    entry = credits_grant(user=owner, hundredths=1000, actor=staff, reason="Apology for an outage")
     assert (entry.kind, entry.amount, entry.actor, entry.reason) == (
         EntryKind.STAFF_GRANT,
-        10,
+        1000,
         staff,
         "Apology for an outage",
     )
-    assert credit_balance_get(user=owner) == 10
+    assert credit_balance_get(user=owner) == 1000
 
 
 def test_a_stranger_cannot_grant_credits(owner, stranger):
     with pytest.raises(PermissionDenied):
-        credits_grant(user=owner, amount=10, actor=stranger, reason="Free money")
+        credits_grant(user=owner, hundredths=1000, actor=stranger, reason="Free money")
     assert not CreditEntry.objects.exists()
 
 
 def test_a_grant_needs_a_positive_amount_and_a_reason(owner, staff):
     with pytest.raises(ValueError, match="positive"):
-        credits_grant(user=owner, amount=0, actor=staff, reason="x")
+        credits_grant(user=owner, hundredths=0, actor=staff, reason="x")
     with pytest.raises(ValueError, match="reason"):
-        credits_grant(user=owner, amount=1, actor=staff, reason="  ")
+        credits_grant(user=owner, hundredths=100, actor=staff, reason="  ")
 
 
 def test_a_grant_replayed_with_its_key_moves_nothing(owner, staff):
-    first = credits_grant(user=owner, amount=4, actor=staff, reason="x", idempotency_key="form:1")
-    again = credits_grant(user=owner, amount=4, actor=staff, reason="x", idempotency_key="form:1")
+    first = credits_grant(user=owner, hundredths=400, actor=staff, reason="x", idempotency_key="form:1")
+    again = credits_grant(user=owner, hundredths=400, actor=staff, reason="x", idempotency_key="form:1")
     assert first == again
-    assert credit_balance_get(user=owner) == 4
+    assert credit_balance_get(user=owner) == 400
 
 
 def test_a_purchase_is_credited_once_per_payment_reference(owner):
-    credits_purchase(user=owner, amount=20, payment_reference="pi_123")
-    credits_purchase(user=owner, amount=20, payment_reference="pi_123")
-    assert credit_balance_get(user=owner) == 20
+    credits_purchase(user=owner, hundredths=2000, payment_reference="pi_123")
+    credits_purchase(user=owner, hundredths=2000, payment_reference="pi_123")
+    assert credit_balance_get(user=owner) == 2000
     assert CreditEntry.objects.get().kind == EntryKind.PURCHASE
 
 
 def test_an_adjustment_can_take_credits_back_but_not_below_zero(owner, staff):
     give(owner, 5, staff)
-    credits_adjust(user=owner, amount=-2, actor=staff, reason="Duplicate grant")
-    assert credit_balance_get(user=owner) == 3
-    with pytest.raises(InsufficientCredits, match="removes 4 credits"):
-        credits_adjust(user=owner, amount=-4, actor=staff, reason="Too much")
-    assert credit_balance_get(user=owner) == 3
+    credits_adjust(user=owner, hundredths=-200, actor=staff, reason="Duplicate grant")
+    assert credit_balance_get(user=owner) == 300
+    with pytest.raises(InsufficientCredits, match=r"removes 4\.00 credits"):
+        credits_adjust(user=owner, hundredths=-400, actor=staff, reason="Too much")
+    assert credit_balance_get(user=owner) == 300
 
 
 # --- Charges -------------------------------------------------------------------------
@@ -135,10 +135,17 @@ def test_a_conversion_is_charged_its_quote_and_the_entry_records_the_basis(owner
     give(owner, 5, staff)
     conversion = uuid.uuid4()
     entry = conversion_charge(user=owner, conversion_uuid=conversion, characters=120_000)
-    assert (entry.kind, entry.amount, entry.balance_after) == (EntryKind.CHARGE, -3, 2)
+    assert (entry.kind, entry.amount, entry.balance_after) == (EntryKind.CHARGE, -240, 260)
     assert (entry.conversion_uuid, entry.characters, entry.chars_per_credit) == (conversion, 120_000, 50_000)
     assert entry.idempotency_key == f"charge:{conversion}"
-    assert credit_balance_get(user=owner) == 2
+    assert credit_balance_get(user=owner) == 260
+
+
+def test_a_short_job_costs_hundredths_not_a_whole_credit(owner, staff):
+    give(owner, 3, staff)
+    entry = conversion_charge(user=owner, conversion_uuid=uuid.uuid4(), characters=3_201)
+    assert entry.amount == -7  # 0.07 credits
+    assert credit_balance_get(user=owner) == 293
 
 
 def test_charging_the_same_conversion_twice_charges_once(owner, staff):
@@ -147,7 +154,7 @@ def test_charging_the_same_conversion_twice_charges_once(owner, staff):
     first = conversion_charge(user=owner, conversion_uuid=conversion, characters=60_000)
     again = conversion_charge(user=owner, conversion_uuid=conversion, characters=60_000)
     assert first == again
-    assert credit_balance_get(user=owner) == 3
+    assert credit_balance_get(user=owner) == 380
 
 
 def test_a_replayed_charge_returns_the_first_one_even_after_the_balance_is_spent(owner, staff):
@@ -161,14 +168,14 @@ def test_a_short_balance_refuses_the_conversion_with_a_clear_message_and_charges
     give(owner, 1, staff)
     with pytest.raises(InsufficientCredits) as refused:
         conversion_charge(user=owner, conversion_uuid=uuid.uuid4(), characters=150_000)
-    assert str(refused.value) == "This conversion needs 3 credits and you have 1."
-    assert (refused.value.needed, refused.value.available) == (3, 1)
-    assert credit_balance_get(user=owner) == 1
+    assert str(refused.value) == "This conversion needs 3.00 credits and you have 1.00."
+    assert (refused.value.needed, refused.value.available) == (300, 100)
+    assert credit_balance_get(user=owner) == 100
     assert not CreditEntry.objects.filter(kind=EntryKind.CHARGE).exists()
 
 
 def test_a_user_who_never_had_credits_is_refused_too(owner):
-    with pytest.raises(InsufficientCredits, match="needs 1 credit and you have 0"):
+    with pytest.raises(InsufficientCredits, match=r"needs 0\.01 credits and you have 0\.00"):
         conversion_charge(user=owner, conversion_uuid=uuid.uuid4(), characters=1)
 
 
@@ -176,7 +183,7 @@ def test_a_conversion_without_text_is_refused_before_any_charge(owner, staff):
     give(owner, 1, staff)
     with pytest.raises(NothingToConvert):
         conversion_charge(user=owner, conversion_uuid=uuid.uuid4(), characters=0)
-    assert credit_balance_get(user=owner) == 1
+    assert credit_balance_get(user=owner) == 100
 
 
 def test_a_failed_submission_rolls_back_its_charge_with_it(owner, staff):
@@ -189,18 +196,19 @@ def test_a_failed_submission_rolls_back_its_charge_with_it(owner, staff):
 
     with pytest.raises(RuntimeError):
         submit()
-    assert credit_balance_get(user=owner) == 2
+    assert credit_balance_get(user=owner) == 200
 
 
 # --- Refunds -------------------------------------------------------------------------
 
 
-def test_a_refund_gives_back_every_block_not_fully_rendered(owner, staff):
+def test_a_refund_gives_back_every_hundredth_not_fully_rendered(owner, staff):
     give(owner, 3, staff)
     conversion = uuid.uuid4()
     conversion_charge(user=owner, conversion_uuid=conversion, characters=150_000)
     refund = conversion_refund(conversion_uuid=conversion, rendered_characters=60_000)
-    assert (refund.kind, refund.amount, refund.balance_after) == (EntryKind.REFUND, 2, 2)
+    # 300 charged; 60,000 rendered keeps 120 hundredths, so 180 come back.
+    assert (refund.kind, refund.amount, refund.balance_after) == (EntryKind.REFUND, 180, 180)
     assert (refund.user, refund.idempotency_key) == (owner, f"refund:{conversion}")
 
 
@@ -211,7 +219,7 @@ def test_cancel_then_failure_refunds_once(owner, staff):
     on_cancel = conversion_refund(conversion_uuid=conversion, rendered_characters=0)
     on_failure = conversion_refund(conversion_uuid=conversion, rendered_characters=100_000)
     assert on_failure == on_cancel
-    assert credit_balance_get(user=owner) == 3
+    assert credit_balance_get(user=owner) == 300
     assert CreditEntry.objects.filter(kind=EntryKind.REFUND).count() == 1
 
 
@@ -230,7 +238,7 @@ def test_a_refund_uses_the_rate_of_its_charge_even_after_the_setting_changed(own
     conversion_charge(user=owner, conversion_uuid=conversion, characters=150_000)
     with override_settings(CREDITS_CHARS_PER_CREDIT=10_000):
         refund = conversion_refund(conversion_uuid=conversion, rendered_characters=50_000)
-    assert refund.amount == 2
+    assert refund.amount == 200  # 300 − 50,000 ÷ 500 at the charge's rate, not 300 − 500
 
 
 def test_refunding_a_conversion_that_was_never_charged_is_a_bug_not_free_credits(owner):
@@ -242,8 +250,8 @@ def test_refunding_a_conversion_that_was_never_charged_is_a_bug_not_free_credits
 
 
 def test_an_entry_cannot_be_changed_or_deleted_through_the_model(owner, staff):
-    entry = credits_grant(user=owner, amount=1, actor=staff, reason="x")
-    entry.amount = 100
+    entry = credits_grant(user=owner, hundredths=100, actor=staff, reason="x")
+    entry.amount = 101
     with pytest.raises(LedgerIsAppendOnly):
         entry.save()
     with pytest.raises(LedgerIsAppendOnly):
@@ -251,11 +259,11 @@ def test_an_entry_cannot_be_changed_or_deleted_through_the_model(owner, staff):
 
 
 def test_the_database_refuses_to_change_or_delete_an_entry(owner, staff):
-    entry = credits_grant(user=owner, amount=1, actor=staff, reason="x")
+    entry = credits_grant(user=owner, hundredths=100, actor=staff, reason="x")
     with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
         CreditEntry.objects.filter(pk=entry.pk).delete()
     with pytest.raises(IntegrityError, match="correction"), transaction.atomic():
-        CreditEntry.objects.filter(pk=entry.pk).update(amount=100)
+        CreditEntry.objects.filter(pk=entry.pk).update(amount=101)
     with pytest.raises(IntegrityError), transaction.atomic():
         CreditEntry.objects.filter(pk=entry.pk).update(user=staff)
 
@@ -267,11 +275,11 @@ def test_the_database_refuses_a_negative_balance_even_without_the_services(owner
 
 
 def test_deleting_a_user_keeps_their_entries_without_them(owner, staff):
-    entry = credits_grant(user=owner, amount=2, actor=staff, reason="x")
+    entry = credits_grant(user=owner, hundredths=200, actor=staff, reason="x")
     staff.delete()
     owner.delete()
     entry.refresh_from_db()
-    assert (entry.user, entry.actor, entry.amount) == (None, None, 2)
+    assert (entry.user, entry.actor, entry.amount) == (None, None, 200)
     assert not CreditAccount.objects.exists()
 
 
@@ -281,10 +289,10 @@ def test_deleting_a_user_keeps_their_entries_without_them(owner, staff):
 def test_a_user_sees_only_their_own_entries(owner, stranger, staff):
     give(owner, 1, staff)
     give(stranger, 2, staff)
-    assert [e.amount for e in credit_entries_list(user=owner)] == [1]
+    assert [e.amount for e in credit_entries_list(user=owner)] == [100]
 
 
 def test_entries_list_newest_first(owner, staff):
     give(owner, 1, staff)
     give(owner, 2, staff)
-    assert [e.balance_after for e in credit_entries_list(user=owner)] == [3, 1]
+    assert [e.balance_after for e in credit_entries_list(user=owner)] == [300, 100]

@@ -60,6 +60,6 @@ def test_changing_the_plan_leaves_the_balance_alone(owner, staff):
     from credits.selectors import credit_balance_get
     from credits.services import credits_grant
 
-    credits_grant(user=owner, amount=4, actor=staff, reason="x")
+    credits_grant(user=owner, hundredths=400, actor=staff, reason="x")
     credit_account_plan_set(user=owner, plan=Plan.PREMIUM, actor=staff)
-    assert credit_balance_get(user=owner) == 4
+    assert credit_balance_get(user=owner) == 400

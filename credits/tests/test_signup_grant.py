@@ -23,7 +23,7 @@ def sign_up_and_verify(client: Client, email: str) -> User:
 
 def test_verifying_the_address_grants_three_free_credits(client):
     user = sign_up_and_verify(client, "new@example.com")
-    assert credit_balance_get(user=user) == 3
+    assert credit_balance_get(user=user) == 300
     assert CreditEntry.objects.get(user=user).kind == "signup_grant"
 
 
@@ -37,7 +37,7 @@ def test_a_google_sign_up_with_a_verified_address_gets_the_grant():
     sign_in_with_google(
         Client(), {"access_token": "ya29.a", "expires_in": 3599, "id_token": id_token("ada@example.com")}
     )
-    assert credit_balance_get(user=User.objects.get(email="ada@example.com")) == 3
+    assert credit_balance_get(user=User.objects.get(email="ada@example.com")) == 300
 
 
 def test_deleting_the_account_and_signing_up_again_with_the_address_grants_nothing(client):

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import environ
 import imageio_ffmpeg
+from botocore.config import Config
 from cryptography.fernet import Fernet
 from csp import constants as csp_constants
 
@@ -99,6 +100,8 @@ MIDDLEWARE = [
     # no-store on account pages, Retry-After on every 429 (accounts.ratelimits).
     "accounts.ratelimits.AccountResponseHeadersMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
+    # A refusal no view caught (a circuit breaker open deep in a page): 503 and Retry-After, not a 500.
+    "ebookvoice.refusals.DomainErrorMiddleware",
 ]
 
 ROOT_URLCONF = "ebookvoice.urls"
@@ -228,6 +231,23 @@ STATIC_URL = "/static/"
 STATIC_ROOT: Path | None = None
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
+# Explicit S3 timeouts (botocore's default is 60 s for each) and one retry, so a
+# storage server that stops answering costs seconds, not minutes, before the
+# storage circuit breaker (ebookvoice.breakers) counts the failure.
+STORAGE_S3_CONNECT_TIMEOUT_SECONDS = env.float("STORAGE_S3_CONNECT_TIMEOUT_SECONDS", default=5.0)
+STORAGE_S3_READ_TIMEOUT_SECONDS = env.float("STORAGE_S3_READ_TIMEOUT_SECONDS", default=30.0)
+
+
+def s3_client_config(*, connect_timeout: float, read_timeout: float) -> Config:
+    # django-storages ignores its signature_version option once client_config is given.
+    return Config(
+        signature_version="s3v4",
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"mode": "standard", "max_attempts": 2},
+    )
+
+
 _default_storage: dict[str, Any]
 if USE_S3:
     _default_storage = {
@@ -244,6 +264,10 @@ if USE_S3:
             "querystring_auth": True,
             "querystring_expire": 15 * 60,
             "file_overwrite": False,
+            "client_config": s3_client_config(
+                connect_timeout=STORAGE_S3_CONNECT_TIMEOUT_SECONDS,
+                read_timeout=STORAGE_S3_READ_TIMEOUT_SECONDS,
+            ),
         },
     }
 else:
@@ -300,12 +324,21 @@ _csp_policy: dict[str, Any] = {
 CONTENT_SECURITY_POLICY = None if SECURITY_POLICY_REPORT_ONLY else _csp_policy
 CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp_policy if SECURITY_POLICY_REPORT_ONLY else None
 
+# Circuit breakers around storage and email (ebookvoice.breakers): open after this
+# many consecutive failures, then every call fails at once (503, Retry-After) for
+# this long before one trial call. Their state is in the cache's Redis.
+CIRCUIT_BREAKER_FAIL_MAX = env.int("CIRCUIT_BREAKER_FAIL_MAX", default=5)
+CIRCUIT_BREAKER_RESET_SECONDS = env.int("CIRCUIT_BREAKER_RESET_SECONDS", default=30)
+
 # --- Email -------------------------------------------------------------------------
 
 # With no EMAIL_URL (the embedded default) each email becomes a file under var/mail/, announced
 # in one plain line on the sending process's output (ebookvoice.mail).
 _email = env.email_url("EMAIL_URL") if env.str("EMAIL_URL", default="") else {}
-EMAIL_BACKEND = _email.get("EMAIL_BACKEND") or "ebookvoice.mail.LocalMailBackend"
+# Every email goes through the email circuit breaker (ebookvoice.mail.GuardedEmailBackend),
+# which hands it to the backend EMAIL_URL names (SMTP), or to the local files.
+EMAIL_BACKEND = "ebookvoice.mail.GuardedEmailBackend"
+EMAIL_DELIVERY_BACKEND = _email.get("EMAIL_BACKEND") or "ebookvoice.mail.LocalMailBackend"
 EMAIL_FILE_PATH = VAR_DIR / "mail"
 EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
 EMAIL_PORT = _email.get("EMAIL_PORT") or 25
@@ -344,7 +377,9 @@ FFMPEG_BINARY = (
 
 # --- Credits, quotas and rate limits -------------------------------------------------
 
-# 1 credit per started CREDITS_CHARS_PER_CREDIT characters (about an hour of audio).
+# One credit buys CREDITS_CHARS_PER_CREDIT characters (about 48 minutes of joe); the price is charged
+# by the hundredth of a credit, one per started CREDITS_CHARS_PER_CREDIT / 100 characters.
+# CREDITS_SIGNUP_GRANT is whole credits.
 CREDITS_CHARS_PER_CREDIT = env.int("CREDITS_CHARS_PER_CREDIT", default=50_000)
 CREDITS_SIGNUP_GRANT = env.int("CREDITS_SIGNUP_GRANT", default=3)
 CREDITS_STORAGE_QUOTA_BYTES = {
@@ -530,6 +565,18 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "eBookVoice"
 # Sessions list: device (user agent) and IP, refreshed as the session is used.
 USERSESSIONS_TRACK_ACTIVITY = True
+# How long a sign-in lasts, set deliberately. A browser session lasts two weeks
+# when "Remember me" is ticked at sign-in, and otherwise ends when the browser
+# closes (allauth asks because ACCOUNT_SESSION_REMEMBER is None). An app's
+# session token lasts until it goes unused for APP_SESSION_IDLE_DAYS (each use
+# pushes the end back, at most once a APP_SESSION_TOUCH_SECONDS, see
+# accounts.tokens). Either can be ended from the sessions page, or by the app
+# with DELETE /_allauth/app/v1/auth/sessions.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=14 * 24 * 3600)
+ACCOUNT_SESSION_REMEMBER = None
+APP_SESSION_IDLE_DAYS = env.int("APP_SESSION_IDLE_DAYS", default=30)
+APP_SESSION_TOUCH_SECONDS = 3600
+HEADLESS_TOKEN_STRATEGY = "accounts.tokens.IdleExpiringSessionTokenStrategy"  # noqa: S105
 
 # --- Storage lifecycle ----------------------------------------------------------------------
 # (audiobooks.storage.conf reads these; the upload cap, quotas and how long

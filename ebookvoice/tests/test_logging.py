@@ -85,7 +85,7 @@ def test_a_task_logs_with_the_uuid_of_the_conversion_it_works_on_and_the_request
 
     book = Book.objects.create(owner=owner, original_key="k", original_filename="a.epub", original_size=1)
     conversion = Conversion.objects.create(
-        owner=owner, book=book, voice_key="piper:x", speed=1.0, characters=1, credits_charged=0
+        owner=owner, book=book, voice_key="piper:x", speed=1.0, characters=1, charge_hundredths=0
     )
     headers: dict[str, str] = {}
     token = request_id_var.set("req-sent-from-web")
@@ -124,7 +124,7 @@ def test_a_task_run_by_celery_in_another_process_writes_json_lines_with_the_conv
 
     book = Book.objects.create(owner=owner, original_key="k", original_filename="a.epub", original_size=1)
     conversion = Conversion.objects.create(
-        owner=owner, book=book, voice_key="piper:x", speed=1.0, characters=1, credits_charged=0
+        owner=owner, book=book, voice_key="piper:x", speed=1.0, characters=1, charge_hundredths=0
     )
     url = database_url_for(os.environ["DATABASE_URL"], str(connection.settings_dict["NAME"]))
     code = (

@@ -40,7 +40,7 @@ def rendered(owner: User, voice_key: str, *, audio_s: float, render_s: float, er
     chapter = book.chapters.create(index=0, title="One", text="Hello.", words=1, chars=6)
     now = timezone.now()
     conversion = Conversion.objects.create(
-        owner=owner, book=book, voice_key=voice_key, speed=1.0, characters=6, credits_charged=0,
+        owner=owner, book=book, voice_key=voice_key, speed=1.0, characters=6, charge_hundredths=0,
         status=Conversion.Status.SYNTHESIZING, started_at=now,
     )  # fmt: skip
     Part.objects.create(

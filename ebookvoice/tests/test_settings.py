@@ -56,7 +56,7 @@ def test_with_no_environment_storage_is_local_under_var_with_no_public_url(tmp_p
 def test_with_no_environment_email_goes_to_files_under_var_and_redis_is_the_private_socket(tmp_path):
     found = settings_json(
         clean_environ(tmp_path, **BASE),
-        "[settings.EMAIL_BACKEND, settings.EMAIL_FILE_PATH, settings.CACHES['default']['LOCATION'],"
+        "[settings.EMAIL_DELIVERY_BACKEND, settings.EMAIL_FILE_PATH, settings.CACHES['default']['LOCATION'],"
         " settings.CELERY_BROKER_URL]",
     )
     socket_path = tmp_path / "run" / "redis.sock"
@@ -120,6 +120,12 @@ def test_r2_variables_select_a_private_s3_storage_on_the_account_endpoint(tmp_pa
     assert (options["region_name"], options["bucket_name"]) == ("auto", "books")
     assert (options["default_acl"], options["querystring_auth"]) == (None, True)
     assert options["querystring_expire"] <= 15 * 60
+    config = settings_json(
+        environ,
+        "[getattr(settings.STORAGES['default']['OPTIONS']['client_config'], name) for name in "
+        "('connect_timeout', 'read_timeout', 'signature_version', 'retries')]",
+    )
+    assert config == [5.0, 30.0, "s3v4", {"mode": "standard", "max_attempts": 2}], "not botocore's 60 s"
 
 
 def test_any_s3_endpoint_can_be_used_instead_of_r2(tmp_path):
@@ -147,7 +153,7 @@ def test_email_google_fernet_and_tts_device_come_from_the_environment(tmp_path):
     )
     found = settings_json(
         environ,
-        "[settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS,"
+        "[settings.EMAIL_DELIVERY_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS,"
         " settings.GOOGLE_OAUTH_CLIENT_ID, settings.GOOGLE_OAUTH_CLIENT_SECRET,"
         " settings.FERNET_KEYS, settings.TTS_DEVICE]",
     )

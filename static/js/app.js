@@ -167,15 +167,20 @@
       boxes.filter((box) => box.checked).forEach((box) => params.append("chapter", box.value));
       const voice = checkedVoice();
       if (voice) params.set("voice", voice.value);
+      const speed = $("#speed", form);
+      if (speed) params.set("speed", speed.value);
       try {
         const quote = await getJSON(form.dataset.quoteUrl + "?" + params.toString());
         if (number !== quoteRequest) return;
         $("[data-quote-characters]", form).textContent = quote.characters.toLocaleString("en-US");
+        $("[data-quote-audio]", form).textContent = quote.audio;
         $("[data-quote-credits]", form).textContent = quote.credits;
-        $("[data-quote-plural]", form).textContent = quote.credits === 1 ? "" : "s";
+        $("[data-quote-credits-noun]", form).textContent = quote.credits_noun;
         $("[data-quote-balance]", form).textContent = quote.balance;
+        $("[data-quote-balance-noun]", form).textContent = quote.balance_noun;
+        $("[data-quote-balance-audio]", form).textContent = quote.balance_audio;
         $("[data-quote-shortfall]", form).textContent = quote.shortfall;
-        $("[data-quote-shortfall-noun]", form).textContent = quote.shortfall === 1 ? "credit" : "credits";
+        $("[data-quote-shortfall-noun]", form).textContent = quote.shortfall_noun;
         $("[data-quote-short]", form).hidden = quote.affordable;
         button.disabled = !quote.affordable || quote.characters === 0 || !voice;
       } catch (error) {
@@ -183,7 +188,19 @@
       }
     };
 
+    /* A divided chapter's box ticks all its parts; it shows whether all, some or none are ticked. */
+    const groups = $$("[data-chapter-group]", form).map((head) => ({
+      head,
+      parts: $$("[data-chapter]", document.getElementById(head.getAttribute("aria-controls"))),
+    }));
+    const showGroups = () => groups.forEach(({ head, parts }) => {
+      const ticked = parts.filter((box) => box.checked).length;
+      head.checked = ticked === parts.length;
+      head.indeterminate = ticked > 0 && ticked < parts.length;
+    });
+
     const changed = () => {
+      showGroups();
       const chosen = boxes.filter((box) => box.checked).length;
       count.textContent = chosen;
       if (chosen === 0) button.disabled = true;
@@ -199,7 +216,14 @@
     };
 
     boxes.forEach((box) => box.addEventListener("change", changed));
+    groups.forEach(({ head, parts }) => head.addEventListener("change", () => {
+      parts.forEach((box) => { box.checked = head.checked; });
+      changed();
+    }));
+    showGroups();
     $$("[data-voice]", form).forEach((radio) => radio.addEventListener("change", () => { showWarning(); changed(); }));
+    const speedSelect = $("#speed", form);
+    if (speedSelect) speedSelect.addEventListener("change", changed);
     $$("[data-select]", form).forEach((tool) => tool.addEventListener("click", () => {
       boxes.forEach((box) => { box.checked = tool.dataset.select === "all"; });
       changed();

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import random
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -77,3 +78,16 @@ def test_sentences_are_split_without_breaking_at_abbreviations():
 
 def test_an_unsupported_language_falls_back_to_the_english_splitter():
     assert split_sentences("Uno. Dos.", "xx") == ["Uno.", "Dos."]
+
+
+def test_sentences_split_in_many_threads_at_once_are_the_sentences_split_alone():
+    # Submissions cut chapters into Parts in the web server's threads; a
+    # segmenter shared between threads mixed up their texts and lost sentences.
+    paragraphs = [
+        " ".join(f"Sentence {n} of paragraph {p} ends here, Mr. Holmes said." for n in range(60))
+        for p in range(16)
+    ]
+    alone = [split_sentences(paragraph) for paragraph in paragraphs]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(3):
+            assert list(pool.map(split_sentences, paragraphs)) == alone

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.demo import DEMO_EMAIL, DEMO_PASSWORD, DemoAccountRefused
+from audiobooks import prices
 from audiobooks.operators.demo import demo_account_ensure
 
 
@@ -25,4 +26,6 @@ class Command(BaseCommand):
         except DemoAccountRefused as error:
             raise CommandError(str(error)) from None
         state = "created" if demo.created else "already present"
-        self.stdout.write(f"Demo account {demo.user.email} {state}, {demo.balance} credits.")
+        self.stdout.write(
+            f"Demo account {demo.user.email} {state}, {prices.amount(demo.balance_hundredths).with_audio}."
+        )
