@@ -107,3 +107,52 @@ def test_the_api_answers_every_generated_request_as_its_schema_says(
     )
     assert len(calls) >= 20, (calls, failures)
     assert not failures, "\n\n".join(f"{label}:\n{text}" for label, text in failures.items())
+
+
+# The edges the security run's coverage phase found the schema silent on: an empty filter, NUL in
+# a query or a JSON string, a body that is not JSON. Each answer must be one the schema documents.
+EDGE_VALUES = ["", "\x00", "a\x00b", "\u00b2", "9" * 30]
+
+
+def test_edge_values_in_every_query_and_body_field_are_answered_as_the_schema_says(
+    live_server: Any, owner_world: dict[str, Any]
+) -> None:
+    schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/?format=json")
+    headers = {"X-Session-Token": owner_world["token"]}
+    real = owner_world["ids"]
+    conformance = [
+        checks.not_a_server_error,
+        checks.status_code_conformance,
+        checks.content_type_conformance,
+        checks.response_schema_conformance,
+    ]
+    sent = 0
+    failures: list[str] = []
+    for result in schema.get_all_operations():
+        operation = result.ok()  # type: ignore[union-attr]
+        path_parameters = {p.name: real[p.name] for p in operation.path_parameters if p.name in real}
+        if len(path_parameters) != len(operation.path_parameters):
+            continue
+        query_names = [p.name for p in operation.query]
+        body = operation.body[0] if operation.body else None
+        body_names = list((body.definition.get("schema") or {}).get("properties", {})) if body else []
+        for value in EDGE_VALUES:
+            cases = [
+                operation.Case(path_parameters=path_parameters, query={name: value}) for name in query_names
+            ]
+            if body is not None and body.media_type == "application/json":
+                cases += [
+                    operation.Case(
+                        path_parameters=path_parameters, body={name: value}, media_type=body.media_type
+                    )
+                    for name in body_names
+                ]
+            for case in cases:
+                sent += 1
+                try:
+                    case.call_and_validate(headers=headers, checks=conformance)
+                except Exception as failure:  # reported together below
+                    failures.append(f"{operation.label} {value!r}: {str(failure)[:600]}")
+    print(f"schemathesis edges: {sent} requests, {len(failures)} failures")
+    assert sent >= 50
+    assert not failures, "\n\n".join(failures[:20])
