@@ -25,7 +25,7 @@ from credits.services import credits_grant_by_system
 from tests.apiclient import person_with_app, ready_book, session_token
 from tts_engine.registry import DEFAULT_VOICE
 
-MAX_EXAMPLES = 60
+MAX_EXAMPLES = 40
 # --checks all: every check schemathesis has (conformance, negative data rejected, positive data
 # accepted, required headers, unsupported methods, Allow headers, auth not ignored, use after free …).
 CHECKS = list(checks.CHECKS.get_all())
