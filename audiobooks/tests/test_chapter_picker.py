@@ -86,12 +86,12 @@ def test_the_picker_shows_the_sections_under_their_chapter(reader_and_app, tmp_p
     assert group is not None, page
     assert group.group(1, 2) == ("Chapter 1", "8")
     assert 'aria-controls="chapter-group-0"' in page
-    sections = re.findall(r'value="(\d+)" checked data-chapter><span class="num">\d+</span>'
+    sections = re.findall(r'value="(\d+)"(?: checked)? data-chapter><span class="num">\d+</span>'
                           r'<span class="title">([^<]*)<', group.group(3))  # fmt: skip
     assert sections == [(str(n - 1), f"Part {n}") for n in range(1, 9)]
     # The whole chapter after it stands alone, outside any group.
     after = page[group.end() :]
-    whole = r'value="8" checked data-chapter><span class="num">9</span><span class="title">Chapter 2<'
+    whole = r'value="8"(?: checked)? data-chapter><span class="num">9</span><span class="title">Chapter 2<'
     assert re.search(whole, after)
     assert "2 chapters, 9 to choose from" in page
 
@@ -124,7 +124,7 @@ def test_the_picker_renders_2000_chapters_whole_in_under_1_mb_and_as_few_queries
         page = picker(browser, large)
 
     assert len(page.encode()) < PAGE_LIMIT_BYTES
-    boxes = re.findall(r'<input type="checkbox" name="chapter" value="(\d+)" checked data-chapter>', page)
+    boxes = re.findall(r'<input type="checkbox" name="chapter" value="(\d+)"(?: checked)? data-chapter>', page)
     assert boxes == [str(index) for index in range(2_000)]
     titles = re.findall(r'<span class="title">(Chapter \d+)<', page)
     assert titles == [f"Chapter {n}" for n in range(1, 2_001)]
