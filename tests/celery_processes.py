@@ -116,7 +116,7 @@ class CeleryProcesses:
         }  # fmt: skip
         beat = ["--schedule", str(workdir / "beat-schedule")]
         if separate_beat:
-            self.commands["beat"] = [*base[:4], "beat", "--loglevel", "WARNING", *beat]
+            self.commands["beat"] = [*base[:5], "beat", "--loglevel", "WARNING", *beat]
         else:
             self.commands["light"] += ["--beat", *beat]
         self.processes: dict[str, subprocess.Popen[bytes]] = {}

@@ -321,7 +321,7 @@ def test_the_reaper_runs_in_beats_process_while_the_light_worker_is_held_up(owne
     """
     import redis as redis_client
 
-    from tests.celery_processes import PrivateRedis, app_using_broker, celery_processes
+    from tests.celery_processes import CeleryProcesses, PrivateRedis, app_using_broker
 
     settings.PIPELINE_SYNTHESIS_PROCESSES = 1
     environment = {
@@ -331,36 +331,43 @@ def test_the_reaper_runs_in_beats_process_while_the_light_worker_is_held_up(owne
     }
     broker = PrivateRedis(tmp_path / "redis")
     broker.start()
+    processes = CeleryProcesses(
+        broker_url=broker.url, workdir=tmp_path, environment=environment, synthesis_processes=1,
+        separate_beat=True,
+    )  # fmt: skip
     try:
-        with (
-            app_using_broker(broker.url),
-            celery_processes(
-                broker_url=broker.url, workdir=tmp_path, environment=environment,
-                synthesis_processes=1, separate_beat=True,
-            ) as processes,
-        ):  # fmt: skip
-            os.killpg(processes["synthesis"].pid, signal.SIGSTOP)
-            os.killpg(processes["light"].pid, signal.SIGSTOP)
+        with app_using_broker(broker.url):
+            processes.start("light")
+            processes.wait_ready("light")
+            light = processes.processes["light"].pid
+            os.killpg(light, signal.SIGSTOP)  # held, as by a long assembly
             try:
                 conversion = submitted(owner, tmp_path / "book", titles=("One",))
                 part = conversion.parts.get()
                 client = redis_client.Redis(unix_socket_path=broker.url.removeprefix("unix://"))
-                client.delete(f"{settings.CELERY_BROKER_TRANSPORT_OPTIONS['global_keyprefix']}synthesis")
+                queue = f"{settings.CELERY_BROKER_TRANSPORT_OPTIONS['global_keyprefix']}synthesis"
+                deadline = time.monotonic() + 10
+                while client.llen(queue) != 1:  # the Part's message, sent on commit, taken by nobody yet
+                    assert time.monotonic() < deadline, "the Part's message never reached the broker"
+                    time.sleep(0.05)
+                client.delete(queue)  # lost with its worker
                 Part.objects.filter(pk=part.pk).update(
                     status=Part.Status.RUNNING, worker="gone:1", attempts=1, heartbeat_at=ago(60),
                     dispatched_at=ago(60), task_id="lost",
                 )  # fmt: skip
-                os.killpg(processes["synthesis"].pid, signal.SIGCONT)
+                processes.start("beat")
+                processes.start("synthesis")
                 held_since = time.monotonic()
                 while not Part.objects.filter(pk=part.pk, status=Part.Status.DONE).exists():
-                    assert time.monotonic() - held_since < 60, "no reaping while the light worker was held"
+                    assert time.monotonic() - held_since < 90, "no reaping while the light worker was held"
                     time.sleep(0.2)
                 part.refresh_from_db()
                 assert part.attempts == 2
+                assert processes.processes["light"].poll() is None  # still held, all along
             finally:
-                os.killpg(processes["synthesis"].pid, signal.SIGCONT)
-                os.killpg(processes["light"].pid, signal.SIGCONT)
+                os.killpg(light, signal.SIGCONT)
     finally:
+        processes.stop_all()
         broker.stop()
 
 
