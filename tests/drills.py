@@ -19,6 +19,7 @@ prints the times as JSON.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -80,6 +81,8 @@ class PrivatePostgres:
             warnings.simplefilter("ignore")
             import pgserver
 
+        # pgserver logs at INFO from an atexit hook, after pytest closed its streams.
+        logging.getLogger("pgserver").setLevel(logging.WARNING)
         self.datadir.mkdir(parents=True, exist_ok=True)
         self.server = pgserver.get_server(self.datadir, cleanup_mode="stop")
         return str(self.server.get_uri())

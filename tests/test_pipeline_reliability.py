@@ -13,6 +13,7 @@ itself. Short pipeline timeouts make the reaper act within seconds.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import time
@@ -218,6 +219,7 @@ def test_drill_every_conversion_ends_charged_once_refunded_once_with_nothing_lef
             drill
         )
 
+    print(json.dumps(result.as_json()))  # the times, for whoever runs this with -s
     expected = "cancelled" if drill == "cancel_mid_part" else "completed"
     statuses = sorted(result.statuses.values())
     if drill == "cancel_mid_part":
