@@ -8,13 +8,16 @@ with short pipeline timeouts (so the reaper acts within seconds).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.db import connection
@@ -53,6 +56,34 @@ class PrivateRedis:
         self.stop()
         self._stack = contextlib.ExitStack()
         self.start()
+
+
+class PrivatePostgres:
+    """pgserver's PostgreSQL on a unix socket in ``datadir``; ``restart_fast``: ``pg_ctl restart -m fast``."""
+
+    def __init__(self, datadir: Path) -> None:
+        self.datadir = datadir
+        self.server: Any = None
+
+    def start(self) -> str:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pgserver
+
+        # pgserver logs at INFO from an atexit hook, after pytest closed its streams.
+        logging.getLogger("pgserver").setLevel(logging.WARNING)
+        self.datadir.mkdir(parents=True, exist_ok=True)
+        self.server = pgserver.get_server(self.datadir, cleanup_mode="stop")
+        return str(self.server.get_uri())
+
+    def restart_fast(self) -> None:
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+
+        pg_ctl(["-w", "-m", "fast", "restart"], pgdata=self.datadir, user=self.server.system_user, timeout=60)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.cleanup()
 
 
 @contextlib.contextmanager
