@@ -131,6 +131,22 @@ class TestUnclaimedParts:
         Part.objects.filter(pk=third.pk).update(dispatched_at=ago(95))
         assert conversions_reap().resent == 1
 
+    def test_a_wait_for_a_busy_process_is_queueing_not_claim_latency(self, owner, tmp_path):
+        conversion = submitted(owner, tmp_path)
+        first, second, _ = conversion.parts.order_by("index")
+        now = timezone.now()
+
+        def done(part: Part, *, sent: int, claimed: int, finished: int) -> None:
+            Part.objects.filter(pk=part.pk).update(
+                status=Part.Status.DONE, duration_ms=1000, dispatched_at=now - timedelta(seconds=sent),
+                started_at=now - timedelta(seconds=claimed), finished_at=now - timedelta(seconds=finished),
+            )  # fmt: skip
+
+        done(first, sent=100, claimed=96, finished=60)  # found a process free: 4 s
+        done(second, sent=95, claimed=59, finished=10)  # waited 36 s for the first to finish
+        assert observed.claim_latency_p99() == pytest.approx(4)
+        assert observed.unclaimed_after() == timedelta(seconds=20)
+
 
 class TestMasteringAndAssemblyResent:
     def mastering(self, conversion: Conversion, *, sent_seconds_ago: float) -> ConversionChapter:
