@@ -357,6 +357,11 @@ class Part(models.Model):
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+        # Closed without being rendered: its conversion was cancelled, or failed on another Part.
+        CANCELLED = "cancelled", "Cancelled"
+        SKIPPED = "skipped", "Skipped"
+
+    OPEN = (Status.PENDING, Status.RUNNING)
 
     conversion = models.ForeignKey(Conversion, on_delete=models.CASCADE, related_name="parts")
     chapter = models.ForeignKey(Chapter, on_delete=models.CASCADE, related_name="parts")
@@ -368,7 +373,7 @@ class Part(models.Model):
     ends_paragraph = models.BooleanField(default=True)
     cache_key = models.CharField(max_length=64)
 
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     worker = models.CharField(max_length=255, blank=True, help_text="Who claimed it: host and process.")
     heartbeat_at = models.DateTimeField(null=True, blank=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import shared_task
+from celery.signals import beat_init
 
 from ebookvoice.errors import TRANSIENT_ERRORS, TransientError
 from tts_engine.engines.base import EngineError
@@ -23,7 +24,7 @@ from .delivery.email import conversion_finished_email_send
 from .idempotency import idempotency_records_purge
 from .pipeline.assemble import conversion_assemble
 from .pipeline.mastering import chapter_master
-from .pipeline.reaper import conversions_reap
+from .pipeline.reaper import ReaperThread, conversions_reap
 from .pipeline.render import part_render
 from .storage.lifecycle import purge_expired
 from .voices.previews import text_preview_render, voice_preview_generate
@@ -139,5 +140,17 @@ def notify_conversion_finished(conversion_id: int) -> None:
 
 @shared_task(name="audiobooks.reap_conversions", ignore_result=True)
 def reap_conversions() -> None:
-    """Run by beat every ``PIPELINE_REAP_EVERY_SECONDS``: see ``pipeline.reaper``."""
+    """One reaper round on demand (``celery call``); beat runs the reaper on a thread of its own."""
     conversions_reap()
+
+
+@beat_init.connect(dispatch_uid="audiobooks.reaper_thread")
+def start_reaper(**_: Any) -> None:
+    """Reap and dispatch every ``PIPELINE_REAP_EVERY_SECONDS`` in beat's process, whatever the queues do.
+
+    Sent through the light queue, a round waited behind assemblies (and
+    expired unrun); here nothing but beat's own schedule shares the process.
+    Beat embedded in a worker (``worker --beat``) runs in a process of its own
+    too, and sends the same signal.
+    """
+    ReaperThread().start()

@@ -1,5 +1,10 @@
 """The pipeline survives what production does to it: a worker killed mid-Part, a broker restart.
 
+The seven fault drills at the end (``tests/drills.py``) each break one
+thing on a PostgreSQL and a Redis these tests start themselves, and assert
+that every conversion ends, charged once and refunded at most once, with no
+Part left open and a clean ledger; ``bench/bench_drills.py`` times them.
+
 Real worker processes (a synthesis worker and a light worker running beat,
 so the reaper runs every second) on a Redis this test starts and restarts
 itself. Short pipeline timeouts make the reaper act within seconds.
@@ -7,6 +12,8 @@ itself. Short pipeline timeouts make the reaper act within seconds.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import time
@@ -14,7 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import environ
 import pytest
+from django.core.management import call_command
+from django.db import connection
 
 from accounts.models import User
 from audiobooks.models import Conversion, Part, StoredObject
@@ -25,6 +35,7 @@ from credits.models import CreditEntry, EntryKind
 from credits.selectors import credit_balance_get, ledger_audit
 from credits.services import credits_grant_by_system
 from tests.celery_processes import PrivateRedis, app_using_broker, celery_processes
+from tests.drills import DRILLS, FAST_KNOBS, SYNTHESIS_PROCESSES, Drill, PrivatePostgres, private_postgres
 from tts_engine.registry import DEFAULT_VOICE
 
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
@@ -151,3 +162,76 @@ def test_every_conversion_completes_charged_once_when_the_broker_restarts_mid_jo
         assert_charged_once(user, conversion, start=300)
     keys = {cached_part_key(key) for key in Part.objects.values_list("cache_key", flat=True)}
     assert StoredObject.objects.filter(kind=StoredObject.Kind.PART, key__in=keys).count() == len(keys)
+
+
+# --- Fault drills (tests/drills.py) on a PostgreSQL and a Redis these tests start and break ---------
+
+
+@contextlib.contextmanager
+def database_at(url: str) -> Iterator[None]:
+    """Point this process's default connection at another PostgreSQL for a while."""
+    target = environ.Env.db_url_config(url)
+    saved = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict.update(
+        {key: target[key] for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT")}
+    )
+    connection.settings_dict["OPTIONS"] = {**saved.get("OPTIONS", {}), **target.get("OPTIONS", {})}
+    try:
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(saved)
+
+
+@pytest.fixture(scope="module")
+def drill_postgres(
+    tmp_path_factory: pytest.TempPathFactory, django_db_blocker: Any
+) -> Iterator[tuple[PrivatePostgres, str]]:
+    """pgserver's PostgreSQL for the drills, migrated once, stopped after the last drill."""
+    with private_postgres(tmp_path_factory.mktemp("drill-postgres") / "data") as postgres:
+        url = postgres.server.get_uri()
+        with django_db_blocker.unblock(), database_at(url):
+            assert_private(postgres)  # never the machine's own server
+            call_command("migrate", verbosity=0)
+        yield postgres, url
+
+
+def assert_private(postgres: PrivatePostgres) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('data_directory')")
+        row = cursor.fetchone()
+    assert row is not None
+    assert Path(row[0]).resolve() == postgres.datadir.resolve(), row
+
+
+@pytest.mark.parametrize("drill", DRILLS)
+def test_drill_every_conversion_ends_charged_once_refunded_once_with_nothing_left_open(
+    drill, drill_postgres, tmp_path, settings
+):
+    settings.PIPELINE_SYNTHESIS_PROCESSES = SYNTHESIS_PROCESSES
+    settings.CREDITS_RATE_LIMITS = {"conversion": "1000/h"}
+    postgres, url = drill_postgres
+    with database_at(url):
+        assert_private(postgres)
+        result = Drill(workdir=tmp_path, postgres=postgres, database_url=url, knobs=dict(FAST_KNOBS)).run(
+            drill
+        )
+
+    print(json.dumps(result.as_json()))  # the times, for whoever runs this with -s
+    expected = "cancelled" if drill == "cancel_mid_part" else "completed"
+    statuses = sorted(result.statuses.values())
+    if drill == "cancel_mid_part":
+        assert statuses == ["cancelled", "completed"], result
+    else:
+        assert statuses == [expected, expected], result
+    assert set(result.charges.values()) == {1}, result
+    refunds = sorted(
+        result.refunds[uuid] for uuid, status in result.statuses.items() if status != "completed"
+    )
+    assert refunds == [1] * len(refunds), result
+    assert all(result.refunds[uuid] == 0 for uuid, status in result.statuses.items() if status == "completed")
+    assert result.open_parts == 0, result
+    assert result.audit_mismatches == 0, result
+    assert result.recovery_seconds is not None

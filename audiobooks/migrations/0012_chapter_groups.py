@@ -11,7 +11,7 @@ def each_row_its_own_chapter(apps, schema_editor):  # type: ignore[no-untyped-de
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("audiobooks", "0010_chapter_segments"),
+        ("audiobooks", "0011_part_final_statuses"),
     ]
 
     operations = [

@@ -17,9 +17,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from audiobooks.models import Book, Conversion, ConversionChapter, Part
-from audiobooks.pipeline import conf
+from audiobooks.pipeline import conf, observed
 from audiobooks.pipeline.dispatch import IN_FLIGHT, WAITING, runnable_conversions
-from audiobooks.pipeline.reaper import WORKER_LOST
+from audiobooks.pipeline.outcomes import WORKER_LOST
+from audiobooks.pipeline.reaper import slot_idle
 
 
 def status_figures(staff: bool) -> dict[str, Any]:
@@ -208,9 +209,10 @@ def reap_preview(*, now: datetime | None = None) -> ReapPreview:
     )
     out_of_attempts = Q(attempts__gte=conf.max_attempts())
     unclaimed = Part.objects.filter(
-        runnable_conversions(), status=Part.Status.PENDING, dispatched_at__lt=now - conf.unclaimed_after()
+        runnable_conversions(), status=Part.Status.PENDING, dispatched_at__lt=now - observed.unclaimed_after()
     )
-    cutoff = now - conf.assembly_resend_after()
+    if not slot_idle(now=now):
+        unclaimed = unclaimed.none()
     requeue = list(stale.exclude(out_of_attempts).order_by("id").values_list("id", flat=True))
     resend = list(unclaimed.order_by("id").values_list("id", flat=True))
     live = Part.objects.filter(runnable_conversions())
@@ -222,12 +224,19 @@ def reap_preview(*, now: datetime | None = None) -> ReapPreview:
         fail=list(stale.filter(out_of_attempts).order_by("id").values_list("id", flat=True)),
         resend=resend,
         chapters_resend=list(
-            ConversionChapter.objects.filter(status=ConversionChapter.Status.MASTERING, sent_at__lt=cutoff)
+            ConversionChapter.objects.filter(
+                status=ConversionChapter.Status.MASTERING,
+                sent_at__lt=now - observed.mastering_resend_after(),
+                conversion__status=Conversion.Status.SYNTHESIZING,
+            )
             .order_by("id")
             .values_list("id", flat=True)
         ),
         books_resend=list(
-            Conversion.objects.filter(status=Conversion.Status.ASSEMBLING, assembly_sent_at__lt=cutoff)
+            Conversion.objects.filter(
+                status=Conversion.Status.ASSEMBLING,
+                assembly_sent_at__lt=now - observed.assembly_resend_after(),
+            )
             .order_by("id")
             .values_list("id", flat=True)
         ),

@@ -107,7 +107,8 @@ def parts_dispatch() -> int:
     """Send Parts to the synthesis queue, up to ``in_flight_limit()`` in the broker; returns how many.
 
     The messages go after commit; one that cannot be published is logged and
-    sent again by the reaper once it counts as unclaimed.
+    marked unsent again, so the next dispatch (the reaper's, every few
+    seconds) sends it.
     """
     with transaction.atomic(durable=True):
         _lock()
@@ -144,9 +145,21 @@ def parts_dispatch() -> int:
 
 
 def _publish(parts: list[tuple[int, str]]) -> None:
+    """Send each Part; one the broker refused is marked unsent, so the next dispatch sends it again."""
+    unsent = []
     for part_id, task_id in parts:
         if not enqueue.send("audiobooks.synthesize_part", part_id, task_id=task_id):
-            logger.warning("Part %s was not sent to the broker; the reaper will send it again", part_id)
+            logger.warning("Part %s was not sent to the broker; the next dispatch sends it again", part_id)
+            unsent.append((part_id, task_id))
+    for part_id, task_id in unsent:
+        try:
+            # Only if this very message is still the Part's last: a claim or a later send wins.
+            Part.objects.filter(
+                pk=part_id, status=Part.Status.PENDING, task_id=task_id, dispatched_at__isnull=False
+            ).update(dispatched_at=None)
+        except Exception:
+            # The database is out of reach too: the reaper finds the Part unclaimed.
+            logger.warning("Part %s stays marked as sent; the reaper sends it again", part_id, exc_info=True)
 
 
 def parts_dispatch_safely() -> None:

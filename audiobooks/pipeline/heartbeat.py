@@ -52,6 +52,7 @@ class Heartbeat:
                     # A database blip: keep rendering; a long outage makes the
                     # heartbeat stale and the reaper hands the Part to another worker.
                     logger.warning("heartbeat of Part %s failed", self.part_id, exc_info=True)
+                    connection.close()  # the next beat opens a fresh connection of this thread's own
         finally:
             connection.close()  # this thread's own connection
 

@@ -27,6 +27,11 @@ from .dispatch import parts_dispatch_safely
 
 logger = logging.getLogger(__name__)
 
+WORKER_LOST = "The worker rendering this Part stopped answering (killed, or its machine lost)."
+# What an open Part of a conversion that ended early is closed with.
+CLOSED_BY_CANCEL = "The conversion was cancelled before this Part was rendered."
+CLOSED_BY_FAILURE = "The conversion failed on another Part before this one was rendered."
+
 # What a reader sees when the pipeline itself gave up; the detail is logged.
 PART_FAILED_MESSAGE = (
     "Part of chapter “{chapter}” could not be rendered after {attempts} attempts. "
@@ -43,17 +48,25 @@ def rendered_characters(*, conversion_id: int) -> int:
     return int(done.aggregate(total=Sum("characters"))["total"] or 0)
 
 
-def _settle(conversion: Conversion) -> None:
-    """Inside the caller's transaction: refund what was not rendered (operator jobs paid nothing)."""
+def _settle(conversion: Conversion, *, closed_as: str) -> None:
+    """Inside the caller's transaction: close the open Parts, refund what was not rendered.
+
+    Every pending or running Part moves to ``closed_as`` (``cancelled`` or
+    ``skipped``), so nothing is left to run: ``stats`` and the metrics count
+    none, and a running Part's heartbeat finds it gone and stops the render.
+    Operator jobs paid nothing and are not refunded.
+    """
     if not conversion.operator_job:
         conversion_refund(
             conversion_uuid=conversion.uuid,
             rendered_characters=rendered_characters(conversion_id=conversion.pk),
         )
-    task_ids = list(
-        conversion.parts.filter(status__in=(Part.Status.PENDING, Part.Status.RUNNING))
-        .exclude(task_id="")
-        .values_list("task_id", flat=True)
+    open_parts = conversion.parts.filter(status__in=Part.OPEN)
+    task_ids = list(open_parts.exclude(task_id="").values_list("task_id", flat=True))
+    open_parts.update(
+        status=closed_as,
+        finished_at=timezone.now(),
+        error=CLOSED_BY_CANCEL if closed_as == Part.Status.CANCELLED else CLOSED_BY_FAILURE,
     )
     if task_ids:
         transaction.on_commit(lambda: _revoke(task_ids), robust=True)
@@ -86,7 +99,7 @@ def _fail(*, conversion_id: int, message: str) -> bool:
     )
     if failed:
         logger.warning("conversion %s failed: %s", conversion_id, message)
-        _settle(Conversion.objects.get(pk=conversion_id))
+        _settle(Conversion.objects.get(pk=conversion_id), closed_as=Part.Status.SKIPPED)
         enqueue.send_on_commit("audiobooks.notify_conversion_finished", conversion_id)
     return bool(failed)
 
@@ -98,7 +111,7 @@ def conversion_cancel_and_settle(*, conversion: Conversion) -> bool:
     )
     conversion.refresh_from_db()
     if cancelled:
-        _settle(conversion)
+        _settle(conversion, closed_as=Part.Status.CANCELLED)
     return bool(cancelled)
 
 
@@ -110,7 +123,7 @@ def part_fail(*, part_id: int, error: str, message: str | None = None) -> None:
     """
     with transaction.atomic(durable=True):
         part = Part.objects.select_related("chapter").get(pk=part_id)
-        Part.objects.filter(pk=part_id).exclude(status=Part.Status.DONE).update(
+        Part.objects.filter(pk=part_id, status__in=Part.OPEN).update(
             status=Part.Status.FAILED, error=error[:2000] or "failed", finished_at=timezone.now()
         )
         _fail(

@@ -15,16 +15,22 @@ import logging
 import os
 import socket
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from audiobooks.models import Conversion, ConversionChapter, Part, StoredObject
 from audiobooks.storage.services import stored_object_save
 from ebookvoice import enqueue
+from ebookvoice.errors import TRANSIENT_ERRORS
 from tts_engine.engines.base import EngineError
 from tts_engine.registry import get_engine, split_voice_key
 from tts_engine.speech import RenderStopped, render_to_wav
@@ -32,10 +38,14 @@ from tts_engine.speech import RenderStopped, render_to_wav
 from . import conf
 from .dispatch import RUNNABLE, parts_dispatch_safely, runnable_conversions
 from .heartbeat import Heartbeat
-from .outcomes import part_fail
+from .outcomes import WORKER_LOST, part_fail
 from .sources import cached_part_key
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# Waits between tries of a step after the render: about a minute in all.
+STORE_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 
 UNRENDERABLE_MESSAGE = "The voice could not read part of chapter “{chapter}”: {reason}"
 
@@ -62,33 +72,73 @@ def part_render(*, part_id: int, worker: str | None = None) -> None:
 def _claim(*, part_id: int, worker: str) -> Part | None:
     """Pending → running, counting an attempt; None when the Part is not this delivery's to render.
 
+    A running Part whose owner is gone is taken over at once: its heartbeat is
+    older than 2 × ``PIPELINE_HEARTBEAT_SECONDS``, or its worker ran on this
+    host and that process is no longer alive (Celery redelivers a killed
+    child's message within a second; the reaper's stale rule would wait far
+    longer). Out of attempts, it fails instead.
+
     The compare-and-swap filters on the Part's own columns only: PostgreSQL
     re-checks those on the row a concurrent claim just committed, whereas a
     filter through the conversion (a join, so a subquery in the UPDATE) would
     be judged on the old snapshot and let two workers claim the same Part.
     """
     now = timezone.now()
+    dead_owner_out_of_attempts = False
     with transaction.atomic(durable=True):
         part = Part.objects.select_related("conversion__book", "chapter").filter(pk=part_id).first()
         if part is None or part.conversion.status not in RUNNABLE or part.conversion.cancel_requested:
             return None
-        claimed = Part.objects.filter(
-            pk=part_id, status=Part.Status.PENDING, attempts__lt=conf.max_attempts()
-        ).update(
-            status=Part.Status.RUNNING,
-            attempts=F("attempts") + 1,
-            worker=worker,
-            heartbeat_at=now,
-            started_at=now,
-            error="",
-        )
-        if not claimed:
+        if part.status == Part.Status.PENDING:
+            mine = Part.objects.filter(
+                pk=part_id, status=Part.Status.PENDING, attempts__lt=conf.max_attempts()
+            )
+        elif part.status == Part.Status.RUNNING and part.worker != worker and owner_gone(part, now=now):
+            logger.warning("Part %s: its worker %s is gone; %s takes it over", part_id, part.worker, worker)
+            dead_owner_out_of_attempts = part.attempts >= conf.max_attempts()
+            mine = Part.objects.filter(
+                pk=part_id, status=Part.Status.RUNNING, worker=part.worker, heartbeat_at=part.heartbeat_at
+            )
+        else:
             return None
-        Conversion.objects.filter(pk=part.conversion_id, status=Conversion.Status.QUEUED).update(
-            status=Conversion.Status.SYNTHESIZING, started_at=now
-        )
+        if dead_owner_out_of_attempts:
+            claimed = 0
+        else:
+            claimed = mine.update(
+                status=Part.Status.RUNNING,
+                attempts=F("attempts") + 1,
+                worker=worker,
+                heartbeat_at=now,
+                started_at=now,
+                error="",
+            )
+        if claimed:
+            Conversion.objects.filter(pk=part.conversion_id, status=Conversion.Status.QUEUED).update(
+                status=Conversion.Status.SYNTHESIZING, started_at=now
+            )
+    if dead_owner_out_of_attempts:
+        part_fail(part_id=part_id, error=WORKER_LOST)
+        return None
+    if not claimed:
+        return None
     part.refresh_from_db(fields=["status", "attempts", "worker", "heartbeat_at", "started_at", "error"])
     return part
+
+
+def owner_gone(part: Part, *, now: datetime) -> bool:
+    """Whether the worker holding this running Part is gone (see ``_claim``)."""
+    if part.heartbeat_at is None or part.heartbeat_at < now - conf.owner_gone_after():
+        return True
+    host, _, pid = part.worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdecimal():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, ValueError):
+        return False
+    return False
 
 
 def _render_claimed(part: Part, *, worker: str) -> None:
@@ -98,8 +148,15 @@ def _render_claimed(part: Part, *, worker: str) -> None:
         if timings is None:
             timings = _render_and_store(part, worker=worker)
         if timings is not None:
-            part_mark_done(
-                part=part, worker=worker, duration_ms=timings[0], sentences=timings[1], from_cache=from_cache
+            _with_backoff(
+                lambda: part_mark_done(
+                    part=part,
+                    worker=worker,
+                    duration_ms=timings[0],
+                    sentences=timings[1],
+                    from_cache=from_cache,
+                ),
+                what=f"marking Part {part.pk} done",
             )
     except EngineError as error:
         if error.retryable:
@@ -111,11 +168,58 @@ def _render_claimed(part: Part, *, worker: str) -> None:
                 error=str(error),
                 message=UNRENDERABLE_MESSAGE.format(chapter=part.chapter.title, reason=error.message),
             )
+    except TRANSIENT_ERRORS as error:
+        # The database, storage or broker stayed out of reach through every
+        # retry: not the Part's fault, so the attempt is given back.
+        logger.warning("Part %s: infrastructure out of reach (%s); given back uncounted", part.pk, error)
+        _with_backoff(lambda: _give_back(part, worker=worker), what=f"giving Part {part.pk} back")
     except Exception as error:
-        # Storage down for a moment, the time limit, or a bug of ours (it may be
-        # this worker): another attempt may do better, within the attempts.
+        # The time limit, or a bug of ours (it may be this worker): another
+        # attempt may do better, within the attempts.
         logger.exception("rendering Part %s failed", part.pk)
         _retry_or_fail(part, worker=worker, error=f"{type(error).__name__}: {error}")
+
+
+def _with_backoff(step: Callable[[], T], *, what: str) -> T:
+    """Run ``step``, again after 0.5, 1, 2, 4… s (about a minute in all) while it raises a transient error.
+
+    For the steps after a render: a database restart or a storage blip must
+    not throw the rendered audio away or cost the Part an attempt.
+    """
+    delays = STORE_RETRY_DELAYS
+    for attempt, delay in enumerate((*delays, None)):
+        try:
+            return step()
+        except TRANSIENT_ERRORS as error:
+            if delay is None:
+                raise
+            logger.warning(
+                "%s failed (%s); retrying in %.1f s (%d/%d)", what, error, delay, attempt + 1, len(delays)
+            )
+            time.sleep(delay)
+            _drop_broken_connection()
+    raise AssertionError("unreachable")
+
+
+def _drop_broken_connection() -> None:
+    """Close this thread's database connection if the server dropped it, so the next query reconnects.
+
+    Never inside a transaction: there the caller's own rollback decides.
+    """
+    if connection.in_atomic_block or connection.connection is None:
+        return
+    if not connection.is_usable():
+        connection.close()
+
+
+def _give_back(part: Part, *, worker: str) -> None:
+    with transaction.atomic(durable=True):
+        Part.objects.filter(pk=part.pk, status=Part.Status.RUNNING, worker=worker).update(
+            status=Part.Status.PENDING,
+            dispatched_at=None,
+            worker="",
+            attempts=Greatest(F("attempts") - 1, 0),
+        )
 
 
 def _cached_timings(part: Part) -> tuple[int, list[dict[str, object]]] | None:
@@ -158,11 +262,13 @@ def _render_and_store(part: Part, *, worker: str) -> tuple[int, list[dict[str, o
         except RenderStopped:
             logger.info("Part %s stopped: no longer this worker's to render", part.pk)
             return None
-        with path.open("rb") as audio:
-            stored_object_save(
-                key=cached_part_key(part.cache_key), content=audio, kind=StoredObject.Kind.PART
-            )
+        _with_backoff(lambda: _store(part, path), what=f"storing Part {part.pk}")
     return result.duration_ms, [asdict(sentence) for sentence in result.sentences]
+
+
+def _store(part: Part, path: Path) -> None:
+    with path.open("rb") as audio:
+        stored_object_save(key=cached_part_key(part.cache_key), content=audio, kind=StoredObject.Kind.PART)
 
 
 def part_mark_done(

@@ -148,7 +148,7 @@ def test_requeue_stuck_dry_run_lists_what_the_reaper_would_do_and_changes_nothin
     out = run("requeue_stuck", "--dry-run").splitlines()
 
     assert snapshot() == before
-    assert f"would handle 1 Parts with a heartbeat older than 60 s to requeue: {again.pk}" in out
+    assert f"would handle 1 Parts with a heartbeat older than 20 s to requeue: {again.pk}" in out
     assert f"would handle 1 Parts out of their 3 attempts to fail: {lost.pk}" in out
     assert out[-1].startswith("Dry run, nothing changed: would requeue 1, fail 1, resend 0 Parts")
 

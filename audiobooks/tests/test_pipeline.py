@@ -209,7 +209,7 @@ class TestRender:
         conversion = submit(owner, ready_book(owner, tmp_path, titles=("One",)))
         conversion_cancel(user=owner, conversion_uuid=conversion.uuid)
         part_render(part_id=conversion.parts.get().pk, worker="test:1")
-        assert conversion.parts.get().status == Part.Status.PENDING
+        assert conversion.parts.get().status == Part.Status.CANCELLED
         assert not StoredObject.objects.filter(kind=StoredObject.Kind.PART).exists()
 
     def test_a_part_no_attempt_can_render_fails_the_conversion_at_once_and_refunds_it(self, owner, tmp_path):
@@ -375,8 +375,8 @@ def test_progress_counts_parts_and_chapters_and_estimates_from_measured_throughp
     assert progress.eta_seconds >= 0
 
 
-def test_a_submission_whose_messages_cannot_be_published_succeeds_and_the_reaper_sends_them_later(
-    owner, tmp_path, settings, django_capture_on_commit_callbacks, caplog
+def test_a_submission_whose_messages_cannot_be_published_succeeds_and_the_next_dispatch_sends_them(
+    owner, tmp_path, django_capture_on_commit_callbacks, caplog
 ):
     from tests.celery_processes import app_using_broker
 
@@ -386,13 +386,14 @@ def test_a_submission_whose_messages_cannot_be_published_succeeds_and_the_reaper
         django_capture_on_commit_callbacks(execute=True),
     ):
         conversion = submit(owner, book)  # the broker is down: logged, not raised
-    assert "the reaper will send it again" in caplog.text
+    assert "the next dispatch sends it again" in caplog.text
     part = conversion.parts.get()
-    assert part.dispatched_at is not None
-    settings.PIPELINE_UNCLAIMED_SECONDS = 0
+    assert part.dispatched_at is None  # unsent: it holds no slot, and no timer has to run out
     with django_capture_on_commit_callbacks() as sent:
         reaped = conversions_reap()
-    assert (reaped.resent, reaped.dispatched, len(sent)) == (1, 1, 1)
+    part.refresh_from_db()
+    assert (reaped.resent, reaped.dispatched, len(sent)) == (0, 1, 1)
+    assert part.dispatched_at is not None
 
 
 def test_a_cancel_answers_at_once_when_the_broker_is_down(

@@ -200,9 +200,20 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 6 * 3600}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = CELERY_BROKER_TRANSPORT_OPTIONS
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A broker blip must neither lose a Part nor have it rendered twice at once.
+# Cancelling running tasks on connection loss (Celery 6's default) would throw
+# away renders in progress and send their messages back while the rows still
+# say "running" under a live heartbeat; kept running, a Part finishes and is
+# marked done in the database (the truth), and a message redelivered later
+# finds it done and does nothing. Workers reconnect for as long as it takes.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# What a task prints (the local mail backend's line among them) is information, not a warning.
+CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 # Task events stay off (Celery's default): nothing here consumes them, and every
 # event is a publish on the cores synthesis needs. For Flower or `celery events`,
 # turn them on in the running workers: celery -A ebookvoice control enable_events
@@ -597,21 +608,20 @@ PIPELINE_SYNTHESIS_PROCESSES = env.int("SYNTHESIS_PROCESSES", default=os.cpu_cou
 # A Part is tried this often (a worker killed, a retryable engine error) before the conversion fails.
 PIPELINE_MAX_PART_ATTEMPTS = env.int("PIPELINE_MAX_PART_ATTEMPTS", default=3)
 PIPELINE_HEARTBEAT_SECONDS = env.int("PIPELINE_HEARTBEAT_SECONDS", default=5)
-# A running Part whose heartbeat is older than this lost its worker: the reaper requeues it.
-PIPELINE_STALE_SECONDS = env.int("PIPELINE_STALE_SECONDS", default=60)
-# A Part sent but not claimed for this long lost its message (or its publish
-# failed): the reaper sends it again. Longer than any Part waits in the broker.
-PIPELINE_UNCLAIMED_SECONDS = env.int("PIPELINE_UNCLAIMED_SECONDS", default=15 * 60)
-# Mastering a chapter or assembling the M4B not finished this long after it was sent is sent again.
-PIPELINE_ASSEMBLY_SECONDS = env.int("PIPELINE_ASSEMBLY_SECONDS", default=30 * 60)
-PIPELINE_REAP_EVERY_SECONDS = env.float("PIPELINE_REAP_EVERY_SECONDS", default=15.0)
+# A running Part whose heartbeat is older than this lost its worker: the reaper requeues it. A
+# redelivered message takes it over sooner, after 2 heartbeats, or at once when its process is dead.
+PIPELINE_STALE_SECONDS = env.int("PIPELINE_STALE_SECONDS", default=20)
+# A Part sent but not claimed for max(this, 3 × the observed p99 claim latency) while a synthesis
+# process is idle lost its message (a broker restarted empty): the reaper sends it again.
+PIPELINE_UNCLAIMED_SECONDS = env.int("PIPELINE_UNCLAIMED_SECONDS", default=20)
+# Mastering or assembly not picked up max(this, 2 × its observed p99 time) after it was sent is sent
+# again (a message lost with an emptied broker). A message that was only late does nothing: the
+# chapter or book is claimed by compare-and-swap, and one already done is left alone.
+PIPELINE_ASSEMBLY_SECONDS = env.int("PIPELINE_ASSEMBLY_SECONDS", default=20)
+# The reaper runs on a thread of Celery beat's process (audiobooks.pipeline.reaper.ReaperThread).
+PIPELINE_REAP_EVERY_SECONDS = env.float("PIPELINE_REAP_EVERY_SECONDS", default=5.0)
 
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     **globals().get("CELERY_BEAT_SCHEDULE", {}),
     "audiobooks.purge_expired_storage": {"task": "audiobooks.purge_expired_storage", "schedule": 3600.0},
-    "audiobooks.reap_conversions": {
-        "task": "audiobooks.reap_conversions",
-        "schedule": PIPELINE_REAP_EVERY_SECONDS,
-        "options": {"expires": PIPELINE_REAP_EVERY_SECONDS},
-    },
 }

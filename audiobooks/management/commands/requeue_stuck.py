@@ -16,12 +16,14 @@ def _ids(ids: list[int], limit: int = 20) -> str:
 
 class Command(BaseCommand):
     help = (
-        "Run the reaper now, as beat does every PIPELINE_REAP_EVERY_SECONDS: a running Part whose "
-        "heartbeat is older than PIPELINE_STALE_SECONDS goes back to pending (or, out of its "
+        "Run the reaper now, as beat's reaper thread does every PIPELINE_REAP_EVERY_SECONDS: a running "
+        "Part whose heartbeat is older than PIPELINE_STALE_SECONDS goes back to pending (or, out of its "
         "PIPELINE_MAX_PART_ATTEMPTS attempts, fails and fails its conversion, which refunds the "
-        "unrendered share); a Part sent but not claimed within PIPELINE_UNCLAIMED_SECONDS is sent again; "
-        "chapters being mastered and books being assembled for longer than PIPELINE_ASSEMBLY_SECONDS "
-        "are sent again; then the dispatcher fills the free broker slots. Only conversions still queued "
+        "unrendered share); a Part sent but not claimed within max(PIPELINE_UNCLAIMED_SECONDS, 3 x the "
+        "observed p99 claim latency) while a synthesis process is idle is sent again; chapters and books "
+        "not picked up for mastering or assembly within max(PIPELINE_ASSEMBLY_SECONDS, 2 x their observed "
+        "p99 time) are sent again; then the dispatcher fills the free broker slots. "
+        "Only conversions still queued "
         "or synthesizing are touched. With --dry-run, list the Parts, chapters and books it would act "
         "on, reading the same conditions, and change nothing."
     )
