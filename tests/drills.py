@@ -186,7 +186,7 @@ class Drill:
     def _submit(self, token: str, user: User) -> Conversion:
         titles = tuple(f"Chapter {n}, {token}" for n in range(1, CHAPTERS + 1))  # new text: no cache hits
         book = story_book(user, self.workdir / f"book-{token}", titles=titles, paragraphs_per_chapter=2)
-        credits_grant_by_system(user=user, amount=5, reason="drill")
+        credits_grant_by_system(user=user, hundredths=500, reason="drill")
         return conversion_submit(
             user=user,
             book_uuid=book.uuid,

@@ -56,7 +56,7 @@ def submitted(
     user: User, directory: Path, *, titles: tuple[str, ...] = ("One", "Two", "Three")
 ) -> Conversion:
     book = story_book(user, directory, titles=titles)
-    credits_grant_by_system(user=user, amount=10, reason="test")
+    credits_grant_by_system(user=user, hundredths=1_000, reason="test")
     return conversion_submit(
         user=user,
         book_uuid=book.uuid,
