@@ -78,7 +78,12 @@ class PrivatePostgres:
 
     def restart_fast(self) -> None:
         from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+        from pgserver.utils import ensure_prefix_permissions
 
+        if self.server.system_user is not None:
+            # As root, pgserver runs PostgreSQL as its own user and opens the folders above the data
+            # at start; another pytest session on the machine closes /tmp/pytest-of-root (0700) again.
+            ensure_prefix_permissions(self.datadir)
         pg_ctl(["-w", "-m", "fast", "restart"], pgdata=self.datadir, user=self.server.system_user, timeout=60)
 
     def stop(self) -> None:
