@@ -510,3 +510,39 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.state})"
+
+
+class PodcastFeed(models.Model):
+    """A private podcast feed: all of the owner's finished audiobooks, or one book's chapters.
+
+    Podcast apps cannot sign in, so the feed's URL carries a long random
+    token. Only its SHA-256 is looked up; the token itself is kept encrypted
+    (``accounts.crypto``) so the feeds page can show the URL and its QR code
+    again. A new token replaces the old one, which then finds nothing.
+    Written through ``audiobooks.feeds`` only.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="podcast_feeds"
+    )
+    book = models.ForeignKey(
+        Book, on_delete=models.CASCADE, null=True, blank=True, related_name="podcast_feeds",
+        help_text="Empty: the owner's feed of every finished audiobook. Set: this book's chapters.",
+    )  # fmt: skip
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    token_encrypted = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    token_issued_at = models.DateTimeField(default=timezone.now)
+    last_fetched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=("owner",), condition=Q(book__isnull=True), name="audiobooks_feed_one_per_owner"
+            ),
+            models.UniqueConstraint(fields=("owner", "book"), name="audiobooks_feed_one_per_book"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Feed of {self.book}" if self.book_id else f"Feed of {self.owner}"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .web import book_page, convert, credits, downloads, library, local_links, player, uploads, voices
+from .web import book_page, convert, credits, downloads, feeds, library, local_links, player, uploads, voices
 
 app_name = "audiobooks"
 
@@ -23,6 +23,35 @@ urlpatterns = [
     path("books/<uuid:book_uuid>/captions/<int:number>.vtt", player.book_captions, name="book-captions"),
     path("books/<uuid:book_uuid>/position", player.book_position, name="book-position"),
     path("credits/", credits.credits_page, name="credits"),
+    path("feeds/", feeds.feeds_page, name="feeds"),
+    path("feeds/new", feeds.feed_new, name="feed-new"),
+    path("feeds/<uuid:feed_uuid>/renew", feeds.feed_renew, name="feed-renew"),
+    path("feeds/<uuid:feed_uuid>/revoke", feeds.feed_revoke, name="feed-revoke"),
+    path("feeds/<uuid:feed_uuid>/qr.svg", feeds.feed_qr, name="feed-qr"),
+    # Podcast apps: the token in the path is the key (no session).
+    path("podcast/<str:token>/feed.xml", feeds.podcast_feed, name="podcast-feed"),
+    path("podcast/<str:token>/<uuid:conversion_uuid>/book.m4b", feeds.podcast_m4b, name="podcast-m4b"),
+    path(
+        "podcast/<str:token>/<uuid:conversion_uuid>/mp3/<int:number>.mp3",
+        feeds.podcast_mp3,
+        name="podcast-mp3",
+    ),
+    path(
+        "podcast/<str:token>/<uuid:conversion_uuid>/captions/<int:number>.vtt",
+        feeds.podcast_vtt,
+        name="podcast-vtt",
+    ),
+    path(
+        "podcast/<str:token>/<uuid:conversion_uuid>/transcript.vtt",
+        feeds.podcast_book_transcript,
+        name="podcast-book-transcript",
+    ),
+    path(
+        "podcast/<str:token>/<uuid:conversion_uuid>/chapters.json",
+        feeds.podcast_chapters,
+        name="podcast-chapters",
+    ),
+    path("podcast/<str:token>/covers/<uuid:book_uuid>", feeds.podcast_cover, name="podcast-cover"),
     # Files: the streamed upload and the downloads.
     path("books/upload", uploads.book_upload, name="book-upload"),
     path("books/<uuid:book_uuid>/files/<path:name>", downloads.book_file, name="book-file"),
