@@ -21,6 +21,11 @@ class Book(models.Model):
         READY = "ready", "Ready"
         FAILED = "failed", "Could not be read"
 
+    class CoverOrigin(models.TextChoices):
+        BOOK = "book", "From the book"
+        GENERATED = "generated", "Made from the title"
+        UPLOADED = "uploaded", "Uploaded by the reader"
+
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="books")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UPLOADED)
@@ -36,6 +41,14 @@ class Book(models.Model):
     authors = models.JSONField(default=list, blank=True)
     language = models.CharField(max_length=35, blank=True)
     cover_key = models.CharField(max_length=255, blank=True)
+    cover_origin = models.CharField(
+        max_length=10,
+        choices=CoverOrigin.choices,
+        blank=True,
+        help_text="Where the cover came from; one made from the title is made again when it changes.",
+    )
+    # Creators other than authors, as the book names them: [{"name": …, "role": "edt"}, …]
+    contributors = models.JSONField(default=list, blank=True)
     warnings = models.JSONField(default=list, blank=True)
     error_code = models.CharField(max_length=40, blank=True)
     error_message = models.TextField(blank=True)

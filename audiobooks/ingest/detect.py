@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .chapters import emit_chapters
+from .covers import Cover, CoverRefused, normalise_cover
 from .errors import ErrorCode, IngestError
 from .reading import BookReading
 from .safety import MiB
@@ -47,6 +48,8 @@ def ingest_file(path: Path, *, filename: str | None = None) -> IngestedBook:
             format=book.format,
             cover=book.cover,
             cover_media_type=book.cover_media_type,
+            cover_width=book.cover_width,
+            cover_height=book.cover_height,
             warnings=book.warnings,
         )
 
@@ -67,6 +70,7 @@ def open_book(path: Path, *, filename: str | None = None) -> Iterator[StreamedBo
             raise IngestError(
                 ErrorCode.NO_TEXT, "This book has nothing to read aloud: we found no words in it."
             )
+        cover = _cover(reading)
         yield StreamedBook(
             title=reading.title or Path(name).stem.replace("_", " ").strip() or "Untitled",
             authors=reading.authors,
@@ -74,10 +78,26 @@ def open_book(path: Path, *, filename: str | None = None) -> Iterator[StreamedBo
             format=reading.format,
             chapter_count=len(reading.plan.chapters),
             chapters=_guarded(emit_chapters(spool, reading.plan), name),
-            cover=reading.cover,
-            cover_media_type=reading.cover_media_type,
+            cover=cover.data if cover else None,
+            cover_media_type=cover.media_type if cover else None,
+            cover_width=cover.width if cover else 0,
+            cover_height=cover.height if cover else 0,
             warnings=reading.warnings,
         )
+
+
+def _cover(reading: BookReading) -> Cover | None:
+    """The book's picture made fit for audio files and pages; a bad one is a warning, never a refusal."""
+    if not reading.cover:
+        return None
+    try:
+        return normalise_cover(reading.cover)
+    except CoverRefused as refused:
+        reading.warnings.append(f"{refused.message} The book is read without it.")
+    except Exception:  # a picture must never stop a book: whatever the decoders raise, go on without it
+        logger.warning("the cover could not be converted", exc_info=True)
+        reading.warnings.append("The cover image could not be read, so the book is read without it.")
+    return None
 
 
 def _guarded(chapters: Iterator[IngestedChapter], name: str) -> Iterator[IngestedChapter]:

@@ -188,7 +188,7 @@ def _package(book: Any, archive: CheckedArchive, opf_path: str, root: etree._Ele
             ncx = item
         elif isinstance(raw, epub.EpubCover):
             cover = item
-    cover = cover or _epub2_cover(book, items)
+    cover = cover or _epub3_cover(root, items) or _epub2_cover(book, items)
     return Package(
         path=opf_path,
         title=_first(_meta(book, "DC", "title")),
@@ -255,6 +255,16 @@ def _spine(book: Any, items: dict[str, ManifestItem]) -> list[tuple[ManifestItem
             )
         spine.append((item, (linear or "yes").strip().lower() != "no"))
     return spine
+
+
+def _epub3_cover(root: etree._Element, items: dict[str, ManifestItem]) -> ManifestItem | None:
+    """The `cover-image` item of any image type: ebooklib knows only JPEG, PNG and SVG covers."""
+    for element in root.iter(f"{{{OPF_NS}}}item"):
+        if "cover-image" in (element.get("properties") or "").split():
+            item = items.get(element.get("id") or "")
+            if item and item.media_type.startswith("image/"):
+                return item
+    return None
 
 
 def _epub2_cover(book: Any, items: dict[str, ManifestItem]) -> ManifestItem | None:

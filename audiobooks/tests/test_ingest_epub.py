@@ -12,7 +12,7 @@ from audiobooks.ingest import ErrorCode, IngestError, ingest_file
 from audiobooks.ingest import safety as safety_module
 from audiobooks.ingest.safety import clamp_join
 
-from .ingest_fixtures import CONTAINER, EpubSpec, nav_list, paragraphs, xhtml, zip_bytes
+from .ingest_fixtures import CONTAINER, EpubSpec, nav_list, paragraphs, picture, xhtml, zip_bytes
 
 
 def chapter_map(path: Path) -> dict[str, str]:
@@ -289,10 +289,10 @@ def test_cover_image_is_returned_with_its_media_type(tmp_path: Path) -> None:
     spec = EpubSpec(
         documents=[("c.xhtml", xhtml("<p>Text.</p>"))],
         manifest_extra='<item id="cov" href="cover.jpg" media-type="image/jpeg" properties="cover-image"/>',
-        extra_files={"OEBPS/cover.jpg": b"\xff\xd8\xff\xe0 fake jpeg"},
+        extra_files={"OEBPS/cover.jpg": (jpeg := picture("JPEG", (300, 450)))},
     )
     book = ingest_file(spec.write(tmp_path))
-    assert (book.cover, book.cover_media_type) == (b"\xff\xd8\xff\xe0 fake jpeg", "image/jpeg")
+    assert (book.cover, book.cover_media_type) == (jpeg, "image/jpeg")
 
 
 def test_epub2_cover_meta_is_understood(tmp_path: Path) -> None:
@@ -300,10 +300,10 @@ def test_epub2_cover_meta_is_understood(tmp_path: Path) -> None:
         documents=[("c.xhtml", xhtml("<p>Text.</p>"))],
         metadata_extra='<meta name="cover" content="cov"/>',
         manifest_extra='<item id="cov" href="img/c.png" media-type="image/png"/>',
-        extra_files={"OEBPS/img/c.png": b"\x89PNG fake"},
+        extra_files={"OEBPS/img/c.png": (png := picture("PNG", (40, 60)))},
     )
     book = ingest_file(spec.write(tmp_path))
-    assert (book.cover, book.cover_media_type) == (b"\x89PNG fake", "image/png")
+    assert (book.cover, book.cover_media_type) == (png, "image/png")
 
 
 def test_authors_are_creators_with_the_author_role_or_none(tmp_path: Path) -> None:

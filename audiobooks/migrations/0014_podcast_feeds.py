@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("audiobooks", "0012_chapter_groups"),
+        ("audiobooks", "0013_book_cover_origin_contributors"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
