@@ -58,6 +58,38 @@ class InsufficientCredits(CreditsError):
         )
 
 
+class ShortfallOwed(CreditsError):
+    """A refunded or disputed purchase took back credits already spent; conversions wait until it is paid."""
+
+    http_status = 402
+
+    def __init__(self, *, owed: int) -> None:
+        self.owed = owed
+        super().__init__(
+            f"A refunded or disputed payment took back {describe_credits(owed)} you had already spent. "
+            "Buy credits to settle it; new conversions can start once it is paid. "
+            "Listening and downloads keep working."
+        )
+
+
+class OverStorageQuota(CreditsError):
+    """More is stored than the plan allows (a premium plan ended).
+
+    Uploads and conversions wait; nothing is deleted.
+    """
+
+    http_status = 409
+
+    def __init__(self, *, used_bytes: int, quota_bytes: int, plan_label: str) -> None:
+        self.used_bytes = used_bytes
+        self.quota_bytes = quota_bytes
+        super().__init__(
+            f"You store {format_bytes(used_bytes)}, more than the {format_bytes(quota_bytes)} of your "
+            f"{plan_label} plan. Nothing has been deleted: listening, downloads and deleting keep working, "
+            "but uploads and new conversions wait until you are under it. Delete some books, or go premium."
+        )
+
+
 class NothingToConvert(CreditsError):
     def __init__(self) -> None:
         super().__init__("There is no text to convert: select at least one chapter with text.")

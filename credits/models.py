@@ -39,6 +39,11 @@ class CreditAccount(models.Model):
     # Hundredths of a credit (``credits.pricing``), as every amount in the ledger.
     balance = models.IntegerField(default=0, help_text="In hundredths of a credit.")
     plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.FREE)
+    # Hundredths of a credit a refunded or disputed purchase took back after they were spent: owed
+    # until a later purchase or grant pays it (``credits.services``), and new conversions wait.
+    shortfall = models.IntegerField(
+        default=0, help_text="In hundredths of a credit; owed, blocks conversions."
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -48,6 +53,9 @@ class CreditAccount(models.Model):
             # cannot leave a negative balance.
             models.CheckConstraint(condition=Q(balance__gte=0), name="credits_account_balance_not_negative"),
             models.CheckConstraint(condition=Q(plan__in=Plan.values), name="credits_account_plan_valid"),
+            models.CheckConstraint(
+                condition=Q(shortfall__gte=0), name="credits_account_shortfall_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -61,6 +69,7 @@ class EntryKind(models.TextChoices):
     CHARGE = "charge", "Charge"
     REFUND = "refund", "Refund"
     ADJUSTMENT = "adjustment", "Adjustment"
+    PURCHASE_REVERSAL = "purchase_reversal", "Purchase reversal"
 
 
 CREDITING_KINDS = (EntryKind.SIGNUP_GRANT, EntryKind.PURCHASE, EntryKind.STAFF_GRANT)
@@ -85,7 +94,7 @@ class CreditEntry(models.Model):
         null=True,
         related_name="credit_entries",
     )
-    kind = models.CharField(max_length=16, choices=EntryKind.choices)
+    kind = models.CharField(max_length=20, choices=EntryKind.choices)
     amount = models.IntegerField(help_text="In hundredths of a credit; a charge is negative.")
     balance_after = models.IntegerField(help_text="In hundredths of a credit.")
     reason = models.CharField(max_length=500, blank=True)
@@ -123,6 +132,9 @@ class CreditEntry(models.Model):
                     # A refund of 0 is recorded: it marks the conversion settled.
                     | Q(kind=EntryKind.REFUND, amount__gte=0)
                     | (Q(kind=EntryKind.ADJUSTMENT) & ~Q(amount=0))
+                    # A refunded or disputed purchase takes back what is left of it; 0 when all
+                    # of it was spent (the rest is the account's shortfall).
+                    | Q(kind=EntryKind.PURCHASE_REVERSAL, amount__lte=0)
                 ),
                 name="credits_entry_amount_sign_matches_kind",
             ),

@@ -35,7 +35,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from . import conf
-from .errors import ChargeNotFound, IdempotencyConflict, InsufficientCredits, NothingToConvert
+from .errors import ChargeNotFound, IdempotencyConflict, InsufficientCredits, NothingToConvert, ShortfallOwed
 from .models import CreditAccount, CreditEntry, EntryKind, Plan
 from .pricing import describe_credits, hundredths_from_credits, quote_hundredths, refund_hundredths
 
@@ -225,7 +225,7 @@ def _grant(
         raise ValueError("A grant must be a positive amount of credits.")
     if not reason.strip():
         raise ValueError("A grant needs a reason.")
-    entry, _ = _ledger_append(
+    entry, created = _ledger_append(
         user=user,
         kind=EntryKind.STAFF_GRANT,
         amount=hundredths,
@@ -233,6 +233,8 @@ def _grant(
         reason=reason.strip(),
         actor=actor,
     )
+    if created:
+        _shortfall_settle(user=user, source_key=entry.idempotency_key)
     return entry
 
 
@@ -268,14 +270,84 @@ def credits_purchase(*, user: User, hundredths: int, payment_reference: str, rea
         raise ValueError("A purchase must be a positive number of credits.")
     if not payment_reference:
         raise ValueError("A purchase needs the payment provider's reference.")
-    entry, _ = _ledger_append(
+    entry, created = _ledger_append(
         user=user,
         kind=EntryKind.PURCHASE,
         amount=hundredths,
-        idempotency_key=f"purchase:{payment_reference}",
+        idempotency_key=purchase_key(payment_reference),
         reason=reason or f"Purchase {payment_reference}",
     )
+    if created:
+        _shortfall_settle(user=user, source_key=entry.idempotency_key)
     return entry
+
+
+def purchase_key(payment_reference: str) -> str:
+    return f"purchase:{payment_reference}"
+
+
+@transaction.atomic
+def credits_purchase_reverse(*, user: User, hundredths: int, reference: str, reason: str) -> CreditEntry:
+    """Take back ``hundredths`` of a refunded or disputed purchase, once per ``reference``.
+
+    What the balance still holds is deducted (a ``purchase_reversal`` entry,
+    never below zero); the rest was spent, and is added to the account's
+    ``shortfall``, which blocks new conversions until a later purchase or
+    grant pays it. A replay returns the first entry and changes nothing.
+    """
+    if hundredths <= 0:
+        raise ValueError("A reversal must take back a positive amount.")
+    if not reference:
+        raise ValueError("A reversal needs the payment provider's reference.")
+    account = CreditAccount.objects.select_for_update().filter(user=user).first()
+    balance = account.balance if account else 0
+    taken = min(hundredths, balance)
+    owed = hundredths - taken
+    note = f"; {describe_credits(owed)} already spent is owed" if owed else ""
+    entry, created = _ledger_append(
+        user=user,
+        kind=EntryKind.PURCHASE_REVERSAL,
+        amount=-taken,
+        idempotency_key=f"reversal:{reference}",
+        reason=f"{reason}{note}"[:500],
+    )
+    if created and owed:
+        CreditAccount.objects.filter(user=user).update(
+            shortfall=F("shortfall") + owed, updated_at=timezone.now()
+        )
+        logger.info("credits: user %s owes %d after reversal %s", user.pk, owed, reference)
+    return entry
+
+
+def _shortfall_settle(*, user: User, source_key: str) -> None:
+    """Pay what the account owes from the credits just added (inside the caller's transaction and lock)."""
+    account = CreditAccount.objects.select_for_update().get(user=user)
+    paid = min(account.shortfall, account.balance)
+    if paid <= 0:
+        return
+    _ledger_append(
+        user=user,
+        kind=EntryKind.PURCHASE_REVERSAL,
+        amount=-paid,
+        idempotency_key=f"settle:{source_key}",
+        reason=f"Pays {describe_credits(paid)} owed from a refunded or disputed payment",
+    )
+    CreditAccount.objects.filter(user=user).update(shortfall=F("shortfall") - paid, updated_at=timezone.now())
+
+
+@transaction.atomic
+def credits_shortfall_waive(*, user: User, actor: User, reason: str) -> int:
+    """Staff forgive what the account owes (say, the dispute was won); returns the hundredths waived."""
+    _require_staff(actor)
+    if not reason.strip():
+        raise ValueError("Waiving a shortfall needs a reason.")
+    account = CreditAccount.objects.select_for_update().filter(user=user).first()
+    if account is None or account.shortfall == 0:
+        return 0
+    waived = account.shortfall
+    CreditAccount.objects.filter(user=user).update(shortfall=0, updated_at=timezone.now())
+    logger.info("credits: %d owed by user %s waived by %s: %s", waived, user.pk, actor.pk, reason.strip())
+    return waived
 
 
 @transaction.atomic
@@ -289,6 +361,9 @@ def conversion_charge(*, user: User, conversion_uuid: uuid.UUID, characters: int
     """
     if characters <= 0:
         raise NothingToConvert()
+    owed = CreditAccount.objects.filter(user=user).values_list("shortfall", flat=True).first()
+    if owed and not CreditEntry.objects.filter(idempotency_key=charge_key(conversion_uuid)).exists():
+        raise ShortfallOwed(owed=owed)
     rate = conf.chars_per_credit()
     cost = quote_hundredths(characters, chars_per_credit=rate)
     entry, _ = _ledger_append(

@@ -30,6 +30,7 @@ urlpatterns = [
     path("status", status.status_page, name="status"),
     path("flags.json", flags.flags_json, name="flags"),
     path("admin/", admin.site.urls),
+    path("billing/", include("billing.urls")),
     path("accounts/", include(accounts.urls.urlpatterns)),
     path("accounts/", include("allauth.urls")),
     path("_allauth/app/v1/", include(accounts.urls.headless_urlpatterns)),

@@ -2,7 +2,7 @@
 
 ``./dev lint`` checks the import contracts (layers, plain-Python ingestion
 and audio, tasks sent by name); this walks every import of every module of
-the five packages, those inside functions included, and finds strongly
+the six packages, those inside functions included, and finds strongly
 connected components (Tarjan's algorithm). Any component of more than one
 module, or a module importing itself, is a cycle, and is named.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import grimp
 
-PACKAGES = ("ebookvoice", "accounts", "audiobooks", "credits", "tts_engine")
+PACKAGES = ("ebookvoice", "accounts", "audiobooks", "billing", "credits", "tts_engine")
 
 
 def import_cycles(graph: grimp.ImportGraph) -> list[list[str]]:

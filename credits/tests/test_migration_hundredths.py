@@ -40,6 +40,11 @@ def migrate_to_latest() -> None:
     executor.migrate(executor.loader.graph.leaf_nodes())
 
 
+def account_balance(user_id: int) -> int:
+    # Only the balance: at 0003 the table lacks the columns later migrations add (0004's shortfall).
+    return CreditAccount.objects.filter(user_id=user_id).values_list("balance", flat=True).get()
+
+
 def audit_output() -> str:
     out = StringIO()
     call_command("audit_credits", stdout=out)
@@ -91,7 +96,7 @@ def test_the_ledger_is_multiplied_by_a_hundred_with_zero_drift_before_and_after(
     assert audit_output() == "Audited 1 account and 3 entries: 0 mismatches.\n"
     entries = CreditEntry.objects.filter(user_id=user_id).order_by("id")
     assert [(e.amount, e.balance_after) for e in entries] == [(300, 300), (-200, 100), (100, 200)]
-    assert CreditAccount.objects.get(user_id=user_id).balance == 200
+    assert account_balance(user_id) == 200
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT charge_hundredths FROM audiobooks_conversion WHERE uuid = %s", [conversion_uuid]
@@ -126,5 +131,5 @@ def test_going_back_refuses_a_ledger_that_holds_fractions_of_a_credit(whole_cred
     with pytest.raises(RuntimeError, match="fractions of a credit"):
         migrate([("credits", "0002_entry_append_only_trigger")])
     migrate(AFTER)  # whatever the refused attempt did was rolled back
-    assert CreditAccount.objects.get(user_id=user_id).balance == 193
+    assert account_balance(user_id) == 193
     assert not ledger_audit().mismatches

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "accounts",
     "audiobooks",
     "credits",
+    "billing",
     "tts_engine",
     "waffle",
     "ebookvoice.apps.EbookvoiceConfig",
@@ -404,6 +405,26 @@ CREDITS_RATE_LIMITS = {
     "conversion": env.str("RATE_LIMIT_CONVERSIONS", default="5/h"),
     "text_preview": env.str("RATE_LIMIT_TEXT_PREVIEWS", default="60/h"),
 }
+# The premium plan's limits, while its subscription is active.
+CREDITS_RATE_LIMITS_PREMIUM = {
+    "upload": env.str("RATE_LIMIT_UPLOADS_PREMIUM", default="30/h"),
+    "conversion": env.str("RATE_LIMIT_CONVERSIONS_PREMIUM", default="20/h"),
+    "text_preview": env.str("RATE_LIMIT_TEXT_PREVIEWS_PREMIUM", default="200/h"),
+}
+
+# --- Billing (Stripe; billing/conf.py) ----------------------------------------------------
+# With no keys (the embedded default) billing is off: the credits page says so and nothing
+# calls Stripe. Production refuses half a configuration (settings/production.py).
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# Each pack's key, and "premium", to its Stripe price id: "pack-5=price_…,pack-20=price_…,premium=price_…".
+STRIPE_PRICES = env.dict("STRIPE_PRICES", default={})
+BILLING_CURRENCY = env.str("BILLING_CURRENCY", default="eur").lower()
+# JSON list of {"key", "credits", "amounts": {"eur": minor units, …}}; unset: 5, 20 and 50 credits.
+BILLING_PACKS = env.json("BILLING_PACKS", default=None)
+BILLING_PREMIUM_MONTHLY_CREDITS = env.int("BILLING_PREMIUM_MONTHLY_CREDITS", default=10)
+# JSON {"eur": 900, "usd": 1000}: the monthly price shown, in minor units; unset: those.
+BILLING_PREMIUM_AMOUNTS = env.json("BILLING_PREMIUM_AMOUNTS", default=None)
 
 # --- Logging ------------------------------------------------------------------------------
 # LOG_FORMAT=json: one JSON object a line with request_id and conversion_id (ebookvoice.logs),

@@ -28,6 +28,7 @@ S3_VARIABLES = (
     "AWS_STORAGE_BUCKET_NAME",
 )
 GOOGLE_VARIABLES = ("GOOGLE_OAUTH_CLIENT_ID", "GOOGLE_OAUTH_CLIENT_SECRET")
+STRIPE_VARIABLES = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_PRICES")
 
 
 def missing_variables(environ: dict[str, str]) -> list[str]:
@@ -39,6 +40,10 @@ def missing_variables(environ: dict[str, str]) -> list[str]:
     # Google sign-in is optional, but half a client is a broken button.
     if any(environ.get(name) for name in GOOGLE_VARIABLES):
         missing += [name for name in GOOGLE_VARIABLES if not environ.get(name)]
+    # Billing is optional too, but a key without its webhook secret (or prices) takes money
+    # that never turns into credits.
+    if any(environ.get(name) for name in STRIPE_VARIABLES):
+        missing += [name for name in STRIPE_VARIABLES if not environ.get(name)]
     return missing
 
 
@@ -66,6 +71,9 @@ from .base import env  # noqa: E402
 
 DEBUG = False
 DEMO_ACCOUNT_ALLOWED = False
+# The billing app refuses to start on settings that disagree (a price missing for a pack, no
+# amount in BILLING_CURRENCY): billing.apps, after the variables above are known to be there.
+BILLING_REFUSE_PROBLEMS = True
 SITE_URL = env.str("SITE_URL", default=f"https://{ALLOWED_HOSTS[0]}").rstrip("/")  # noqa: F405
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -245,6 +245,33 @@ def test_production_requires_both_halves_of_the_google_client(tmp_path):
     assert "missing environment variables: GOOGLE_OAUTH_CLIENT_SECRET" in result.stderr
 
 
+STRIPE = {
+    "STRIPE_SECRET_KEY": "sk_live_example",
+    "STRIPE_WEBHOOK_SECRET": "whsec_example",
+    "STRIPE_PRICES": "pack-5=price_a,pack-20=price_b,pack-50=price_c,premium=price_d",
+}
+
+
+@pytest.mark.parametrize("given", ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_PRICES"])
+def test_production_refuses_half_a_stripe_configuration(tmp_path, given):
+    result = manage(["check"], production_environ(tmp_path, **{given: STRIPE[given]}))
+    assert result.returncode != 0
+    missing = ", ".join(name for name in STRIPE if name != given)
+    assert f"missing environment variables: {missing}" in result.stderr
+
+
+def test_production_refuses_stripe_prices_that_leave_a_pack_or_the_plan_without_a_price(tmp_path):
+    environ = production_environ(tmp_path, **{**STRIPE, "STRIPE_PRICES": "pack-5=price_a,pack-20=price_b"})
+    result = manage(["check"], environ)
+    assert result.returncode != 0
+    assert "Billing settings refused: STRIPE_PRICES has no price id for pack-50, premium" in result.stderr
+
+
+def test_production_with_the_whole_stripe_configuration_checks_clean(tmp_path):
+    result = manage(["check", "--deploy", "--fail-level", "WARNING"], production_environ(tmp_path, **STRIPE))
+    assert result.returncode == 0, result.stderr
+
+
 def test_production_accepts_any_s3_endpoint_in_place_of_r2(tmp_path):
     environ = production_environ(
         tmp_path,
