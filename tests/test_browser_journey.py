@@ -2,7 +2,8 @@
 
 1. A newcomer signs up, verifies the emailed code, uploads a three-chapter
    EPUB, unticks a chapter, converts, watches the progress, plays a finished
-   chapter and downloads the M4B.
+   chapter and downloads the M4B, then subscribes to its podcast feed and
+   fetches the episode's audio as a podcast app does.
 2. A reader uploads The Adventures of Sherlock Holmes; the picker ticks its
    twelve stories and leaves the front and back matter unticked.
 
@@ -25,7 +26,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import feedparser
 import pytest
+import requests
 from django.core import mail
 from playwright import sync_api
 
@@ -255,6 +258,7 @@ def test_a_newcomer_signs_up_converts_a_short_book_listens_and_downloads_the_m4b
     assert "Audiobook ready" in page.locator(".book-card").inner_text()
     check_page(page, "library")
     check_account_area(page)
+    check_podcast_feed(page)
 
 
 def check_account_area(page: Any) -> None:
@@ -276,6 +280,25 @@ def check_account_area(page: Any) -> None:
     assert "Charge" in page.locator("table").inner_text()
     check_page(page, "credits")
     check_api_docs(page)
+
+
+def check_podcast_feed(page: Any) -> None:
+    """Subscribe as a podcast app would: make the feed on its page, then fetch it and its audio."""
+    page.goto("/feeds/")
+    page.get_by_role("button", name="Make a feed of all my audiobooks").click()
+    page.wait_for_url("**/feeds/")
+    sync_api.expect(page.locator("img.feed-qr")).to_be_visible()
+    page.wait_for_function("() => document.querySelector('img.feed-qr').naturalWidth > 0")
+    check_page(page, "feeds")
+    feed = feedparser.parse(requests.get(page.locator("[data-feed-url]").input_value(), timeout=30).content)
+    assert not feed.bozo, feed.bozo_exception
+    (episode,) = feed.entries
+    (enclosure,) = episode.enclosures
+    audio = requests.get(enclosure.href, timeout=60)  # a 302 to a fresh link, followed
+    assert (audio.status_code, len(audio.content)) == (200, int(enclosure.length))
+    assert audio.content[4:8] == b"ftyp"
+    start = requests.get(enclosure.href, headers={"Range": "bytes=0-99"}, timeout=30)
+    assert (start.status_code, start.content) == (206, audio.content[:100])
 
 
 def check_api_docs(page: Any) -> None:
