@@ -15,6 +15,12 @@ pytestmark = pytest.mark.django_db
 URL = reverse("account_settings")
 
 
+IPHONE_SAFARI = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.0 Mobile/15E148 Safari/604.1"
+)
+
+
 def browser(user: User, agent: str = "Firefox on a laptop") -> Client:
     client = Client(HTTP_USER_AGENT=agent)
     response = client.post(reverse("account_login"), {"login": user.email, "password": PASSWORD})
@@ -52,12 +58,12 @@ def test_the_email_switch_turns_the_audiobook_emails_off_and_on_again(reader):
 
 
 def test_a_session_elsewhere_is_listed_and_can_be_signed_out_from_the_account_page(reader):
-    phone = browser(reader, agent="Safari on a phone")
+    phone = browser(reader, agent=IPHONE_SAFARI)
     laptop = browser(reader)
     text = laptop.get(URL).content.decode()
     assert "This device" in text
-    assert "Safari on a phone" in text
-    other = UserSession.objects.get(user=reader, user_agent="Safari on a phone")
+    assert "Mobile Safari on iOS" in text
+    other = UserSession.objects.get(user=reader, user_agent=IPHONE_SAFARI)
     end = reverse("account_session_end", kwargs={"pk": other.pk})
     assert end in text
     assert laptop.post(end).status_code == 302

@@ -69,6 +69,11 @@ class Voice:
         return f"{self.engine}:{self.id}"
 
     @property
+    def display_name(self) -> str:
+        """The name people see and audio tags carry: ``Joe`` for ``joe``, ``Kathleen`` for ``kathleen``."""
+        return self.name.replace("_", " ").title()
+
+    @property
     def non_commercial(self) -> bool:
         return is_non_commercial(self.licence)
 
