@@ -14,6 +14,36 @@ class UnsupportedFileType(BookError):
     http_status = 415
 
 
+class InvalidBookDetails(BookError):
+    """An edit of a book's title or authors that can't be kept: empty, too long, too many."""
+
+    code = "invalid_book_details"
+
+
+class CoverTooLarge(BookError):
+    code = "cover_too_large"
+    http_status = 413
+
+
+class CoverTooManyPixels(BookError):
+    """A picture of more pixels than any cover: a decompression bomb, or a poster scan."""
+
+    code = "cover_too_many_pixels"
+    http_status = 422
+
+
+class CoverNotAnImage(BookError):
+    code = "cover_not_an_image"
+    http_status = 415
+
+
+class BookNotEditable(BookError):
+    """The book is still being read (or could not be): its details come from that reading."""
+
+    code = "book_not_editable"
+    http_status = 409
+
+
 class ConversionError(BookError):
     """A conversion request that cannot be accepted as it stands; nothing was written or charged."""
 

@@ -8,6 +8,24 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+# MARC relator codes that EPUBs give their creators, as a page says them.
+CONTRIBUTOR_ROLES = {
+    "edt": "edited by",
+    "trl": "translated by",
+    "ill": "illustrated by",
+    "aui": "introduction by",
+    "aft": "afterword by",
+    "ann": "annotated by",
+    "com": "compiled by",
+    "nrt": "narrated by",
+    "pht": "photographs by",
+    "art": "art by",
+    "cov": "cover by",
+    "bkd": "designed by",
+    "mrk": "markup by",
+    "trc": "transcribed by",
+}
+
 
 class Book(models.Model):
     """An uploaded ebook and what ingestion read from it.
@@ -74,6 +92,15 @@ class Book(models.Model):
     @property
     def display_title(self) -> str:
         return self.title or self.original_filename
+
+    @property
+    def contributors_text(self) -> str:
+        """Creators who are not authors, as a page says them: "edited by Ed Editor; translated by …"."""
+        lines = []
+        for contributor in self.contributors or []:
+            role = str(contributor.get("role", ""))
+            lines.append(f"{CONTRIBUTOR_ROLES.get(role, 'with')} {contributor.get('name', '')}")
+        return "; ".join(lines)
 
     @property
     def authors_text(self) -> str:

@@ -384,6 +384,7 @@ def _book_replace_chapters(
     book.format = str(streamed.format)
     book.title = streamed.title[:500]
     book.authors = list(streamed.authors)
+    book.contributors = [{"name": name, "role": role} for name, role in streamed.contributors]
     book.language = streamed.language[:35]
     book.warnings = list(streamed.warnings)
     book.cover_key = cover_key
@@ -393,8 +394,8 @@ def _book_replace_chapters(
     book.ingested_at = timezone.now()
     book.save(
         update_fields=[
-            "status", "format", "title", "authors", "language", "warnings", "cover_key", "cover_origin",
-            "error_code", "error_message", "ingested_at", "updated_at",
+            "status", "format", "title", "authors", "contributors", "language", "warnings", "cover_key",
+            "cover_origin", "error_code", "error_message", "ingested_at", "updated_at",
         ]
     )  # fmt: skip
     return stale

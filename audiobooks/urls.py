@@ -2,7 +2,19 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .web import book_page, convert, credits, downloads, feeds, library, local_links, player, uploads, voices
+from .web import (
+    book_edit,
+    book_page,
+    convert,
+    credits,
+    downloads,
+    feeds,
+    library,
+    local_links,
+    player,
+    uploads,
+    voices,
+)
 
 app_name = "audiobooks"
 
@@ -15,6 +27,8 @@ urlpatterns = [
     path("books/<uuid:book_uuid>/quote", convert.book_quote, name="book-quote"),
     path("books/<uuid:book_uuid>/status", book_page.book_status, name="book-status"),
     path("books/<uuid:book_uuid>/delete", book_page.book_delete, name="book-delete"),
+    path("books/<uuid:book_uuid>/details", book_edit.book_details_edit, name="book-details"),
+    path("books/<uuid:book_uuid>/cover", book_edit.book_cover_edit, name="book-cover"),
     path(
         "books/<uuid:book_uuid>/conversions/<uuid:conversion_uuid>/cancel",
         book_page.conversion_cancel,

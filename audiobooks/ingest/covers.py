@@ -48,11 +48,13 @@ _LENGTH = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(px)?\s*$")
 
 
 class CoverRefused(Exception):
-    """A picture that can't be a cover; `message` says why, for people."""
+    """A picture that can't be a cover; `message` says why, for people, and `reason` for code:
+    "too_large" (bytes), "too_many_pixels" (a decompression bomb) or "not_an_image"."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, reason: str = "not_an_image") -> None:
         super().__init__(message)
         self.message = message
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,8 @@ def normalise_cover(data: bytes) -> Cover:
     """`data` as a cover audio files and pages can carry, or CoverRefused."""
     if len(data) > MAX_COVER_BYTES:
         raise CoverRefused(
-            f"The cover image is {len(data) / MiB:,.0f} MB; covers may be up to {MAX_COVER_BYTES // MiB} MB."
+            f"The cover image is {len(data) / MiB:,.0f} MB; covers may be up to {MAX_COVER_BYTES // MiB} MB.",
+            reason="too_large",
         )
     kind = sniff(data)
     if kind == "SVG":
@@ -146,7 +149,8 @@ def _encode(image: Image.Image) -> Cover:
 
 def _bomb() -> CoverRefused:
     return CoverRefused(
-        f"The cover image is too large to open (over {MAX_COVER_PIXELS // 1_000_000} million pixels)."
+        f"The cover image is too large to open (over {MAX_COVER_PIXELS // 1_000_000} million pixels).",
+        reason="too_many_pixels",
     )
 
 

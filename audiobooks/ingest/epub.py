@@ -45,6 +45,7 @@ def read_epub(path: Path, head: bytes, spool: BlockSpool) -> BookReading:
     return BookReading(
         title=package.title,
         authors=package.authors,
+        contributors=package.contributors,
         language=package.language or "und",
         format=BookFormat.EPUB,
         plan=plan,

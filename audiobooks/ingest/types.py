@@ -51,6 +51,8 @@ class IngestedBook:
     cover_media_type: str | None = None
     cover_width: int = 0
     cover_height: int = 0
+    # Creators who are not authors, as (name, MARC relator code): ("Ed Editor", "edt").
+    contributors: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -78,4 +80,6 @@ class StreamedBook:
     cover_media_type: str | None = None
     cover_width: int = 0
     cover_height: int = 0
+    # Creators who are not authors, as (name, MARC relator code): ("Ed Editor", "edt").
+    contributors: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
