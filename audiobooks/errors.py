@@ -78,3 +78,45 @@ class InvalidIdempotencyKey(ConversionError):
 class ConversionNotCancellable(ConversionError):
     code = "conversion_not_cancellable"
     http_status = 409
+
+
+class LexiconRefused(BookError):
+    """A lexicon entry, file or conversion the lexicon cannot serve; nothing was written."""
+
+    code = "lexicon_refused"
+
+
+class EmptyLexiconEntry(LexiconRefused):
+    code = "empty_lexicon_entry"
+
+
+class LexiconEntryTooLong(LexiconRefused):
+    code = "lexicon_entry_too_long"
+
+
+class InvalidIpa(LexiconRefused):
+    code = "invalid_ipa"
+
+
+class PhonemesNotInVoice(LexiconRefused):
+    code = "phonemes_not_in_voice"
+
+
+class PhonemesNotSupported(LexiconRefused):
+    code = "phonemes_not_supported"
+
+
+class LexiconEntryExists(LexiconRefused):
+    code = "lexicon_entry_exists"
+    http_status = 409
+
+
+class LexiconFull(LexiconRefused):
+    code = "lexicon_full"
+    http_status = 413
+
+
+class LexiconFileRefused(LexiconRefused):
+    """A PLS or CSV file that is unsafe (a DTD, an entity) or not one at all."""
+
+    code = "lexicon_file_refused"

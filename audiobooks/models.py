@@ -387,8 +387,9 @@ class Part(models.Model):
     ``chapter_part_index`` orders them within their chapter. The first Part of
     a chapter speaks its title first (``speaks_title``). ``cache_key`` is the
     render cache's digest (``tts_engine.speech.render_key``: voice incl.
-    engine, speed, text, title, pauses, language, paragraph end and
-    ``NORMALISER_VERSION``); the audio is stored under
+    engine, speed, text, title, pauses, language, paragraph end,
+    ``NORMALISER_VERSION`` and the ``lexicon`` entries that touch the text);
+    the audio is stored under
     ``storage_keys.part_key(digest=cache_key)``.
     """
 
@@ -412,6 +413,11 @@ class Part(models.Model):
     speaks_title = models.BooleanField(default=False)
     ends_paragraph = models.BooleanField(default=True)
     cache_key = models.CharField(max_length=64)
+    lexicon = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The lexicon entries that touch its text, as rendered (tts_engine.lexicon.Applied).",
+    )
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -586,3 +592,42 @@ class PodcastFeed(models.Model):
 
     def __str__(self) -> str:
         return f"Feed of {self.book}" if self.book_id else f"Feed of {self.owner}"
+
+
+class LexiconEntry(models.Model):
+    """How to say a word or phrase: a reader's, for all their books or narrowed to one.
+
+    A respelling ("Kwee-kweg") or phonemes (IPA), or both: a voice that takes
+    phonemes gets those, any other the respelling (``tts_engine.lexicon``).
+    ``text`` is matched on a Part's raw text; a book's own entry wins over
+    the reader's entry for the same word.
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lexicon")
+    book = models.ForeignKey(Book, on_delete=models.CASCADE, null=True, blank=True, related_name="lexicon")
+    text = models.CharField(max_length=100)
+    respelling = models.CharField(max_length=200, blank=True)
+    phonemes = models.CharField(max_length=100, blank=True)
+    case_sensitive = models.BooleanField(default=False)
+    whole_word = models.BooleanField(default=True)
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("text", "id")
+        indexes = [models.Index(fields=("owner", "book"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=("owner", "book", "text", "case_sensitive"),
+                nulls_distinct=False,
+                name="audiobooks_lexicon_unique_word",
+            ),
+            models.CheckConstraint(condition=~Q(text=""), name="audiobooks_lexicon_has_text"),
+            models.CheckConstraint(
+                condition=~Q(respelling="") | ~Q(phonemes=""), name="audiobooks_lexicon_says_something"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.text} → {self.phonemes or self.respelling}"

@@ -129,6 +129,13 @@ class Engine(ABC):
                 f"speed must be between {SPEED_MIN} and {SPEED_MAX}, not {speed}", retryable=False
             )
 
+    def phoneme_symbols(self, voice_id: str) -> frozenset[str] | None:
+        """The phoneme symbols a voice takes inline (``tts_engine.lexicon``), or None when it takes none.
+
+        Found without loading a model. The default: an engine reads text only.
+        """
+        return None
+
     def check_chunk(self, chunk: str) -> None:
         if len(chunk) > self.max_chunk_chars:
             raise EngineError(
