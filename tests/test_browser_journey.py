@@ -380,3 +380,14 @@ def test_the_picker_shows_the_twelve_sherlock_holmes_stories_ticked_and_the_rest
     assert all(options.nth(i).locator(".why").count() == 1 for i in unticked)
     assert page.locator("[data-chapter-count]").inner_text() == "12"
     check_page(page, "picker-sherlock")
+
+
+def test_the_signed_out_header_fits_a_360_px_phone_without_the_name_touching_sign_in(page: Any) -> None:
+    page.set_viewport_size({"width": NARROWEST, "height": PHONE["height"]})
+    page.goto("/")
+    brand = page.locator(".brand__name").bounding_box()
+    sign_in = page.locator(".site-nav").get_by_role("link", name="Sign in").bounding_box()
+    assert brand is not None
+    assert sign_in is not None
+    assert brand["x"] + brand["width"] + 8 <= sign_in["x"], (brand, sign_in)
+    assert abs(brand["y"] - sign_in["y"]) < 20  # one row
