@@ -216,6 +216,7 @@ def test_a_newcomer_signs_up_converts_a_short_book_listens_and_downloads_the_m4b
     characters = int(page.locator("[data-quote-characters]").inner_text().replace(",", ""))
     assert page.locator("[data-quote-credits]").inner_text() == f"{-(-characters // 500) / 100:.2f}"
     check_page(page, "picker")
+    check_preview_icon(page)
 
     page.get_by_role("button", name="Convert").click()
     page.wait_for_url(re.compile(r".*/books/[0-9a-f-]{36}/$"))
@@ -225,16 +226,7 @@ def test_a_newcomer_signs_up_converts_a_short_book_listens_and_downloads_the_m4b
     assert [s.chapter.title for s in conversion.selections.order_by("position")] == ["The Harbour", "Morning"]
 
     # Watch the progress: the bar moves and the first chapter becomes playable while the rest render.
-    first = page.locator("[data-track-button][data-number='1']")
-    sync_api.expect(first).to_be_enabled(timeout=CONVERSION_TIMEOUT_S * 1000)
-    first.click()
-    page.wait_for_function(
-        "() => { const a = document.querySelector('[data-audio]'); return !a.paused && a.currentTime > 2; }",
-        timeout=30_000,
-    )
-    assert page.get_by_role("button", name="Pause").is_visible()
-    assert page.locator("[data-now-title]").inner_text() == "1. The Harbour"
-    page.get_by_role("button", name="Pause").click()
+    listen_to_the_first_chapter(page)
 
     m4b = page.locator("[data-m4b-link]")
     sync_api.expect(m4b).to_be_visible(timeout=CONVERSION_TIMEOUT_S * 1000)
@@ -259,6 +251,52 @@ def test_a_newcomer_signs_up_converts_a_short_book_listens_and_downloads_the_m4b
     check_page(page, "library")
     check_account_area(page)
     check_podcast_feed(page)
+
+
+def listen_to_the_first_chapter(page: Any) -> None:
+    """It becomes playable while the rest render; play shows pause, and pause shows play again."""
+    first = page.locator("[data-track-button][data-number='1']")
+    sync_api.expect(first).to_be_enabled(timeout=CONVERSION_TIMEOUT_S * 1000)
+    first.click()
+    page.wait_for_function(
+        "() => { const a = document.querySelector('[data-audio]'); return !a.paused && a.currentTime > 2; }",
+        timeout=30_000,
+    )
+    assert page.get_by_role("button", name="Pause").is_visible()
+    check_play_icon(page, playing=True)
+    assert page.locator("[data-now-title]").inner_text() == "1. The Harbour"
+    page.get_by_role("button", name="Pause").click()
+    check_play_icon(page, playing=False)
+
+
+def check_play_icon(page: Any, *, playing: bool) -> None:
+    """What the eye sees, not only the label: one icon shows, the other is gone."""
+    shown, gone = ("pause", "play") if playing else ("play", "pause")
+    sync_api.expect(page.locator(f"[data-player] [data-play] [data-icon-{shown}]")).to_be_visible()
+    sync_api.expect(page.locator(f"[data-player] [data-play] [data-icon-{gone}]")).to_be_hidden()
+    assert page.locator("[data-player] [data-play]").get_attribute("aria-label") == (
+        "Pause" if playing else "Play"
+    )
+
+
+# The voice-preview button's state after a click and after a second one, read in the same task as
+# the clicks: the sample may fail to load a moment later (the button then stops), but not in between.
+PREVIEW_CLICKS = """button => {
+  const shown = (selector) => getComputedStyle(button.querySelector(selector)).display !== "none";
+  const state = () => ({pressed: button.getAttribute("aria-pressed"), play: shown("[data-icon-play]"),
+                        pause: shown("[data-icon-pause]")});
+  button.click();
+  const playing = state();
+  button.click();
+  return [playing, state()];
+}"""
+
+
+def check_preview_icon(page: Any) -> None:
+    """A voice's ▶ turns into ❚❚ while its sample plays, and back when it stops."""
+    playing, stopped = page.locator("[data-preview-url]").first.evaluate(PREVIEW_CLICKS)
+    assert playing == {"pressed": "true", "play": False, "pause": True}
+    assert stopped == {"pressed": "false", "play": True, "pause": False}
 
 
 def check_account_area(page: Any) -> None:
