@@ -2,7 +2,18 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .web import book_page, convert, credits, downloads, library, local_links, player, uploads, voices
+from .web import (
+    billing,
+    book_page,
+    convert,
+    credits,
+    downloads,
+    library,
+    local_links,
+    player,
+    uploads,
+    voices,
+)
 
 app_name = "audiobooks"
 
@@ -23,6 +34,16 @@ urlpatterns = [
     path("books/<uuid:book_uuid>/captions/<int:number>.vtt", player.book_captions, name="book-captions"),
     path("books/<uuid:book_uuid>/position", player.book_position, name="book-position"),
     path("credits/", credits.credits_page, name="credits"),
+    # Buying credits and premium: to Stripe Checkout and back (billing's webhook is in billing.urls).
+    path("billing/checkout", billing.billing_checkout, name="billing-checkout"),
+    path("billing/return", billing.billing_return, name="billing-return"),
+    path(
+        "billing/checkout/<str:session_id>/status",
+        billing.billing_checkout_status,
+        name="billing-checkout-status",
+    ),
+    path("billing/portal", billing.billing_portal, name="billing-portal"),
+    path("billing/payments/<uuid:payment_uuid>/receipt", billing.billing_receipt, name="billing-receipt"),
     # Files: the streamed upload and the downloads.
     path("books/upload", uploads.book_upload, name="book-upload"),
     path("books/<uuid:book_uuid>/files/<path:name>", downloads.book_file, name="book-file"),
