@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from .web import (
+    billing,
     book_edit,
     book_page,
     convert,
@@ -66,6 +67,16 @@ urlpatterns = [
         name="podcast-chapters",
     ),
     path("podcast/<str:token>/covers/<uuid:book_uuid>", feeds.podcast_cover, name="podcast-cover"),
+    # Buying credits and premium: to Stripe Checkout and back (billing's webhook is in billing.urls).
+    path("billing/checkout", billing.billing_checkout, name="billing-checkout"),
+    path("billing/return", billing.billing_return, name="billing-return"),
+    path(
+        "billing/checkout/<str:session_id>/status",
+        billing.billing_checkout_status,
+        name="billing-checkout-status",
+    ),
+    path("billing/portal", billing.billing_portal, name="billing-portal"),
+    path("billing/payments/<uuid:payment_uuid>/receipt", billing.billing_receipt, name="billing-receipt"),
     # Files: the streamed upload and the downloads.
     path("books/upload", uploads.book_upload, name="book-upload"),
     path("books/<uuid:book_uuid>/files/<path:name>", downloads.book_file, name="book-file"),

@@ -44,6 +44,13 @@ class NoBillingAccount(BillingError):
         super().__init__("You have not bought anything yet, so there is no billing account to manage.")
 
 
+class NoReceipt(BillingError):
+    http_status = 409
+
+    def __init__(self) -> None:
+        super().__init__("Stripe has no receipt for this payment yet. Please try again in a minute.")
+
+
 class StripeUnavailable(BillingError):
     """Stripe did not answer or refused the call: a 503 with Retry-After; nothing was bought."""
 

@@ -36,11 +36,13 @@ from .errors import (
     AlreadyPremium,
     BillingOff,
     NoBillingAccount,
+    NoReceipt,
     NotRefundable,
     StripeUnavailable,
     UnknownPack,
 )
 from .models import (
+    PREMIUM_STATUSES,
     BillingCustomer,
     Checkout,
     CheckoutKind,
@@ -119,7 +121,7 @@ def checkout_start(
     metadata = {"user_id": str(user.pk)}
     params: dict[str, Any]
     if pack_key is None:
-        if Subscription.objects.filter(user=user, status__in=_premium_statuses()).exists():
+        if Subscription.objects.filter(user=user, status__in=PREMIUM_STATUSES).exists():
             raise AlreadyPremium()
         kind, hundredths, price = CheckoutKind.PREMIUM, 0, conf.prices()[conf.PREMIUM]
         metadata["plan"] = conf.PREMIUM
@@ -188,7 +190,7 @@ def payment_receipt_url(*, payment: Payment) -> str:
     if payment.receipt_url:
         return payment.receipt_url
     if not payment.stripe_payment_intent_id:
-        return ""
+        raise NoReceipt()
     client = stripe_client()
     try:
         intent = client.v1.payment_intents.retrieve(
@@ -202,7 +204,7 @@ def payment_receipt_url(*, payment: Payment) -> str:
             receipt_url=charge.receipt_url, stripe_charge_id=charge.id
         )
         return charge.receipt_url
-    return ""
+    raise NoReceipt()
 
 
 def payment_refund(*, payment: Payment, actor: User) -> str:
@@ -323,10 +325,6 @@ def _latest(stamps: list[Any]) -> datetime | None:
     return max(times, default=None)
 
 
-def _premium_statuses() -> tuple[str, ...]:
-    return (SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING, SubscriptionStatus.PAST_DUE)
-
-
 def _user_for(*, customer: Any, metadata: Any) -> User | None:
     """The user an object is about: by our Stripe customer, else by the metadata our checkout set."""
     if isinstance(customer, str):
@@ -346,7 +344,7 @@ def _user_for(*, customer: Any, metadata: Any) -> User | None:
 
 def _plan_sync(*, user: User) -> Plan:
     """Premium while any of the user's subscriptions is; the free plan's limits otherwise."""
-    premium = Subscription.objects.filter(user=user, status__in=_premium_statuses()).exists()
+    premium = Subscription.objects.filter(user=user, status__in=PREMIUM_STATUSES).exists()
     plan = Plan.PREMIUM if premium else Plan.FREE
     credit_account_plan_set(user=user, plan=plan)
     return plan

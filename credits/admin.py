@@ -19,7 +19,7 @@ from .errors import plural
 from .forms import GrantCreditsForm
 from .models import CreditAccount, CreditEntry, Plan
 from .pricing import describe_balance, describe_credits, format_credits
-from .services import credit_account_plan_set, credits_grant
+from .services import credit_account_plan_set, credits_grant, credits_shortfall_waive
 
 
 @admin.register(CreditEntry)
@@ -72,16 +72,43 @@ class CreditEntryAdmin(admin.ModelAdmin):
         return False
 
 
+class OwesFilter(admin.SimpleListFilter):
+    """Accounts a refunded or disputed payment left owing: their conversions wait until it is paid."""
+
+    title = "owes credits"
+    parameter_name = "owes"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Owes credits (a refund or dispute)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[CreditAccount]) -> QuerySet[CreditAccount]:
+        return queryset.filter(shortfall__gt=0) if self.value() == "yes" else queryset
+
+
 @admin.register(CreditAccount)
 class CreditAccountAdmin(admin.ModelAdmin):
-    list_display = ("user", "balance_credits", "plan", "updated_at")
-    list_filter = ("plan",)
+    list_display = ("user", "balance_credits", "owed", "plan", "updated_at")
+    list_filter = (OwesFilter, "plan")
     search_fields = ("user__email",)
     list_select_related = ("user",)
     ordering = ("user__email",)
-    fields = ("user", "balance_credits", "plan", "ledger", "created_at", "updated_at")
-    readonly_fields = ("user", "balance_credits", "ledger", "created_at", "updated_at")
-    actions = ("grant_credits",)
+    fields = ("user", "balance_credits", "owed", "plan", "ledger", "created_at", "updated_at")
+    readonly_fields = ("user", "balance_credits", "owed", "ledger", "created_at", "updated_at")
+    actions = ("grant_credits", "waive_shortfall")
+
+    @admin.display(description="owes", ordering="shortfall")
+    def owed(self, account: CreditAccount) -> str:
+        return describe_credits(account.shortfall) if account.shortfall else "—"
+
+    @admin.action(description="Waive what the selected accounts owe (a dispute won, paid another way)")
+    def waive_shortfall(self, request: HttpRequest, queryset: QuerySet[CreditAccount]) -> None:
+        assert isinstance(request.user, User)
+        waived = [
+            account.user
+            for account in queryset.select_related("user")
+            if credits_shortfall_waive(user=account.user, actor=request.user, reason="waived in the admin")
+        ]
+        self.message_user(request, f"Waived what {len(waived)} account(s) owed.", messages.SUCCESS)
 
     @admin.display(description="balance", ordering="balance")
     def balance_credits(self, account: CreditAccount) -> str:

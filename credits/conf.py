@@ -14,6 +14,7 @@ setting                                default
 ``CREDITS_MAX_UPLOAD_BYTES``           ``200 MB``: the largest single upload
 ``CREDITS_ORIGINALS_RETENTION_DAYS``   ``30``: how long uploaded originals are kept
 ``CREDITS_RATE_LIMITS``                ``{"upload": "10/h", "conversion": "5/h", "text_preview": "60/h"}``
+``CREDITS_RATE_LIMITS_PREMIUM``        ``{"upload": "30/h", "conversion": "20/h", "text_preview": "200/h"}``
 =====================================  ===================================================
 
 The two dictionaries may name only the entries they change; the rest keep
@@ -37,6 +38,11 @@ DEFAULT_STORAGE_QUOTA_BYTES: dict[str, int] = {"free": 2 * GB, "premium": 50 * G
 DEFAULT_MAX_UPLOAD_BYTES = 200 * MB
 DEFAULT_ORIGINALS_RETENTION_DAYS = 30
 DEFAULT_RATE_LIMITS: dict[str, str] = {"upload": "10/h", "conversion": "5/h", "text_preview": "60/h"}
+DEFAULT_RATE_LIMITS_PREMIUM: dict[str, str] = {
+    "upload": "30/h",
+    "conversion": "20/h",
+    "text_preview": "200/h",
+}
 
 
 def chars_per_credit() -> int:
@@ -63,6 +69,8 @@ def storage_quota_bytes(plan: str) -> int:
         raise ImproperlyConfigured(f"CREDITS_STORAGE_QUOTA_BYTES has no quota for plan {plan!r}.") from None
 
 
-def rate_limits() -> dict[str, str]:
-    """Rates in django-ratelimit's spelling ("10/h"), by action."""
+def rate_limits(plan: str = "free") -> dict[str, str]:
+    """Rates in django-ratelimit's spelling ("10/h"), by action, for a plan."""
+    if plan == "premium":
+        return {**DEFAULT_RATE_LIMITS_PREMIUM, **getattr(settings, "CREDITS_RATE_LIMITS_PREMIUM", {})}
     return {**DEFAULT_RATE_LIMITS, **getattr(settings, "CREDITS_RATE_LIMITS", {})}

@@ -9,10 +9,12 @@ action             default rate       counted per
                                       files and are not limited
 =================  =================  ======================================================
 
-Rates come from ``CREDITS_RATE_LIMITS`` (see ``credits.conf``), so a test or
-an operator can raise one without touching code. Counts live in the Django
-cache (Redis) through django-ratelimit, in fixed windows; they may be
-approximate, money may not, so nothing here guards a balance.
+The premium plan has its own, higher rates (``CREDITS_RATE_LIMITS_PREMIUM``):
+30 uploads, 20 conversions and 200 previews an hour. Rates come from
+``CREDITS_RATE_LIMITS`` (see ``credits.conf``), so a test or an operator can
+raise one without touching code. Counts live in the Django cache (Redis)
+through django-ratelimit, in fixed windows; they may be approximate, money
+may not, so nothing here guards a balance.
 
 How a view uses it:
 
@@ -40,6 +42,7 @@ from redis.exceptions import RedisError
 
 from . import conf
 from .errors import RateLimited, RateLimitUnavailable
+from .models import CreditAccount
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +59,8 @@ class RateLimitPolicy:
     singular: str
     plural: str
 
-    @property
-    def rate(self) -> str:
-        return conf.rate_limits()[self.action]
+    def rate(self, plan: str = "free") -> str:
+        return conf.rate_limits(plan)[self.action]
 
     @property
     def group(self) -> str:
@@ -89,7 +91,7 @@ def check_rate_limit(*, request_or_key: HttpRequest | str, action: Action | str)
     the counter a request by that user would use.
     """
     policy = POLICIES[Action(action)]
-    rate = policy.rate
+    rate = policy.rate(_plan_of(request_or_key))
     limit, period = _split_rate(rate)
     request: HttpRequest | None
     key: str | Callable[[str, HttpRequest | None], str]
@@ -117,6 +119,19 @@ def check_rate_limit(*, request_or_key: HttpRequest | str, action: Action | str)
             period_label=_period_label(period),
             retry_after_seconds=max(1, usage["time_left"]),
         )
+
+
+def _plan_of(request_or_key: HttpRequest | str) -> str:
+    """The plan whose limits apply: the premium plan's while its subscription is active."""
+    if isinstance(request_or_key, str):
+        user_id = int(request_or_key) if request_or_key.isdigit() else None
+    else:
+        user = getattr(request_or_key, "user", None)
+        user_id = user.pk if user is not None and user.is_authenticated else None
+    if user_id is None:
+        return "free"
+    plan = CreditAccount.objects.filter(user_id=user_id).values_list("plan", flat=True).first()
+    return plan or "free"
 
 
 _RATE = re.compile(r"^(\d+)/(\d*)([smhd])$")

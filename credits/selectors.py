@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from . import conf
-from .errors import StorageQuotaExceeded, UploadTooLarge
+from .errors import OverStorageQuota, StorageQuotaExceeded, UploadTooLarge
 from .models import CreditAccount, CreditEntry, Plan
 from .pricing import format_credits, quote_hundredths
 
@@ -97,6 +97,10 @@ def storage_quota_check(*, user: User, additional_bytes: int, storage_used_bytes
     """
     plan = credit_plan_get(user=user)
     quota = conf.storage_quota_bytes(plan)
+    if storage_used_bytes > quota:
+        # Only a plan that ended leaves someone over (every write was checked against the quota
+        # of its day): the files stay, and only what adds more waits.
+        raise OverStorageQuota(used_bytes=storage_used_bytes, quota_bytes=quota, plan_label=plan.label)
     free = max(0, quota - storage_used_bytes)
     if additional_bytes > free:
         raise StorageQuotaExceeded(
@@ -110,6 +114,9 @@ def storage_quota_check(*, user: User, additional_bytes: int, storage_used_bytes
 
 def upload_check(*, user: User, size_bytes: int, storage_used_bytes: int) -> None:
     """Refuse an upload over the size cap or over the user's storage quota."""
+    plan = credit_plan_get(user=user)
+    if storage_used_bytes > (quota := conf.storage_quota_bytes(plan)):
+        raise OverStorageQuota(used_bytes=storage_used_bytes, quota_bytes=quota, plan_label=plan.label)
     limit = conf.max_upload_bytes()
     if size_bytes > limit:
         raise UploadTooLarge(size_bytes=size_bytes, limit_bytes=limit)

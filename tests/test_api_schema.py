@@ -38,6 +38,8 @@ OPERATIONS = {
     ("get", "/api/v1/conversions/{conversion_uuid}/downloads"),
     ("get", "/api/v1/credits"),
     ("get", "/api/v1/credits/entries"),
+    ("get", "/api/v1/billing"),
+    ("post", "/api/v1/billing/checkout"),
 }
 
 
@@ -68,6 +70,12 @@ def test_every_operation_describes_its_errors_in_the_one_envelope():
             responses = operation["responses"]
             assert responses["default"]["content"]["application/json"]["schema"] == error, (method, path)
             assert responses["401"]["content"]["application/json"]["schema"] == error, (method, path)
+
+
+def test_billing_checkout_documents_its_409_when_payments_are_off_and_the_idempotency_key():
+    operation = schema()["paths"]["/api/v1/billing/checkout"]["post"]
+    assert {"201", "400", "409", "422", "503"} <= set(operation["responses"])
+    assert "Idempotency-Key" in {parameter["name"] for parameter in operation["parameters"]}
 
 
 def test_the_conversion_create_documents_the_idempotency_key_and_its_refusals():

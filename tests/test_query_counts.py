@@ -63,7 +63,7 @@ API_LISTS = {
 PAGES = {
     "/books/": 10,
     "/books/?partial=1": 10,
-    "/credits/": 11,
+    "/credits/": 15,  # with billing: the subscription, the Stripe customer, payments, the shortfall
     "/voices/": 8,
     "/accounts/settings/": 16,
     "book": 15,

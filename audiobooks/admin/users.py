@@ -79,8 +79,10 @@ class UserAdmin(AccountsUserAdmin):
     @admin.display(description="records")
     def links(self, user: User) -> str:
         return format_html(
-            '<a href="{}">Ledger</a> · <a href="{}">Books</a> · <a href="{}">Conversions</a>',
+            '<a href="{}">Ledger</a> · <a href="{}">Payments</a> · <a href="{}">Books</a> · '
+            '<a href="{}">Conversions</a>',
             reverse("admin:credits_creditentry_changelist") + f"?user__id__exact={user.pk}",
+            reverse("admin:billing_payment_changelist") + f"?user__id__exact={user.pk}",
             reverse("admin:audiobooks_book_changelist") + f"?owner__id__exact={user.pk}",
             reverse("admin:audiobooks_conversion_changelist") + f"?owner__id__exact={user.pk}",
         )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import books, conversions, listening, profile, uploads, voices
+from . import billing, books, conversions, listening, profile, uploads, voices
 
 urlpatterns = [
     path("me/statistics", profile.MeStatisticsApi.as_view(), name="api_me_statistics"),
+    path("billing", billing.BillingApi.as_view(), name="api_billing"),
+    path("billing/checkout", billing.BillingCheckoutApi.as_view(), name="api_billing_checkout"),
     path("voices", voices.VoiceListApi.as_view(), name="api_voices"),
     path("voices/<str:voice_key>/preview", voices.TextPreviewApi.as_view(), name="api_voice_preview"),
     path("books", books.BookListCreateApi.as_view(), name="api_books"),

@@ -37,3 +37,9 @@ def audio_time(hundredths: int | None) -> str:
 def duration(seconds: int | None) -> str:
     """Seconds as hours and minutes: "2 h 50 min"."""
     return pricing.format_duration(int(seconds or 0))
+
+
+@register.filter
+def money(amount: int | None, currency: str | None) -> str:
+    """Minor units and a currency as a receipt says them: 1800, "eur" → "18.00 EUR"."""
+    return f"{int(amount or 0) / 100:.2f} {(currency or '').upper()}".strip()

@@ -25,6 +25,7 @@ from audiobooks import prices, selectors
 from audiobooks.models import Book, Chapter
 from audiobooks.pipeline import submit
 from audiobooks.voices import previews
+from billing import selectors as billing_selectors
 from credits.selectors import credit_balance_get
 from ebookvoice.errors import DomainError
 from ebookvoice.inputs import INT_MAX, parse_float, parse_int
@@ -179,6 +180,9 @@ def _context(
         "error": error,
         "idempotency_key": uuid.uuid4().hex,
         "poll_seconds": POLL_SECONDS,
+        "top_up": billing_selectors.top_up_offer(
+            shortfall_hundredths=quote.shortfall.hundredths if quote else 0
+        ),
     }
 
 

@@ -1,4 +1,4 @@
-"""The reader's credits page: the balance, and every movement of the ledger with the book it paid for.
+"""The reader's credits page: the balance, buying more (packs, premium), payments, and the ledger.
 
 It sits in the account area (the account navigation links it) but lives
 here: ``accounts`` knows nothing about credits or books, and ``audiobooks``
@@ -15,7 +15,9 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
 
 from audiobooks import selectors
-from credits.conf import chars_per_credit
+from billing import selectors as billing_selectors
+from credits.conf import chars_per_credit, storage_quota_bytes
+from credits.errors import format_bytes
 from credits.pricing import HUNDREDTHS_PER_CREDIT
 from credits.selectors import credit_balance_get, credit_entries_list, credit_plan_get
 
@@ -43,6 +45,11 @@ def credits_page(request: HttpRequest) -> HttpResponse:
         "chars_per_hundredth": chars_per_credit() / HUNDREDTHS_PER_CREDIT,
         "rows": rows,
         "page": page,
+        "billing": billing_selectors.billing_overview(user=user),
+        "payments": billing_selectors.payments_list(user=user),
+        "shortfall": billing_selectors.shortfall_get(user=user),
+        "free_quota": format_bytes(storage_quota_bytes("free")),
+        "premium_quota": format_bytes(storage_quota_bytes("premium")),
     }
     response = render(request, "audiobooks/credits.html", context)
     patch_cache_control(response, private=True, no_cache=True)

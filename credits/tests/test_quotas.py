@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from credits.conf import GB, MB
-from credits.errors import StorageQuotaExceeded, UploadTooLarge
+from credits.errors import OverStorageQuota, StorageQuotaExceeded, UploadTooLarge
 from credits.models import Plan
 from credits.selectors import conversion_storage_check, credit_plan_get, storage_quota_get, upload_check
 from credits.services import credit_account_plan_set
@@ -51,9 +51,23 @@ def test_a_conversion_whose_audio_would_go_over_the_quota_is_refused(owner):
         conversion_storage_check(user=owner, estimated_bytes=300 * MB, storage_used_bytes=1_800 * MB)
 
 
-def test_a_user_already_over_quota_after_a_downgrade_is_told_nothing_is_left(owner):
-    with pytest.raises(StorageQuotaExceeded, match="has 0 bytes of its 2 GB left"):
+def test_a_user_over_quota_after_a_downgrade_gets_409_for_conversions_and_uploads_and_keeps_the_files(owner):
+    with pytest.raises(OverStorageQuota) as refused:
         conversion_storage_check(user=owner, estimated_bytes=1, storage_used_bytes=3 * GB)
+    assert refused.value.http_status == 409
+    assert str(refused.value) == (
+        "You store 3 GB, more than the 2 GB of your Free plan. Nothing has been deleted: listening, "
+        "downloads and deleting keep working, but uploads and new conversions wait until you are under it. "
+        "Delete some books, or go premium."
+    )
+    # Even a file the size cap would refuse is refused for the quota first: that is what to fix.
+    with pytest.raises(OverStorageQuota):
+        upload_check(user=owner, size_bytes=250 * MB, storage_used_bytes=3 * GB)
+
+
+def test_exactly_at_the_quota_nothing_more_fits_but_it_is_not_over(owner):
+    with pytest.raises(StorageQuotaExceeded, match="has 0 bytes of its 2 GB left"):
+        conversion_storage_check(user=owner, estimated_bytes=1, storage_used_bytes=2 * GB)
 
 
 def test_changing_the_plan_leaves_the_balance_alone(owner, staff):

@@ -165,3 +165,23 @@ def test_the_count_lives_in_redis_so_every_web_process_shares_it():
         timeout=120,
     )
     assert done.returncode == 3, done.stderr
+
+
+@pytest.mark.django_db
+def test_the_premium_plan_has_its_own_higher_limits(owner, staff):
+    from credits.models import Plan
+    from credits.services import credit_account_plan_set
+
+    key = str(owner.pk)  # user ids are not reused within a run, and each run has its own cache prefix
+    with override_settings(
+        CREDITS_RATE_LIMITS={"conversion": "1/h"}, CREDITS_RATE_LIMITS_PREMIUM={"conversion": "3/h"}
+    ):
+        credit_account_plan_set(user=owner, plan=Plan.PREMIUM, actor=staff)
+        use(key, Action.CONVERSION, 3)
+        with pytest.raises(RateLimited, match="limit of 3 conversions per hour"):
+            use(key, Action.CONVERSION, 1)
+        # Back on the free plan, its lower limit applies (django-ratelimit counts each rate apart).
+        credit_account_plan_set(user=owner, plan=Plan.FREE, actor=staff)
+        use(key, Action.CONVERSION, 1)
+        with pytest.raises(RateLimited, match="limit of 1 conversion per hour"):
+            use(key, Action.CONVERSION, 1)

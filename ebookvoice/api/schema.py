@@ -21,10 +21,13 @@ from .errors import ErrorSerializer
 DESCRIPTIONS = {
     400: "The request is not valid; `error.fields` lists each field's problems.",
     401: "No session, or it has ended: sign in through `/_allauth/app/v1/` and send `X-Session-Token`.",
-    402: "Not enough credits.",
+    402: "Not enough credits, or credits owed after a refunded or disputed payment.",
     403: "A browser request without its CSRF token.",
     404: "No such object among yours (another person's objects are not found either).",
-    409: "The object is not in a state that allows this.",
+    409: (
+        "The object is not in a state that allows this; or this site takes no payments; or more is "
+        "stored than the plan allows (after a plan ended): delete some books first."
+    ),
     410: "Too late: the upload expired.",
     413: "Over the upload cap or the storage quota.",
     415: "A file type, or a request body type, that is not accepted.",

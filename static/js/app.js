@@ -191,6 +191,7 @@
         $("[data-quote-shortfall]", form).textContent = quote.shortfall;
         $("[data-quote-shortfall-noun]", form).textContent = quote.shortfall_noun;
         $("[data-quote-short]", form).hidden = quote.affordable;
+        updateTopUp(quote.shortfall_hundredths);
         button.disabled = !quote.affordable || quote.characters === 0 || !voice;
       } catch (error) {
         button.disabled = false; // the server checks again on submit
@@ -498,6 +499,36 @@
     return { update };
   }
 
+  /* --- Back from Stripe Checkout: wait for the webhook, then show the new balance ---------------- */
+  function initBillingWait(card) {
+    const state = $("[data-billing-state]", card);
+    const note = $("[data-billing-note]", card);
+    const balance = $("[data-billing-balance]", card);
+    const returnsElsewhere = card.dataset.next && card.dataset.next !== "/credits/";
+    poll(2, async () => {
+      const status = await getJSON(card.dataset.statusUrl);
+      balance.textContent = status.balance;
+      if (!status.completed) return true;
+      state.textContent = status.plan === "Premium" ? "You are on the premium plan" : "Your credits are here";
+      if (note) note.textContent = "Added. Your balance is " + status.balance + " credits.";
+      // Back to the conversion the reader was choosing, as the quote screen's "Buy" promised.
+      if (returnsElsewhere) window.setTimeout(() => { window.location.assign(status.next); }, 1500);
+      return false;
+    });
+  }
+
+  /* --- The quote screen's "Buy N more credits": the smallest pack that covers the shortfall ------ */
+  function updateTopUp(shortfallHundredths) {
+    const topUp = document.getElementById("top-up");
+    const listing = document.getElementById("top-up-packs");
+    if (!topUp || !listing) return;
+    const packs = JSON.parse(listing.textContent || "[]");
+    const pack = packs.find((p) => p.hundredths >= shortfallHundredths) || packs[packs.length - 1];
+    if (!pack) return;
+    $("input[name=pack]", topUp).value = pack.key;
+    $$("[data-top-up-credits]").forEach((node) => { node.textContent = String(pack.credits); });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     paintProgress(document);
     $$("[data-upload]").forEach(initUpload);
@@ -505,5 +536,6 @@
     $$("[data-convert-form]").forEach(initConvert);
     $$("[data-poll-url]").forEach(initLibrary);
     $$("[data-book-page]").forEach(initBookPage);
+    $$("[data-billing-wait]").forEach(initBillingWait);
   });
 })();
