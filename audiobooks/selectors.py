@@ -195,6 +195,15 @@ def book_mp3s_for_user(*, user: User, book_uuid: UUID) -> tuple[Book, list[Store
     return book, mp3s
 
 
+def book_mp3s_bytes(*, book: Book) -> int:
+    """The bytes of the book's newest conversion's stored chapter MP3s (the caller checked access)."""
+    prefix = _latest_files_prefix(book)
+    if prefix is None:
+        return 0
+    rows = StoredObject.objects.filter(owner_id=book.owner_id, book=book, kind=StoredObject.Kind.MP3)
+    return int(rows.filter(key__startswith=prefix).aggregate(total=Sum("size"))["total"] or 0)
+
+
 def conversion_mp3s_for_owner(
     *, owner_uuid: UUID, conversion_uuid: UUID
 ) -> tuple[Conversion, list[StoredObject]]:

@@ -82,6 +82,7 @@ urlpatterns = [
     path("books/<uuid:book_uuid>/files/<path:name>", downloads.book_file, name="book-file"),
     path("books/<uuid:book_uuid>/mp3.zip", downloads.book_mp3_zip, name="book-mp3-zip"),
     path("books/<uuid:book_uuid>/acx.zip", downloads.book_acx_zip, name="book-acx-zip"),
+    path("books/<uuid:book_uuid>/read-along.epub", downloads.book_readalong_epub, name="book-readalong-epub"),
     # Local mode only: the links storage.links signs when there is no S3.
     path("files/upload/<str:token>", local_links.signed_upload, name="signed-upload"),
     # On S3 too: the API's link to a conversion's MP3 zip, which no bucket can presign.

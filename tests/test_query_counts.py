@@ -63,9 +63,9 @@ API_LISTS = {
 PAGES = {
     "/books/": 10,
     "/books/?partial=1": 10,
-    "/credits/": 15,  # with billing: the subscription, the Stripe customer, payments, the shortfall
+    "/credits/": 16,  # with billing (subscription, customer, payments, shortfall); Google set up?
     "/voices/": 8,
-    "/accounts/settings/": 16,
+    "/accounts/settings/": 18,  # the nav and the page each ask whether Google is set up
     "book": 15,
     "convert": 13,  # however many chapters: audiobooks/tests/test_chapter_picker.py tries 2,000
     "status": 13,

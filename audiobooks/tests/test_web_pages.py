@@ -17,6 +17,7 @@ from audiobooks import prices
 from audiobooks.models import Book, Conversion, ConversionChapter, ListeningProgress, StoredObject
 from audiobooks.pipeline.parts import chapter_parts
 from audiobooks.pipeline.submit import conversion_submit
+from audiobooks.selectors import storage_used_bytes
 from audiobooks.services import book_ingest
 from audiobooks.storage import keys as storage_keys
 from audiobooks.storage.services import stored_object_save
@@ -426,7 +427,9 @@ def test_convert_past_the_rate_limit_is_a_429_with_retry_after_and_no_charge(own
 def test_convert_over_the_storage_quota_is_refused_on_the_page(owner, tmp_path, settings):
     credits_grant_by_system(user=owner, hundredths=300, reason="test")
     book = ready_book(owner, tmp_path)
-    settings.CREDITS_STORAGE_QUOTA_BYTES = {"free": book.original_size + 10, "premium": 10**12}
+    # The book's files (its original, and the cover drawn for it) fit; the audiobook would not.
+    used = storage_used_bytes(user=owner)
+    settings.CREDITS_STORAGE_QUOTA_BYTES = {"free": used + 10, "premium": 10**12}
     response = signed_in(owner).post(url("book-convert", book), convert_form(book))
     assert response.status_code == 413
     assert "Delete some books to make room." in html(response)

@@ -146,6 +146,8 @@ def book_detail(request: HttpRequest, book_uuid: UUID) -> HttpResponse:
         "has_mp3": page.has_mp3,
         "has_original": page.has_original,
         "acx_url": acx_export_url(book),
+        # The read-along EPUB is its MP3s and a little text: its size, to a few kilobytes, in advance.
+        "mp3_bytes": selectors.book_mp3s_bytes(book=book) if page.has_mp3 else 0,
         "position": player_position_get(user=user, book_uuid=book.uuid),
         "poll_seconds": POLL_SECONDS,
     }

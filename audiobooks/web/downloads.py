@@ -27,7 +27,7 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
 
 from audiobooks import selectors
-from audiobooks.delivery import acx
+from audiobooks.delivery import acx, readalong
 from audiobooks.models import Book, StoredObject
 from audiobooks.storage import backend, links
 from audiobooks.storage.headers import attachment_name, content_disposition
@@ -141,6 +141,29 @@ def book_acx_zip(request: HttpRequest, book_uuid: UUID) -> HttpResponseBase:
         response = HttpResponse(content_type="application/zip")
     else:
         response = StreamingHttpResponse(acx.acx_zip_stream(export), content_type="application/zip")
+    response["Content-Disposition"] = content_disposition(
+        attachment_name(export.filename), disposition="attachment"
+    )
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+@login_required
+@require_safe
+def book_readalong_epub(request: HttpRequest, book_uuid: UUID) -> HttpResponseBase:
+    """The book's ready chapters as an EPUB 3 with Media Overlays (``delivery.readalong``), streamed."""
+    try:
+        export = readalong.readalong_export_get_for_user(user=user_of(request), book_uuid=book_uuid)
+    except acx.ExportError as error:
+        return refusal(request, error, template="refused.html", context={"status": error.http_status})
+    response: HttpResponseBase
+    if request.method == "HEAD":
+        response = HttpResponse(content_type="application/epub+zip")
+    else:
+        response = StreamingHttpResponse(
+            readalong.readalong_zip_stream(export), content_type="application/epub+zip"
+        )
+    response["Content-Length"] = str(export.size)
     response["Content-Disposition"] = content_disposition(
         attachment_name(export.filename), disposition="attachment"
     )

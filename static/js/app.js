@@ -314,7 +314,10 @@
         (conversion.chapters_total || 0) + " chapters ready";
       $("[data-progress-eta]", page).textContent = conversion.eta || "";
       player.update(status.chapters);
-      if ((status.chapters || []).some((chapter) => chapter.ready)) $("[data-mp3-link]", page).hidden = false;
+      if ((status.chapters || []).some((chapter) => chapter.ready)) {
+        $("[data-mp3-link]", page).hidden = false;
+        $("[data-readalong-link]", page).hidden = false;
+      }
       const badge = $("[data-state-badge]");
       if (badge) {
         badge.textContent = status.state_label;
