@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from allauth.account.models import EmailAddress
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
@@ -7,9 +8,21 @@ from django.http import HttpRequest
 from .forms import UserChangeForm, UserCreationForm
 from .models import MagicLink, User
 
+# allauth's app is also called "Accounts": its addresses are shown on each user instead, so the
+# admin index has one Accounts group.
+admin.site.unregister(EmailAddress)
+
+
+class EmailAddressInline(admin.TabularInline):
+    model = EmailAddress
+    fields = ("email", "verified", "primary")
+    extra = 0
+    verbose_name_plural = "email addresses"
+
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    inlines = (EmailAddressInline,)
     form = UserChangeForm
     add_form = UserCreationForm
     ordering = ("email",)

@@ -14,6 +14,7 @@ from allauth.account.internal.decorators import login_not_required
 from allauth.account.models import EmailAddress
 from allauth.core import ratelimit
 from allauth.mfa.models import Authenticator
+from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from allauth.socialaccount.models import SocialAccount
 from allauth.usersessions.internal.flows.sessions import end_sessions
 from allauth.usersessions.models import UserSession
@@ -166,6 +167,8 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         "sessions": sessions[:SESSIONS_SHOWN],
         "session_count": len(sessions),
         "social_accounts": SocialAccount.objects.filter(user=user).order_by("provider"),
+        # Without Google set up on this server there is nothing to connect: the section is left out.
+        "social_providers": get_social_adapter().list_providers(request),
     }
     for _receiver, sections in account_page_building.send(sender=User, user=user):
         if isinstance(sections, dict):

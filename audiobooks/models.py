@@ -8,6 +8,24 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+# MARC relator codes that EPUBs give their creators, as a page says them.
+CONTRIBUTOR_ROLES = {
+    "edt": "edited by",
+    "trl": "translated by",
+    "ill": "illustrated by",
+    "aui": "introduction by",
+    "aft": "afterword by",
+    "ann": "annotated by",
+    "com": "compiled by",
+    "nrt": "narrated by",
+    "pht": "photographs by",
+    "art": "art by",
+    "cov": "cover by",
+    "bkd": "designed by",
+    "mrk": "markup by",
+    "trc": "transcribed by",
+}
+
 
 class Book(models.Model):
     """An uploaded ebook and what ingestion read from it.
@@ -20,6 +38,11 @@ class Book(models.Model):
         INGESTING = "ingesting", "Reading the book"
         READY = "ready", "Ready"
         FAILED = "failed", "Could not be read"
+
+    class CoverOrigin(models.TextChoices):
+        BOOK = "book", "From the book"
+        GENERATED = "generated", "Made from the title"
+        UPLOADED = "uploaded", "Uploaded by the reader"
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="books")
@@ -36,6 +59,14 @@ class Book(models.Model):
     authors = models.JSONField(default=list, blank=True)
     language = models.CharField(max_length=35, blank=True)
     cover_key = models.CharField(max_length=255, blank=True)
+    cover_origin = models.CharField(
+        max_length=10,
+        choices=CoverOrigin.choices,
+        blank=True,
+        help_text="Where the cover came from; one made from the title is made again when it changes.",
+    )
+    # Creators other than authors, as the book names them: [{"name": …, "role": "edt"}, …]
+    contributors = models.JSONField(default=list, blank=True)
     warnings = models.JSONField(default=list, blank=True)
     error_code = models.CharField(max_length=40, blank=True)
     error_message = models.TextField(blank=True)
@@ -61,6 +92,15 @@ class Book(models.Model):
     @property
     def display_title(self) -> str:
         return self.title or self.original_filename
+
+    @property
+    def contributors_text(self) -> str:
+        """Creators who are not authors, as a page says them: "edited by Ed Editor; translated by …"."""
+        lines = []
+        for contributor in self.contributors or []:
+            role = str(contributor.get("role", ""))
+            lines.append(f"{CONTRIBUTOR_ROLES.get(role, 'with')} {contributor.get('name', '')}")
+        return "; ".join(lines)
 
     @property
     def authors_text(self) -> str:
@@ -347,8 +387,9 @@ class Part(models.Model):
     ``chapter_part_index`` orders them within their chapter. The first Part of
     a chapter speaks its title first (``speaks_title``). ``cache_key`` is the
     render cache's digest (``tts_engine.speech.render_key``: voice incl.
-    engine, speed, text, title, pauses, language, paragraph end and
-    ``NORMALISER_VERSION``); the audio is stored under
+    engine, speed, text, title, pauses, language, paragraph end,
+    ``NORMALISER_VERSION`` and the ``lexicon`` entries that touch the text);
+    the audio is stored under
     ``storage_keys.part_key(digest=cache_key)``.
     """
 
@@ -372,6 +413,11 @@ class Part(models.Model):
     speaks_title = models.BooleanField(default=False)
     ends_paragraph = models.BooleanField(default=True)
     cache_key = models.CharField(max_length=64)
+    lexicon = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The lexicon entries that touch its text, as rendered (tts_engine.lexicon.Applied).",
+    )
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -510,3 +556,78 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.state})"
+
+
+class PodcastFeed(models.Model):
+    """A private podcast feed: all of the owner's finished audiobooks, or one book's chapters.
+
+    Podcast apps cannot sign in, so the feed's URL carries a long random
+    token. Only its SHA-256 is looked up; the token itself is kept encrypted
+    (``accounts.crypto``) so the feeds page can show the URL and its QR code
+    again. A new token replaces the old one, which then finds nothing.
+    Written through ``audiobooks.feeds`` only.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="podcast_feeds"
+    )
+    book = models.ForeignKey(
+        Book, on_delete=models.CASCADE, null=True, blank=True, related_name="podcast_feeds",
+        help_text="Empty: the owner's feed of every finished audiobook. Set: this book's chapters.",
+    )  # fmt: skip
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    token_encrypted = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    token_issued_at = models.DateTimeField(default=timezone.now)
+    last_fetched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=("owner",), condition=Q(book__isnull=True), name="audiobooks_feed_one_per_owner"
+            ),
+            models.UniqueConstraint(fields=("owner", "book"), name="audiobooks_feed_one_per_book"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Feed of {self.book}" if self.book_id else f"Feed of {self.owner}"
+
+
+class LexiconEntry(models.Model):
+    """How to say a word or phrase: a reader's, for all their books or narrowed to one.
+
+    A respelling ("Kwee-kweg") or phonemes (IPA), or both: a voice that takes
+    phonemes gets those, any other the respelling (``tts_engine.lexicon``).
+    ``text`` is matched on a Part's raw text; a book's own entry wins over
+    the reader's entry for the same word.
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lexicon")
+    book = models.ForeignKey(Book, on_delete=models.CASCADE, null=True, blank=True, related_name="lexicon")
+    text = models.CharField(max_length=100)
+    respelling = models.CharField(max_length=200, blank=True)
+    phonemes = models.CharField(max_length=100, blank=True)
+    case_sensitive = models.BooleanField(default=False)
+    whole_word = models.BooleanField(default=True)
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("text", "id")
+        indexes = [models.Index(fields=("owner", "book"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=("owner", "book", "text", "case_sensitive"),
+                nulls_distinct=False,
+                name="audiobooks_lexicon_unique_word",
+            ),
+            models.CheckConstraint(condition=~Q(text=""), name="audiobooks_lexicon_has_text"),
+            models.CheckConstraint(
+                condition=~Q(respelling="") | ~Q(phonemes=""), name="audiobooks_lexicon_says_something"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.text} → {self.phonemes or self.respelling}"

@@ -29,6 +29,7 @@ from ebookvoice.errors import TRANSIENT_ERRORS
 from . import availability
 from .errors import BookError, UnsupportedFileType
 from .ingest import IngestError, StreamedBook, open_book
+from .ingest.covers import Cover, generated_cover
 from .models import Book, Chapter, StoredObject
 from .selectors import book_get_for_user, storage_used_bytes
 from .storage import backend, links
@@ -283,8 +284,10 @@ def book_ingest(*, book_id: int) -> None:
             # Read and planned here, outside any transaction; the chapters' text is read
             # back from the on-disk spool one chapter at a time while they are stored.
             with open_book(path, filename=book.original_filename) as streamed:
-                cover_key, cover_size = _store_cover(book, streamed)
-                _book_store_ingested(book_id=book_id, streamed=streamed, cover=(cover_key, cover_size))
+                cover_key, cover_size, origin = _store_cover(book, streamed)
+                _book_store_ingested(
+                    book_id=book_id, streamed=streamed, cover=(cover_key, cover_size), cover_origin=origin
+                )
         except IngestError as error:
             _forget_unrecorded_cover(cover_key)
             _book_fail(book_id=book_id, code=str(error.code), message=error.message)
@@ -297,12 +300,17 @@ def book_ingest(*, book_id: int) -> None:
             _book_fail(book_id=book_id, code="internal", message=INTERNAL_ERROR_MESSAGE)
 
 
-def _store_cover(book: Book, streamed: StreamedBook) -> tuple[str, int]:
+def _store_cover(book: Book, streamed: StreamedBook) -> tuple[str, int, str]:
+    """Store the book's own cover, or one drawn from its title and authors: (key, size, origin)."""
     media_type = streamed.cover_media_type or ""
-    if not streamed.cover or media_type not in storage_keys.COVER_EXTENSIONS:
-        return "", 0
-    key = storage_keys.cover_key(user_uuid=book.owner.uuid, book_uuid=book.uuid, media_type=media_type)
-    return key, backend.object_put(key, ContentFile(streamed.cover), content_type=media_type)
+    if streamed.cover and media_type in storage_keys.COVER_EXTENSIONS:
+        cover = Cover(streamed.cover, media_type, streamed.cover_width, streamed.cover_height)
+        origin = Book.CoverOrigin.BOOK
+    else:
+        cover = generated_cover(streamed.title, list(streamed.authors))
+        origin = Book.CoverOrigin.GENERATED
+    key = storage_keys.cover_key(user_uuid=book.owner.uuid, book_uuid=book.uuid, media_type=cover.media_type)
+    return key, backend.object_put(key, ContentFile(cover.data), content_type=cover.media_type), str(origin)
 
 
 def _forget_unrecorded_cover(cover_key: str) -> None:
@@ -311,7 +319,9 @@ def _forget_unrecorded_cover(cover_key: str) -> None:
         objects_delete_after_commit(keys=[cover_key])
 
 
-def _book_store_ingested(*, book_id: int, streamed: StreamedBook, cover: tuple[str, int]) -> None:
+def _book_store_ingested(
+    *, book_id: int, streamed: StreamedBook, cover: tuple[str, int], cover_origin: str
+) -> None:
     cover_key, cover_size = cover
     stale: list[str] = []
     with transaction.atomic(durable=True):
@@ -320,7 +330,9 @@ def _book_store_ingested(*, book_id: int, streamed: StreamedBook, cover: tuple[s
             # Deleted (or finished) while we read it: the cover just written is no one's.
             stale = [cover_key] if cover_key and book is None else []
         else:
-            stale = _book_replace_chapters(book, streamed, cover_key=cover_key, cover_size=cover_size)
+            stale = _book_replace_chapters(
+                book, streamed, cover_key=cover_key, cover_size=cover_size, cover_origin=cover_origin
+            )
     if stale:
         objects_delete_after_commit(keys=stale)
 
@@ -331,7 +343,7 @@ CHAPTER_BATCH = 200
 
 
 def _book_replace_chapters(
-    book: Book, streamed: StreamedBook, *, cover_key: str, cover_size: int
+    book: Book, streamed: StreamedBook, *, cover_key: str, cover_size: int, cover_origin: str
 ) -> list[str]:
     """Write what ingestion read; returns keys of covers an earlier attempt stored and this one did not."""
     book.chapters.all().delete()
@@ -372,16 +384,18 @@ def _book_replace_chapters(
     book.format = str(streamed.format)
     book.title = streamed.title[:500]
     book.authors = list(streamed.authors)
+    book.contributors = [{"name": name, "role": role} for name, role in streamed.contributors]
     book.language = streamed.language[:35]
     book.warnings = list(streamed.warnings)
     book.cover_key = cover_key
+    book.cover_origin = cover_origin if cover_key else ""
     book.error_code = ""
     book.error_message = ""
     book.ingested_at = timezone.now()
     book.save(
         update_fields=[
-            "status", "format", "title", "authors", "language", "warnings", "cover_key",
-            "error_code", "error_message", "ingested_at", "updated_at",
+            "status", "format", "title", "authors", "contributors", "language", "warnings", "cover_key",
+            "cover_origin", "error_code", "error_message", "ingested_at", "updated_at",
         ]
     )  # fmt: skip
     return stale

@@ -26,6 +26,7 @@ from .pipeline.assemble import conversion_assemble
 from .pipeline.mastering import chapter_master
 from .pipeline.reaper import ReaperThread, conversions_reap
 from .pipeline.render import part_render
+from .pipeline.retag import book_files_retag
 from .storage.lifecycle import purge_expired
 from .voices.previews import text_preview_render, voice_preview_generate
 
@@ -154,3 +155,11 @@ def start_reaper(**_: Any) -> None:
     too, and sends the same signal.
     """
     ReaperThread().start()
+
+
+@shared_task(
+    name="audiobooks.retag_book_files", autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=5
+)
+def retag_book_files(book_id: int) -> int:
+    """The tags of the book's finished files follow an edit of its details (``pipeline.retag``)."""
+    return book_files_retag(book_id=book_id)

@@ -4,10 +4,12 @@ from django.urls import path
 
 from .web import (
     billing,
+    book_edit,
     book_page,
     convert,
     credits,
     downloads,
+    feeds,
     library,
     local_links,
     player,
@@ -26,6 +28,8 @@ urlpatterns = [
     path("books/<uuid:book_uuid>/quote", convert.book_quote, name="book-quote"),
     path("books/<uuid:book_uuid>/status", book_page.book_status, name="book-status"),
     path("books/<uuid:book_uuid>/delete", book_page.book_delete, name="book-delete"),
+    path("books/<uuid:book_uuid>/details", book_edit.book_details_edit, name="book-details"),
+    path("books/<uuid:book_uuid>/cover", book_edit.book_cover_edit, name="book-cover"),
     path(
         "books/<uuid:book_uuid>/conversions/<uuid:conversion_uuid>/cancel",
         book_page.conversion_cancel,
@@ -34,6 +38,35 @@ urlpatterns = [
     path("books/<uuid:book_uuid>/captions/<int:number>.vtt", player.book_captions, name="book-captions"),
     path("books/<uuid:book_uuid>/position", player.book_position, name="book-position"),
     path("credits/", credits.credits_page, name="credits"),
+    path("feeds/", feeds.feeds_page, name="feeds"),
+    path("feeds/new", feeds.feed_new, name="feed-new"),
+    path("feeds/<uuid:feed_uuid>/renew", feeds.feed_renew, name="feed-renew"),
+    path("feeds/<uuid:feed_uuid>/revoke", feeds.feed_revoke, name="feed-revoke"),
+    path("feeds/<uuid:feed_uuid>/qr.svg", feeds.feed_qr, name="feed-qr"),
+    # Podcast apps: the token in the path is the key (no session).
+    path("podcast/<str:token>/feed.xml", feeds.podcast_feed, name="podcast-feed"),
+    path("podcast/<str:token>/<uuid:conversion_uuid>/book.m4b", feeds.podcast_m4b, name="podcast-m4b"),
+    path(
+        "podcast/<str:token>/<uuid:conversion_uuid>/mp3/<int:number>.mp3",
+        feeds.podcast_mp3,
+        name="podcast-mp3",
+    ),
+    path(
+        "podcast/<str:token>/<uuid:conversion_uuid>/captions/<int:number>.vtt",
+        feeds.podcast_vtt,
+        name="podcast-vtt",
+    ),
+    path(
+        "podcast/<str:token>/<uuid:conversion_uuid>/transcript.vtt",
+        feeds.podcast_book_transcript,
+        name="podcast-book-transcript",
+    ),
+    path(
+        "podcast/<str:token>/<uuid:conversion_uuid>/chapters.json",
+        feeds.podcast_chapters,
+        name="podcast-chapters",
+    ),
+    path("podcast/<str:token>/covers/<uuid:book_uuid>", feeds.podcast_cover, name="podcast-cover"),
     # Buying credits and premium: to Stripe Checkout and back (billing's webhook is in billing.urls).
     path("billing/checkout", billing.billing_checkout, name="billing-checkout"),
     path("billing/return", billing.billing_return, name="billing-return"),

@@ -14,6 +14,9 @@ from . import flags, health, metrics, status, views
 # The admin has no login page of its own: it sends people to allauth's, so
 # the admin gets the same rate limits and MFA as everyone else.
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
+admin.site.site_header = "eBookVoice administration"
+admin.site.site_title = "eBookVoice admin"
+admin.site.index_title = "Books, conversions, credits and people"
 
 # allauth's per-action limits (ACCOUNT_RATE_LIMITS) answer with this page on the web.
 handler429 = "accounts.views.rate_limited"

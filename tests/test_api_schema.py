@@ -20,6 +20,7 @@ OPERATIONS = {
     ("post", "/api/v1/books"),
     ("get", "/api/v1/books/{book_uuid}"),
     ("delete", "/api/v1/books/{book_uuid}"),
+    ("patch", "/api/v1/books/{book_uuid}"),
     ("post", "/api/v1/books/{book_uuid}/quote"),
     ("get", "/api/v1/books/{book_uuid}/progress"),
     ("put", "/api/v1/books/{book_uuid}/progress"),

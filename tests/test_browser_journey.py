@@ -2,7 +2,8 @@
 
 1. A newcomer signs up, verifies the emailed code, uploads a three-chapter
    EPUB, unticks a chapter, converts, watches the progress, plays a finished
-   chapter and downloads the M4B.
+   chapter and downloads the M4B, then subscribes to its podcast feed and
+   fetches the episode's audio as a podcast app does.
 2. A reader uploads The Adventures of Sherlock Holmes; the picker ticks its
    twelve stories and leaves the front and back matter unticked.
 
@@ -25,7 +26,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import feedparser
 import pytest
+import requests
 from django.core import mail
 from playwright import sync_api
 
@@ -213,6 +216,7 @@ def test_a_newcomer_signs_up_converts_a_short_book_listens_and_downloads_the_m4b
     characters = int(page.locator("[data-quote-characters]").inner_text().replace(",", ""))
     assert page.locator("[data-quote-credits]").inner_text() == f"{-(-characters // 500) / 100:.2f}"
     check_page(page, "picker")
+    check_preview_icon(page)
 
     page.get_by_role("button", name="Convert").click()
     page.wait_for_url(re.compile(r".*/books/[0-9a-f-]{36}/$"))
@@ -222,16 +226,7 @@ def test_a_newcomer_signs_up_converts_a_short_book_listens_and_downloads_the_m4b
     assert [s.chapter.title for s in conversion.selections.order_by("position")] == ["The Harbour", "Morning"]
 
     # Watch the progress: the bar moves and the first chapter becomes playable while the rest render.
-    first = page.locator("[data-track-button][data-number='1']")
-    sync_api.expect(first).to_be_enabled(timeout=CONVERSION_TIMEOUT_S * 1000)
-    first.click()
-    page.wait_for_function(
-        "() => { const a = document.querySelector('[data-audio]'); return !a.paused && a.currentTime > 2; }",
-        timeout=30_000,
-    )
-    assert page.get_by_role("button", name="Pause").is_visible()
-    assert page.locator("[data-now-title]").inner_text() == "1. The Harbour"
-    page.get_by_role("button", name="Pause").click()
+    listen_to_the_first_chapter(page)
 
     m4b = page.locator("[data-m4b-link]")
     sync_api.expect(m4b).to_be_visible(timeout=CONVERSION_TIMEOUT_S * 1000)
@@ -255,6 +250,53 @@ def test_a_newcomer_signs_up_converts_a_short_book_listens_and_downloads_the_m4b
     assert "Audiobook ready" in page.locator(".book-card").inner_text()
     check_page(page, "library")
     check_account_area(page)
+    check_podcast_feed(page)
+
+
+def listen_to_the_first_chapter(page: Any) -> None:
+    """It becomes playable while the rest render; play shows pause, and pause shows play again."""
+    first = page.locator("[data-track-button][data-number='1']")
+    sync_api.expect(first).to_be_enabled(timeout=CONVERSION_TIMEOUT_S * 1000)
+    first.click()
+    page.wait_for_function(
+        "() => { const a = document.querySelector('[data-audio]'); return !a.paused && a.currentTime > 2; }",
+        timeout=30_000,
+    )
+    assert page.get_by_role("button", name="Pause").is_visible()
+    check_play_icon(page, playing=True)
+    assert page.locator("[data-now-title]").inner_text() == "1. The Harbour"
+    page.get_by_role("button", name="Pause").click()
+    check_play_icon(page, playing=False)
+
+
+def check_play_icon(page: Any, *, playing: bool) -> None:
+    """What the eye sees, not only the label: one icon shows, the other is gone."""
+    shown, gone = ("pause", "play") if playing else ("play", "pause")
+    sync_api.expect(page.locator(f"[data-player] [data-play] [data-icon-{shown}]")).to_be_visible()
+    sync_api.expect(page.locator(f"[data-player] [data-play] [data-icon-{gone}]")).to_be_hidden()
+    assert page.locator("[data-player] [data-play]").get_attribute("aria-label") == (
+        "Pause" if playing else "Play"
+    )
+
+
+# The voice-preview button's state after a click and after a second one, read in the same task as
+# the clicks: the sample may fail to load a moment later (the button then stops), but not in between.
+PREVIEW_CLICKS = """button => {
+  const shown = (selector) => getComputedStyle(button.querySelector(selector)).display !== "none";
+  const state = () => ({pressed: button.getAttribute("aria-pressed"), play: shown("[data-icon-play]"),
+                        pause: shown("[data-icon-pause]")});
+  button.click();
+  const playing = state();
+  button.click();
+  return [playing, state()];
+}"""
+
+
+def check_preview_icon(page: Any) -> None:
+    """A voice's ▶ turns into ❚❚ while its sample plays, and back when it stops."""
+    playing, stopped = page.locator("[data-preview-url]").first.evaluate(PREVIEW_CLICKS)
+    assert playing == {"pressed": "true", "play": False, "pause": True}
+    assert stopped == {"pressed": "false", "play": True, "pause": False}
 
 
 def check_account_area(page: Any) -> None:
@@ -276,6 +318,25 @@ def check_account_area(page: Any) -> None:
     assert "Charge" in page.locator("table").inner_text()
     check_page(page, "credits")
     check_api_docs(page)
+
+
+def check_podcast_feed(page: Any) -> None:
+    """Subscribe as a podcast app would: make the feed on its page, then fetch it and its audio."""
+    page.goto("/feeds/")
+    page.get_by_role("button", name="Make a feed of all my audiobooks").click()
+    page.wait_for_url("**/feeds/")
+    sync_api.expect(page.locator("img.feed-qr")).to_be_visible()
+    page.wait_for_function("() => document.querySelector('img.feed-qr').naturalWidth > 0")
+    check_page(page, "feeds")
+    feed = feedparser.parse(requests.get(page.locator("[data-feed-url]").input_value(), timeout=30).content)
+    assert not feed.bozo, feed.bozo_exception
+    (episode,) = feed.entries
+    (enclosure,) = episode.enclosures
+    audio = requests.get(enclosure.href, timeout=60)  # a 302 to a fresh link, followed
+    assert (audio.status_code, len(audio.content)) == (200, int(enclosure.length))
+    assert audio.content[4:8] == b"ftyp"
+    start = requests.get(enclosure.href, headers={"Range": "bytes=0-99"}, timeout=30)
+    assert (start.status_code, start.content) == (206, audio.content[:100])
 
 
 def check_api_docs(page: Any) -> None:
@@ -357,3 +418,14 @@ def test_the_picker_shows_the_twelve_sherlock_holmes_stories_ticked_and_the_rest
     assert all(options.nth(i).locator(".why").count() == 1 for i in unticked)
     assert page.locator("[data-chapter-count]").inner_text() == "12"
     check_page(page, "picker-sherlock")
+
+
+def test_the_signed_out_header_fits_a_360_px_phone_without_the_name_touching_sign_in(page: Any) -> None:
+    page.set_viewport_size({"width": NARROWEST, "height": PHONE["height"]})
+    page.goto("/")
+    brand = page.locator(".brand__name").bounding_box()
+    sign_in = page.locator(".site-nav").get_by_role("link", name="Sign in").bounding_box()
+    assert brand is not None
+    assert sign_in is not None
+    assert brand["x"] + brand["width"] + 8 <= sign_in["x"], (brand, sign_in)
+    assert abs(brand["y"] - sign_in["y"]) < 20  # one row

@@ -21,8 +21,8 @@ pytestmark = pytest.mark.django_db
 
 TEMPLATES = BASE_DIR / "templates"
 SIGNED_OUT = ["/", "/accounts/login/", "/accounts/signup/", "/api/schema/swagger/", "/api/schema/redoc/"]
-SIGNED_IN = ["/books/", "/books/new", "/credits/", "/voices/", "/accounts/settings/", "/accounts/sessions/",
-             "/accounts/2fa/", "/no-such-page/"]  # fmt: skip
+SIGNED_IN = ["/books/", "/books/new", "/credits/", "/feeds/", "/voices/", "/accounts/settings/",
+             "/accounts/sessions/", "/accounts/2fa/", "/no-such-page/"]  # fmt: skip
 
 
 def directives(header: str) -> dict[str, list[str]]:

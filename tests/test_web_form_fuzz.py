@@ -226,9 +226,9 @@ def test_every_web_form_answers_odd_values_below_500(sessions: dict[str, Any], c
     pages = {
         "reader": [
             "/books/", "/books/new", f"/books/{book.uuid}/convert", f"/books/{running.uuid}/",
-            "/credits/", "/voices/", "/accounts/settings/", "/accounts/sessions/", "/accounts/email/",
-            "/accounts/password/change/", "/accounts/2fa/", "/accounts/2fa/totp/activate/",
-            "/accounts/delete/",
+            "/credits/", "/feeds/", "/voices/", "/accounts/settings/", "/accounts/sessions/",
+            "/accounts/email/", "/accounts/password/change/", "/accounts/2fa/",
+            "/accounts/2fa/totp/activate/", "/accounts/delete/",
         ],
         "visitor": ["/accounts/login/", "/accounts/signup/", "/accounts/login/code/", "/accounts/magic-link/",
                     "/accounts/password/reset/"],

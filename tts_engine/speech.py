@@ -15,14 +15,15 @@ import json
 import os
 import uuid
 import wave
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from tts_engine.chunking import split_chunks, split_paragraphs, split_sentences
 from tts_engine.engines.base import SPEED_MAX, SPEED_MIN, Engine, EngineError
+from tts_engine.lexicon import Applied, Lexicon
 from tts_engine.opening import chapter_opening
 from tts_engine.pauses import Pauses, voice_pauses
 from tts_engine.text import NORMALISER_VERSION, is_heading, normalise
@@ -44,24 +45,49 @@ class Utterance:
     chunks: tuple[str, ...]
     pause_ms: int
     is_title: bool = False
+    lexical: bool = False
+    """A lexicon entry changed what is said: the timings keep the spoken chunks too."""
 
 
 def _speakable(chunk: str) -> bool:
     return any(char.isalnum() for char in chunk)
 
 
-def _spoken_chunks(spoken: str, max_chars: int) -> tuple[str, ...]:
-    return tuple(chunk for chunk in split_chunks(spoken, max_chars) if _speakable(chunk))
+def _spoken_chunks(spoken: str, max_chars: int, lexicon: Lexicon | None = None) -> tuple[str, ...]:
+    chunks = (chunk for chunk in split_chunks(spoken, max_chars) if _speakable(chunk))
+    # Phoneme blocks go in only now, after the normaliser and the cuts (see tts_engine.lexicon).
+    return tuple(lexicon.after(chunk) for chunk in chunks) if lexicon else tuple(chunks)
+
+
+def _say(
+    written: str, *, language: str, max_chars: int, lexicon: Lexicon | None, heading: bool = False
+) -> tuple[str, tuple[str, ...], bool]:
+    """What is said for ``written`` with the lexicon applied, its chunks, and whether an entry changed it."""
+    plain = normalise(written, language, heading=heading)
+    if not lexicon:
+        return plain, _spoken_chunks(plain, max_chars), False
+    spoken = normalise(lexicon.before(written), language, heading=heading)
+    if spoken == plain:
+        return plain, _spoken_chunks(plain, max_chars), False
+    return spoken, _spoken_chunks(spoken, max_chars, lexicon), True
 
 
 def _heading(
-    written: str, *, language: str, max_chars: int, pause_ms: int, is_title: bool = False
+    written: str,
+    *,
+    language: str,
+    max_chars: int,
+    pause_ms: int,
+    is_title: bool = False,
+    lexicon: Lexicon | None = None,
 ) -> list[Utterance]:
     # A heading's caption is what is said ("One", "Chapter forty-two"), so a
-    # section number never reads as the pronoun "I" on screen either.
-    spoken = normalise(written, language, heading=True)
-    chunks = _spoken_chunks(spoken, max_chars)
-    return [Utterance(spoken[:1].upper() + spoken[1:], chunks, pause_ms, is_title=is_title)] if chunks else []
+    # section number never reads as the pronoun "I" on screen either; with the
+    # written words where the lexicon changed them.
+    plain = normalise(written, language, heading=True)
+    _, chunks, lexical = _say(written, language=language, max_chars=max_chars, lexicon=lexicon, heading=True)
+    caption = plain[:1].upper() + plain[1:]
+    return [Utterance(caption, chunks, pause_ms, is_title=is_title, lexical=lexical)] if chunks else []
 
 
 def plan_speech(
@@ -72,8 +98,12 @@ def plan_speech(
     title: str | None = None,
     pauses: Pauses | None = None,
     ends_paragraph: bool = True,
+    lexicon: Lexicon | None = None,
 ) -> list[Utterance]:
     """Split, normalise and chunk ``text``; the title, if given, comes first.
+
+    ``lexicon`` entries are applied around the normaliser (``tts_engine.lexicon``);
+    sentences are still found, and captioned, in the written text.
 
     Paragraphs are separated by blank lines. When the text opens with the
     chapter's own heading, the title and that heading are one announcement
@@ -96,27 +126,31 @@ def plan_speech(
             max_chars=max_chars,
             pause_ms=pauses.title_ms,
             is_title=True,
+            lexicon=lexicon,
         )
     for paragraph in paragraphs:
         if is_heading(paragraph, language):
-            spoken = _heading(paragraph, language=language, max_chars=max_chars, pause_ms=pauses.heading_ms)
+            spoken = _heading(
+                paragraph,
+                language=language,
+                max_chars=max_chars,
+                pause_ms=pauses.heading_ms,
+                lexicon=lexicon,
+            )
         else:
             spoken = [
-                Utterance(sentence, chunks, pauses.sentence_ms)
+                Utterance(sentence, said[1], pauses.sentence_ms, lexical=said[2])
                 for sentence in split_sentences(paragraph, language)
-                if (chunks := _spoken_chunks(normalise(sentence, language), max_chars))
+                if (said := _say(sentence, language=language, max_chars=max_chars, lexicon=lexicon))[1]
             ]
             if spoken:
-                last = spoken[-1]
-                spoken[-1] = Utterance(last.text, last.chunks, pauses.paragraph_ms)
+                spoken[-1] = replace(spoken[-1], pause_ms=pauses.paragraph_ms)
         if spoken:
             plan.extend(spoken)
         elif plan and not plan[-1].is_title:
-            last = plan[-1]
-            plan[-1] = Utterance(last.text, last.chunks, last.pause_ms + pauses.paragraph_ms)
+            plan[-1] = replace(plan[-1], pause_ms=plan[-1].pause_ms + pauses.paragraph_ms)
     if plan and not ends_paragraph and not plan[-1].is_title:
-        last = plan[-1]
-        plan[-1] = Utterance(last.text, last.chunks, pauses.sentence_ms)
+        plan[-1] = replace(plan[-1], pause_ms=pauses.sentence_ms)
     return plan
 
 
@@ -126,6 +160,14 @@ class SentenceTiming:
     end_ms: int
     text: str
     is_title: bool = False
+    spoken: str | None = None
+    """What the engine was given, kept only where a lexicon entry changed it."""
+
+    def as_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        if self.spoken is None:
+            del data["spoken"]  # most sentences: the stored timings stay as they were
+        return data
 
 
 @dataclass(frozen=True)
@@ -163,12 +205,16 @@ def render_key(
     pauses: Pauses | None = None,
     language: str = "en",
     ends_paragraph: bool = True,
+    lexicon: Sequence[Applied] = (),
 ) -> str:
     """A sha256 over everything that changes the rendered audio, for the render cache.
 
     ``model_digest`` is ``Engine.model_digest``: the voice key names a voice,
     the digest says which weights speak it. Without ``pauses``, the voice's own
     (``tts_engine.pauses.voice_pauses``), as ``render_to_wav`` uses.
+    ``lexicon`` is only the entries that touch this text
+    (``tts_engine.lexicon.entries_touching``); without any, the key is what it
+    was before lexicons existed, so no cached Part is rendered again for them.
     """
     payload = {
         "voice": voice_key,
@@ -181,6 +227,8 @@ def render_key(
         "ends_paragraph": ends_paragraph,
         "normaliser": NORMALISER_VERSION,
     }
+    if lexicon:
+        payload["lexicon"] = [entry.as_dict() for entry in lexicon]
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -196,6 +244,7 @@ def render_to_wav(
     language: str | None = None,
     ends_paragraph: bool = True,
     should_stop: Callable[[], bool] | None = None,
+    lexicon: Sequence[Applied] = (),
 ) -> RenderResult:
     """Speak ``title`` then ``text`` into a mono 16-bit WAV file at ``path``.
 
@@ -217,6 +266,7 @@ def render_to_wav(
         title=title,
         pauses=pauses or voice_pauses(voice.key),
         ends_paragraph=ends_paragraph,
+        lexicon=Lexicon(lexicon) if lexicon else None,
     )
     target = Path(path)
     partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
@@ -289,4 +339,5 @@ def _timing(start: int, end: int, rate: int, utterance: Utterance) -> SentenceTi
         end_ms=round(end * 1000 / rate),
         text=utterance.text,
         is_title=utterance.is_title,
+        spoken=" ".join(utterance.chunks) if utterance.lexical else None,
     )

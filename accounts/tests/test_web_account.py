@@ -15,6 +15,12 @@ pytestmark = pytest.mark.django_db
 URL = reverse("account_settings")
 
 
+IPHONE_SAFARI = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.0 Mobile/15E148 Safari/604.1"
+)
+
+
 def browser(user: User, agent: str = "Firefox on a laptop") -> Client:
     client = Client(HTTP_USER_AGENT=agent)
     response = client.post(reverse("account_login"), {"login": user.email, "password": PASSWORD})
@@ -22,7 +28,17 @@ def browser(user: User, agent: str = "Firefox on a laptop") -> Client:
     return client
 
 
-def test_the_account_page_shows_every_section_with_a_way_to_change_it(reader):
+@pytest.fixture
+def google_set_up(settings):
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        "google": {
+            **settings.SOCIALACCOUNT_PROVIDERS["google"],
+            "APPS": [{"client_id": "id", "secret": "s", "key": ""}],
+        }
+    }
+
+
+def test_the_account_page_shows_every_section_with_a_way_to_change_it(reader, google_set_up):
     page = browser(reader).get(URL)
     assert page.status_code == 200
     text = page.content.decode()
@@ -36,6 +52,22 @@ def test_the_account_page_shows_every_section_with_a_way_to_change_it(reader):
     assert reverse("audiobooks:credits") in text
     assert "reader@example.com (primary)" in text
     assert "Two-factor authentication</strong><span>Off" in text
+
+
+def test_without_google_set_up_there_is_no_connected_accounts_section_or_empty_heading(reader):
+    client = browser(reader)
+    text = client.get(URL).content.decode()
+    assert "Connected accounts" not in text
+    assert reverse("socialaccount_connections") not in text
+    connections = client.get(reverse("socialaccount_connections")).content.decode()
+    assert "Add a Third-Party Account" not in connections
+    assert "Signing in with Google is not set up on this server" in connections
+
+
+def test_with_google_set_up_the_connections_page_offers_it(reader, google_set_up):
+    connections = browser(reader).get(reverse("socialaccount_connections")).content.decode()
+    assert "Connect another" in connections
+    assert "Google" in connections
 
 
 def test_the_email_switch_turns_the_audiobook_emails_off_and_on_again(reader):
@@ -52,12 +84,12 @@ def test_the_email_switch_turns_the_audiobook_emails_off_and_on_again(reader):
 
 
 def test_a_session_elsewhere_is_listed_and_can_be_signed_out_from_the_account_page(reader):
-    phone = browser(reader, agent="Safari on a phone")
+    phone = browser(reader, agent=IPHONE_SAFARI)
     laptop = browser(reader)
     text = laptop.get(URL).content.decode()
     assert "This device" in text
-    assert "Safari on a phone" in text
-    other = UserSession.objects.get(user=reader, user_agent="Safari on a phone")
+    assert "Mobile Safari on iOS" in text
+    other = UserSession.objects.get(user=reader, user_agent=IPHONE_SAFARI)
     end = reverse("account_session_end", kwargs={"pk": other.pk})
     assert end in text
     assert laptop.post(end).status_code == 302

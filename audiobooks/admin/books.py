@@ -18,7 +18,7 @@ from django.utils.html import format_html
 
 from accounts.models import User
 from audiobooks import prices
-from audiobooks.models import Book, Chapter, Conversion, ConversionChapter, Part, StoredObject
+from audiobooks.models import Book, Chapter, Conversion, ConversionChapter, Part, PodcastFeed, StoredObject
 from audiobooks.pipeline.outcomes import (
     ConversionNotRetryable,
     conversion_cancel_by_staff,
@@ -129,9 +129,16 @@ class PartInline(admin.TabularInline):
         return False
 
 
-class ConversionChapterInline(admin.TabularInline):
+class GainColumn:
+    @admin.display(description="gain", ordering="gain_db")
+    def gain(self, selection: ConversionChapter) -> str:
+        """The mastering gain in decibels to one decimal: "+6.7 dB", not 6.699999999999999."""
+        return "" if selection.gain_db is None else f"{selection.gain_db:+.1f} dB"
+
+
+class ConversionChapterInline(GainColumn, admin.TabularInline):
     model = ConversionChapter
-    fields = ("number", "chapter", "status", "attempts", "sent_at", "duration_ms", "gain_db", "finished_at")
+    fields = ("number", "chapter", "status", "attempts", "sent_at", "duration_ms", "gain", "finished_at")
     readonly_fields = fields
     ordering = ("position",)
     extra = 0
@@ -250,7 +257,7 @@ class ConversionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ConversionChapter)
-class ConversionChapterAdmin(ReadOnlyAdmin):
+class ConversionChapterAdmin(GainColumn, ReadOnlyAdmin):
     list_display = (
         "conversion",
         "number",
@@ -259,7 +266,7 @@ class ConversionChapterAdmin(ReadOnlyAdmin):
         "attempts",
         "sent_at",
         "duration_ms",
-        "gain_db",
+        "gain",
     )
     list_filter = ("status",)
     search_fields = ("conversion__uuid", "chapter__title")
@@ -293,3 +300,13 @@ class PartAdmin(ReadOnlyAdmin):
     @admin.display(description="error")
     def error_short(self, part: Part) -> str:
         return _short(part.error)
+
+
+@admin.register(PodcastFeed)
+class PodcastFeedAdmin(ReadOnlyAdmin):
+    """Who has a feed and when apps last fetched it; never the token (its owner renews or ends it)."""
+
+    list_display = ("owner", "book", "created_at", "token_issued_at", "last_fetched_at")
+    fields = list_display
+    search_fields = ("owner__email", "book__title")
+    list_select_related = ("owner", "book")

@@ -1,21 +1,28 @@
-"""Books: list (paginated, filterable), upload by multipart, detail with chapters, delete, quote."""
+"""Books: list (paginated, filterable), upload by multipart, detail with chapters, edit, delete, quote."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.parsers import MultiPartParser
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audiobooks import selectors, services
+from audiobooks import details, selectors, services
 from audiobooks.delivery.files import cover_link
 from audiobooks.models import Book
-from audiobooks.storage.uploads import FIELD_NAME, capped_upload_start
+from audiobooks.storage.uploads import (
+    FIELD_NAME,
+    CappedUploadHandler,
+    capped_cover_upload_start,
+    capped_upload_start,
+)
 from credits.ratelimits import Action, check_rate_limit
 from ebookvoice.api.pagination import Pagination
 from ebookvoice.api.schema import RETRY_AFTER, errors
@@ -28,6 +35,7 @@ from .serializers import (
     BookOutput,
     BookQuoteInput,
     BookQuoteOutput,
+    BookUpdateInput,
     BookUploadInput,
 )
 
@@ -103,6 +111,8 @@ class BookListCreateApi(APIView):
 
 
 class BookDetailApi(APIView):
+    parser_classes = [JSONParser, MultiPartParser]
+
     @extend_schema(
         operation_id="books_retrieve",
         tags=["books"],
@@ -110,6 +120,53 @@ class BookDetailApi(APIView):
         responses={200: BookDetailOutput, **errors(404)},
     )
     def get(self, request: Request, book_uuid: UUID) -> Response:
+        return Response(_book_detail(request, book_uuid))
+
+    @extend_schema(
+        operation_id="books_partial_update",
+        tags=["books"],
+        summary="Change a book's title, authors or cover",
+        description=(
+            "JSON for the title and authors; multipart to send a cover too (a `cover` file of at most "
+            "30 MB: JPEG, PNG, GIF, WebP or SVG, stored as a JPEG or PNG of at most 1400 px). Allowed "
+            "once the book is read, before or after converting: the tags of finished files follow."
+        ),
+        request={"application/json": BookUpdateInput, "multipart/form-data": BookUpdateInput},
+        responses={200: BookDetailOutput, **errors(400, 404, 409, 413, 415, 422)},
+    )
+    def patch(self, request: Request, book_uuid: UUID) -> Response:
+        user = user_of(request)
+        handler: CappedUploadHandler | None = None
+        if (request.content_type or "").startswith("multipart/"):
+            # Before DRF parses the body, so the picture streams to disk and stops past 30 MB.
+            started = capped_cover_upload_start(request._request)
+            if isinstance(started, DomainError):
+                raise started
+            handler = started
+        data = request.data
+        if handler is not None and isinstance(handler.error, DomainError):
+            raise handler.error
+        if not isinstance(data, Mapping):
+            raise ValidationError({"non_field_errors": ["Send an object: title, authors, cover."]})
+        fields: dict[str, Any] = {"title": data["title"]} if "title" in data else {}
+        if "authors" in data:
+            getlist = getattr(data, "getlist", None)
+            fields["authors"] = getlist("authors") if getlist is not None else data["authors"]
+        if "cover" in request.FILES:
+            fields["cover"] = request.FILES["cover"]
+        payload = BookUpdateInput(data=fields)
+        payload.is_valid(raise_exception=True)
+        values = payload.validated_data
+        # The cover first: of the two, it is the one a bad file refuses, and then nothing has changed.
+        if (cover := values.get("cover")) is not None:
+            try:
+                details.book_cover_replace(user=user, book_uuid=book_uuid, upload=cover, size=cover.size)
+            finally:
+                cover.close()
+        if "title" in values or "authors" in values:
+            details.book_details_update(
+                user=user, book_uuid=book_uuid, title=values.get("title"), authors=values.get("authors")
+            )
         return Response(_book_detail(request, book_uuid))
 
     @extend_schema(

@@ -45,10 +45,29 @@ class BookUploadInput(serializers.Serializer):
     file = serializers.FileField(help_text="An EPUB, PDF, TXT or HTML file.")
 
 
+class BookUpdateInput(serializers.Serializer):
+    """What an edit may change; each field left out stays as it is. The rules (a title can't be
+    empty, a cover must be a picture) are the service's, so each refusal says exactly why."""
+
+    title = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, max_length=10_000)
+    authors = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=10_000),
+        required=False,
+        allow_empty=True,
+        max_length=1_000,
+        help_text="Every author, in order; an empty list for none.",
+    )
+    cover = serializers.FileField(required=False, help_text="multipart only: the new cover picture.")
+
+
 class BookOutput(serializers.Serializer):
     id = serializers.UUIDField(source="uuid")
     title = serializers.CharField(source="display_title", help_text="The book's title, else its file's name.")
     authors = serializers.ListField(child=serializers.CharField())
+    contributors = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField()),
+        help_text='Creators who are not authors: [{"name": "Ed Editor", "role": "edt"}] (MARC relators).',
+    )
     language = serializers.CharField()
     format = serializers.CharField()
     status = serializers.ChoiceField(choices=Book.Status.choices)

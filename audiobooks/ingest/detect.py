@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from .chapters import emit_chapters
+from .covers import Cover, CoverRefused, normalise_cover
 from .errors import ErrorCode, IngestError
 from .reading import BookReading
 from .safety import MiB
@@ -47,6 +50,9 @@ def ingest_file(path: Path, *, filename: str | None = None) -> IngestedBook:
             format=book.format,
             cover=book.cover,
             cover_media_type=book.cover_media_type,
+            cover_width=book.cover_width,
+            cover_height=book.cover_height,
+            contributors=book.contributors,
             warnings=book.warnings,
         )
 
@@ -67,16 +73,58 @@ def open_book(path: Path, *, filename: str | None = None) -> Iterator[StreamedBo
             raise IngestError(
                 ErrorCode.NO_TEXT, "This book has nothing to read aloud: we found no words in it."
             )
+        cover = _cover(reading)
+        title = reading.title or Path(name).stem.replace("_", " ").strip() or "Untitled"
         yield StreamedBook(
-            title=reading.title or Path(name).stem.replace("_", " ").strip() or "Untitled",
+            title=title,
             authors=reading.authors,
             language=reading.language,
             format=reading.format,
             chapter_count=len(reading.plan.chapters),
-            chapters=_guarded(emit_chapters(spool, reading.plan), name),
-            cover=reading.cover,
-            cover_media_type=reading.cover_media_type,
+            chapters=_guarded(_retitled(emit_chapters(spool, reading.plan), title), name),
+            cover=cover.data if cover else None,
+            cover_media_type=cover.media_type if cover else None,
+            cover_width=cover.width if cover else 0,
+            cover_height=cover.height if cover else 0,
+            contributors=reading.contributors,
             warnings=reading.warnings,
+        )
+
+
+def _cover(reading: BookReading) -> Cover | None:
+    """The book's picture made fit for audio files and pages; a bad one is a warning, never a refusal."""
+    if not reading.cover:
+        return None
+    try:
+        return normalise_cover(reading.cover)
+    except CoverRefused as refused:
+        reading.warnings.append(f"{refused.message} The book is read without it.")
+    except Exception:  # a picture must never stop a book: whatever the decoders raise, go on without it
+        logger.warning("the cover could not be converted", exc_info=True)
+        reading.warnings.append("The cover image could not be read, so the book is read without it.")
+    return None
+
+
+# What may stand between a repeated book title and the chapter's own: "Leaves of Grass — Inscriptions".
+_TITLE_SEPARATOR = r"\s*(?:[—–:|/.,]|-{1,2})\s*"
+
+
+def without_book_title(title: str, book_title: str) -> str:
+    """`title` less a leading repeat of the book's title and a separator, when a title is left."""
+    words = book_title.split()
+    if not words:
+        return title
+    pattern = r"\s+".join(re.escape(word) for word in words) + _TITLE_SEPARATOR + r"(\S.*)"
+    found = re.fullmatch(pattern, title.strip(), flags=re.IGNORECASE | re.DOTALL)
+    return found.group(1) if found else title
+
+
+def _retitled(chapters: Iterator[IngestedChapter], book_title: str) -> Iterator[IngestedChapter]:
+    for chapter in chapters:
+        yield replace(
+            chapter,
+            title=without_book_title(chapter.title, book_title),
+            group_title=without_book_title(chapter.group_title, book_title) if chapter.group_title else "",
         )
 
 

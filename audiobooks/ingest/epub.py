@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lxml import etree
+
 from .chapters import Entry, plan_chapters
+from .covers import MAX_COVER_BYTES
 from .errors import ErrorCode, IngestError, shown
 from .markup import read_markup
 from .navigation import Navigation, TocNode, add_guide, read_nav, read_ncx
@@ -21,7 +24,8 @@ EPUB_MIMETYPE = "application/epub+zip"
 MAX_DOCUMENT_BYTES = 200 * MiB
 # The table of contents is parsed into a tree, so it has a tree's budget.
 MAX_NAVIGATION_BYTES = 16 * MiB
-MAX_COVER_BYTES = 10 * MiB
+# The first spine document is searched for a picture when the package names no cover.
+MAX_COVER_PAGE_BYTES = 4 * MiB
 _MARKUP_TYPES = ("application/xhtml+xml", "text/html", "application/xml", "text/xml")
 
 
@@ -41,6 +45,7 @@ def read_epub(path: Path, head: bytes, spool: BlockSpool) -> BookReading:
     return BookReading(
         title=package.title,
         authors=package.authors,
+        contributors=package.contributors,
         language=package.language or "und",
         format=BookFormat.EPUB,
         plan=plan,
@@ -186,11 +191,46 @@ def _no_text(package: Package) -> IngestError:
 
 
 def _cover(package: Package, archive: CheckedArchive, warnings: list[str]) -> tuple[bytes | None, str | None]:
+    """The declared cover; failing that, the first picture of the first document in the spine."""
     item = package.cover
-    if item is None or item.member is None:
+    member = item.member if item else None
+    media_type = item.media_type if item else None
+    if member is None:
+        member = _first_picture(package, archive)
+        media_type = None
+    if member is None:
         return None, None
     try:
-        return archive.read(item.member, MAX_COVER_BYTES), item.media_type
+        return archive.read(member, MAX_COVER_BYTES), media_type
     except IngestError:
-        warnings.append("The cover image is too large to use, so the book has no cover.")
+        warnings.append(
+            f"The cover image is larger than {MAX_COVER_BYTES // MiB} MB, so the book is read without it."
+        )
         return None, None
+
+
+def _first_picture(package: Package, archive: CheckedArchive) -> str | None:
+    """The archive member of the first <img> or SVG <image> in the first spine document."""
+    if not package.spine:
+        return None
+    first = package.spine[0][0]
+    if first.member is None or not _is_markup(first):
+        return None
+    try:
+        parsed = parse_document(archive.read(first.member, MAX_COVER_PAGE_BYTES), first.member)
+    except IngestError:
+        return None
+    if parsed is None:
+        return None
+    for element in parsed.root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        name = etree.QName(element).localname
+        if name not in ("img", "image"):
+            continue
+        href = element.get("src") if name == "img" else None
+        href = href or element.get("href") or element.get("{http://www.w3.org/1999/xlink}href")
+        target = archive.resolve(first.member, href) if href else None  # None for URLs and data:
+        if target is not None and target[0] != first.member and (found := archive.find(target[0])):
+            return found
+    return None

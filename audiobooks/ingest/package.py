@@ -44,6 +44,7 @@ class Package:
     path: str
     title: str
     authors: list[str]
+    contributors: list[tuple[str, str]]  # (name, MARC relator code) of creators who are not authors
     language: str
     items: dict[str, ManifestItem]
     spine: list[tuple[ManifestItem, bool]]  # (item, linear)
@@ -188,11 +189,13 @@ def _package(book: Any, archive: CheckedArchive, opf_path: str, root: etree._Ele
             ncx = item
         elif isinstance(raw, epub.EpubCover):
             cover = item
-    cover = cover or _epub2_cover(book, items)
+    cover = cover or _epub3_cover(root, items) or _epub2_cover(book, items)
+    authors, contributors = _creators(book)
     return Package(
         path=opf_path,
         title=_first(_meta(book, "DC", "title")),
-        authors=_authors(book),
+        authors=authors,
+        contributors=contributors,
         language=_first(_meta(book, "DC", "language"))
         or (root.get("{http://www.w3.org/XML/1998/namespace}lang") or "").strip(),
         items=items,
@@ -225,19 +228,31 @@ def _first(values: list[tuple[str | None, dict[str, str]]]) -> str:
     return ""
 
 
-def _authors(book: Any) -> list[str]:
-    """Creators whose role is author, or unstated (EPUB 2 attribute or EPUB 3 refinement)."""
-    roles: dict[str, str] = {}
+def _creators(book: Any) -> tuple[list[str], list[tuple[str, str]]]:
+    """Every dc:creator: (authors, other contributors as (name, role)).
+
+    An author is a creator with the role `aut` among its roles (an EPUB 2 attribute or
+    any number of EPUB 3 refinements, in any order), or with no role at all. The rest
+    keep their first role, so a page can say "edited by".
+    """
+    roles: dict[str, list[str]] = {}
     for text, attrs in _opf_metas(book):
         if attrs.get("property") == "role" and attrs.get("refines", "").startswith("#") and text:
-            roles.setdefault(attrs["refines"][1:], text.strip())
-    authors = []
+            roles.setdefault(attrs["refines"][1:], []).append(text.strip().lower())
+    authors: list[str] = []
+    contributors: list[tuple[str, str]] = []
     for text, attrs in _meta(book, "DC", "creator"):
-        role = attrs.get(f"{{{OPF_NS}}}role") or roles.get(attrs.get("id", ""), "aut")
         name = " ".join((text or "").split())[:MAX_METADATA_CHARS]
-        if name and role == "aut" and name not in authors:
-            authors.append(name)
-    return authors
+        if not name:
+            continue
+        own = [(attrs.get(f"{{{OPF_NS}}}role") or "").strip().lower(), *roles.get(attrs.get("id", ""), [])]
+        own = [role for role in own if role]
+        if not own or "aut" in own:
+            if name not in authors:
+                authors.append(name)
+        elif (name, own[0][:20]) not in contributors:
+            contributors.append((name, own[0][:20]))
+    return authors, [(name, role) for name, role in contributors if name not in authors]
 
 
 def _spine(book: Any, items: dict[str, ManifestItem]) -> list[tuple[ManifestItem, bool]]:
@@ -255,6 +270,16 @@ def _spine(book: Any, items: dict[str, ManifestItem]) -> list[tuple[ManifestItem
             )
         spine.append((item, (linear or "yes").strip().lower() != "no"))
     return spine
+
+
+def _epub3_cover(root: etree._Element, items: dict[str, ManifestItem]) -> ManifestItem | None:
+    """The `cover-image` item of any image type: ebooklib knows only JPEG, PNG and SVG covers."""
+    for element in root.iter(f"{{{OPF_NS}}}item"):
+        if "cover-image" in (element.get("properties") or "").split():
+            item = items.get(element.get("id") or "")
+            if item and item.media_type.startswith("image/"):
+                return item
+    return None
 
 
 def _epub2_cover(book: Any, items: dict[str, ManifestItem]) -> ManifestItem | None:

@@ -11,6 +11,7 @@ extraction visitor.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import statistics
@@ -25,6 +26,7 @@ from pypdf.generic import Destination, DictionaryObject
 
 from .chapters import Entry, PlanOptions, plan_chapters
 from .cleaning import Vocabulary
+from .covers import JPEG_QUALITY, MAX_COVER_SIDE
 from .errors import ErrorCode, IngestError, shown
 from .headings import heading_rank, is_subtitle
 from .marks import find_marks, mark_headings, nest
@@ -124,8 +126,39 @@ def read_pdf(path: Path, name: str, spool: BlockSpool) -> BookReading:
         language=language,
         format=BookFormat.PDF,
         plan=plan,
+        cover=first_page_picture(path, name),
+        cover_media_type="image/jpeg",
         warnings=warnings + plan.warnings,
     )
+
+
+def first_page_picture(path: Path, name: str) -> bytes | None:
+    """The first page drawn as a JPEG of at most MAX_COVER_SIDE px, the book's cover; None if it can't be.
+
+    pypdf reads text but draws nothing, so pdfium draws the page. The scale is set
+    from the page's size, so even an absurd page box makes a bounded picture.
+    """
+    import pypdfium2 as pdfium  # noqa: PLC0415  (loaded only for PDFs)
+
+    try:
+        document = pdfium.PdfDocument(str(path))
+    except Exception as exc:  # damaged, or locked with a real password: the text was read anyway
+        logger.info("pdfium could not open %s: %r", name, exc)
+        return None
+    try:
+        page = document[0]
+        width, height = page.get_size()
+        if width <= 0 or height <= 0:
+            return None
+        image = page.render(scale=MAX_COVER_SIDE / max(width, height)).to_pil()
+        buffer = io.BytesIO()
+        image.convert("RGB").save(buffer, "JPEG", quality=JPEG_QUALITY)
+        return buffer.getvalue()
+    except Exception as exc:
+        logger.info("pdfium could not draw the first page of %s: %r", name, exc)
+        return None
+    finally:
+        document.close()
 
 
 def _open(path: Path, name: str) -> tuple[PdfReader, int]:

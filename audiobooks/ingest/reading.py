@@ -17,4 +17,5 @@ class BookReading:
     plan: ChapterPlan
     cover: bytes | None = None
     cover_media_type: str | None = None
+    contributors: list[tuple[str, str]] = field(default_factory=list)  # (name, role), not authors
     warnings: list[str] = field(default_factory=list)

@@ -47,8 +47,12 @@ class IngestedBook:
     language: str  # BCP 47 tag as the book declares it; "und" when unknown
     chapters: list[IngestedChapter]
     format: BookFormat
-    cover: bytes | None = None
+    cover: bytes | None = None  # a JPEG or PNG of at most 1400 px (ingest.covers)
     cover_media_type: str | None = None
+    cover_width: int = 0
+    cover_height: int = 0
+    # Creators who are not authors, as (name, MARC relator code): ("Ed Editor", "edt").
+    contributors: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -72,6 +76,10 @@ class StreamedBook:
     format: BookFormat
     chapter_count: int
     chapters: Iterator[IngestedChapter]
-    cover: bytes | None = None
+    cover: bytes | None = None  # a JPEG or PNG of at most 1400 px (ingest.covers)
     cover_media_type: str | None = None
+    cover_width: int = 0
+    cover_height: int = 0
+    # Creators who are not authors, as (name, MARC relator code): ("Ed Editor", "edt").
+    contributors: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)

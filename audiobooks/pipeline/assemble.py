@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 def narrator_of(voice_key: str) -> str:
     try:
-        return get_voice(voice_key).name
+        return get_voice(voice_key).display_name
     except (EngineError, LookupError, ValueError):
         return voice_key  # the voice was removed since; its key still says who read
 

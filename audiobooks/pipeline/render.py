@@ -17,7 +17,6 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -32,6 +31,7 @@ from audiobooks.storage.services import stored_object_save
 from ebookvoice import enqueue
 from ebookvoice.errors import TRANSIENT_ERRORS
 from tts_engine.engines.base import EngineError
+from tts_engine.lexicon import Applied
 from tts_engine.registry import get_engine, split_voice_key
 from tts_engine.speech import RenderStopped, render_to_wav
 
@@ -258,12 +258,13 @@ def _render_and_store(part: Part, *, worker: str) -> tuple[int, list[dict[str, o
                 language=conversion.book.language or "en",
                 ends_paragraph=part.ends_paragraph,
                 should_stop=heartbeat.lost,
+                lexicon=[Applied.from_dict(entry) for entry in part.lexicon],
             )
         except RenderStopped:
             logger.info("Part %s stopped: no longer this worker's to render", part.pk)
             return None
         _with_backoff(lambda: _store(part, path), what=f"storing Part {part.pk}")
-    return result.duration_ms, [asdict(sentence) for sentence in result.sentences]
+    return result.duration_ms, [sentence.as_dict() for sentence in result.sentences]
 
 
 def _store(part: Part, path: Path) -> None:

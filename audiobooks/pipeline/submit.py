@@ -27,6 +27,8 @@ from audiobooks.errors import (
     UnknownChapter,
     UnknownVoice,
 )
+from audiobooks.lexicon.selectors import lexicon_for_book
+from audiobooks.lexicon.voicing import PartsLexicon
 from audiobooks.models import Book, Chapter, Conversion, ConversionChapter, Part
 from audiobooks.selectors import book_get_for_user, conversion_get_for_user, storage_used_bytes
 from credits.pricing import format_credits
@@ -178,14 +180,21 @@ def _voice_checked(voice_key: str) -> str:
 
 
 def _parts_plan(*, book: Book, chapters: list[Chapter], voice_key: str, speed: float) -> list[Part]:
-    """Unsaved Parts of every chosen chapter, in reading order, with their render-cache keys."""
+    """Unsaved Parts of every chosen chapter, in reading order, with their render-cache keys.
+
+    Each Part holds the lexicon entries that touch its text (and its spoken
+    title), and only those are in its key: a new entry for a name re-renders
+    the Parts that say it and no other.
+    """
     language = book.language or "en"
     engine, voice_id = split_voice_key(voice_key)
     model_digest = get_engine(engine).model_digest(voice_id)
+    lexicon = PartsLexicon(lexicon_for_book(book=book), voice_key=voice_key)
     plan: list[Part] = []
     for chapter in chapters:
         for number, piece in enumerate(chapter_parts(text=chapter.text, language=language)):
             title = chapter.title if piece.speaks_title else None
+            applied = lexicon.for_text(piece.text, title)
             plan.append(
                 Part(
                     chapter=chapter,
@@ -195,6 +204,7 @@ def _parts_plan(*, book: Book, chapters: list[Chapter], voice_key: str, speed: f
                     characters=len(piece.text),
                     speaks_title=piece.speaks_title,
                     ends_paragraph=piece.ends_paragraph,
+                    lexicon=[entry.as_dict() for entry in applied],
                     cache_key=render_key(
                         voice_key=voice_key,
                         model_digest=model_digest,
@@ -203,6 +213,7 @@ def _parts_plan(*, book: Book, chapters: list[Chapter], voice_key: str, speed: f
                         title=title,
                         language=language,
                         ends_paragraph=piece.ends_paragraph,
+                        lexicon=applied,
                     ),
                 )
             )

@@ -46,8 +46,11 @@ def book_prefix(*, user_uuid: UUID, book_uuid: UUID) -> str:
     return f"{user_prefix(user_uuid=user_uuid)}books/{book_uuid}/"
 
 
-def cover_key(*, user_uuid: UUID, book_uuid: UUID, media_type: str) -> str:
-    return book_prefix(user_uuid=user_uuid, book_uuid=book_uuid) + f"cover.{COVER_EXTENSIONS[media_type]}"
+def cover_key(*, user_uuid: UUID, book_uuid: UUID, media_type: str, edited: bool = False) -> str:
+    """cover.<ext> as ingestion stores it; an edited cover (uploaded, or drawn again) gets a new name
+    each time, cover-<random>.<ext>, so no browser or podcast app keeps showing the old picture."""
+    name = f"cover-{uuid.uuid4().hex[:16]}" if edited else "cover"
+    return book_prefix(user_uuid=user_uuid, book_uuid=book_uuid) + f"{name}.{COVER_EXTENSIONS[media_type]}"
 
 
 class DeliverableIds(TypedDict):

@@ -20,7 +20,8 @@ from django.http import HttpRequest
 
 from accounts.models import User
 from audiobooks import selectors
-from audiobooks.errors import BookError, UnsupportedFileType
+from audiobooks.errors import BookError, CoverTooLarge, UnsupportedFileType
+from audiobooks.ingest.covers import MAX_COVER_BYTES
 from audiobooks.storage import keys as storage_keys
 from credits.errors import CreditsError
 from credits.selectors import upload_check
@@ -42,19 +43,29 @@ class CappedUploadHandler(TemporaryFileUploadHandler):
     little).
     """
 
-    def __init__(self, request: HttpRequest, *, limit: int, refusal: Callable[[int], Exception]) -> None:
+    def __init__(
+        self,
+        request: HttpRequest,
+        *,
+        limit: int,
+        refusal: Callable[[int], Exception],
+        field_name: str = FIELD_NAME,
+        extensions: frozenset[str] | None = storage_keys.UPLOAD_EXTENSIONS,
+    ) -> None:
         super().__init__(request)
         self.limit = limit
         self.refusal = refusal
+        self.field_name = field_name
+        self.extensions = extensions
         self.received = 0
         self.error: Exception | None = None
         self._took_file = False
 
     def new_file(self, field_name: str, file_name: str, *args: Any, **kwargs: Any) -> None:
-        if field_name != FIELD_NAME or self._took_file:
+        if field_name != self.field_name or self._took_file:
             raise SkipFile()  # a stray field or a second file: not ours to store
         extension = PurePath(file_name).suffix.lower().lstrip(".")
-        if extension not in storage_keys.UPLOAD_EXTENSIONS:
+        if self.extensions is not None and extension not in self.extensions:
             self.error = UnsupportedFileType(UNSUPPORTED_MESSAGE)
             raise StopUpload(connection_reset=False)
         self._took_file = True
@@ -93,6 +104,34 @@ def capped_upload_start(request: HttpRequest, *, user: User) -> CappedUploadHand
         return upload_refusal(user=user, size=announced - MULTIPART_SLACK)
     handler = CappedUploadHandler(
         request, limit=limit, refusal=lambda received: upload_refusal(user=user, size=received)
+    )
+    request.upload_handlers = [handler]
+    return handler
+
+
+COVER_FIELD_NAME = "cover"
+
+
+def capped_cover_upload_start(request: HttpRequest) -> CappedUploadHandler | DomainError:
+    """``capped_upload_start`` for a cover: one ``cover`` field, of any name, up to 30 MB.
+
+    The picture is judged by its bytes (``ingest.covers``), never by its name.
+    """
+
+    def refusal(size: int) -> DomainError:
+        return CoverTooLarge(
+            f"This picture is {size / (1024 * 1024):,.0f} MB or more; a cover may be up to "
+            f"{MAX_COVER_BYTES // (1024 * 1024)} MB."
+        )
+
+    try:
+        announced = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        announced = 0
+    if announced > MAX_COVER_BYTES + MULTIPART_SLACK:
+        return refusal(announced - MULTIPART_SLACK)
+    handler = CappedUploadHandler(
+        request, limit=MAX_COVER_BYTES, refusal=refusal, field_name=COVER_FIELD_NAME, extensions=None
     )
     request.upload_handlers = [handler]
     return handler

@@ -91,6 +91,17 @@ class EpubSpec:
         return path
 
 
+def picture(
+    fmt: str, size: tuple[int, int], colour: str | int | tuple[int, ...] = "teal", mode: str = "RGB"
+) -> bytes:
+    """A real image of one colour in `fmt` (JPEG, PNG, GIF, WEBP), made with Pillow."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new(mode, size, colour).save(buffer, fmt)
+    return buffer.getvalue()
+
+
 def zip_bytes(files: Mapping[str, bytes | str], *, mimetype: bytes | None = b"application/epub+zip") -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -195,7 +206,8 @@ STORY_SENTENCES = (
 
 
 def story_epub(directory: Path, *, titles: Sequence[str], paragraphs_per_chapter: int = 2,
-               name: str = "story.epub", title: str = "The Lighthouse") -> Path:  # fmt: skip
+               name: str = "story.epub", title: str = "The Lighthouse",
+               cover: tuple[str, bytes, str] | None = None, metadata_extra: str = "") -> Path:  # fmt: skip
     """A small EPUB of real English prose: one chapter per title, each a few spoken sentences."""
     documents = []
     for number, heading in enumerate(titles, start=1):
@@ -207,4 +219,12 @@ def story_epub(directory: Path, *, titles: Sequence[str], paragraphs_per_chapter
         )
         documents.append((f"c{number}.xhtml", xhtml(f"<h1>{heading}</h1>{body}", title=heading)))
     nav = nav_list([(heading, f"c{number}.xhtml") for number, heading in enumerate(titles, start=1)])
-    return EpubSpec(documents=documents, nav=nav, title=title).write(directory, name)
+    manifest, files = "", {}
+    if cover is not None:  # (href under OEBPS/, bytes, media type), declared as the EPUB 3 cover-image
+        href, data, media_type = cover
+        manifest = f'<item id="cover" href="{href}" media-type="{media_type}" properties="cover-image"/>'
+        files = {f"OEBPS/{href}": data}
+    return EpubSpec(
+        documents=documents, nav=nav, title=title, manifest_extra=manifest, extra_files=files,
+        metadata_extra=metadata_extra,
+    ).write(directory, name)  # fmt: skip

@@ -12,7 +12,7 @@ from audiobooks.ingest import ErrorCode, IngestError, ingest_file
 from audiobooks.ingest import safety as safety_module
 from audiobooks.ingest.safety import clamp_join
 
-from .ingest_fixtures import CONTAINER, EpubSpec, nav_list, paragraphs, xhtml, zip_bytes
+from .ingest_fixtures import CONTAINER, EpubSpec, nav_list, paragraphs, picture, xhtml, zip_bytes
 
 
 def chapter_map(path: Path) -> dict[str, str]:
@@ -289,10 +289,10 @@ def test_cover_image_is_returned_with_its_media_type(tmp_path: Path) -> None:
     spec = EpubSpec(
         documents=[("c.xhtml", xhtml("<p>Text.</p>"))],
         manifest_extra='<item id="cov" href="cover.jpg" media-type="image/jpeg" properties="cover-image"/>',
-        extra_files={"OEBPS/cover.jpg": b"\xff\xd8\xff\xe0 fake jpeg"},
+        extra_files={"OEBPS/cover.jpg": (jpeg := picture("JPEG", (300, 450)))},
     )
     book = ingest_file(spec.write(tmp_path))
-    assert (book.cover, book.cover_media_type) == (b"\xff\xd8\xff\xe0 fake jpeg", "image/jpeg")
+    assert (book.cover, book.cover_media_type) == (jpeg, "image/jpeg")
 
 
 def test_epub2_cover_meta_is_understood(tmp_path: Path) -> None:
@@ -300,10 +300,10 @@ def test_epub2_cover_meta_is_understood(tmp_path: Path) -> None:
         documents=[("c.xhtml", xhtml("<p>Text.</p>"))],
         metadata_extra='<meta name="cover" content="cov"/>',
         manifest_extra='<item id="cov" href="img/c.png" media-type="image/png"/>',
-        extra_files={"OEBPS/img/c.png": b"\x89PNG fake"},
+        extra_files={"OEBPS/img/c.png": (png := picture("PNG", (40, 60)))},
     )
     book = ingest_file(spec.write(tmp_path))
-    assert (book.cover, book.cover_media_type) == (b"\x89PNG fake", "image/png")
+    assert (book.cover, book.cover_media_type) == (png, "image/png")
 
 
 def test_authors_are_creators_with_the_author_role_or_none(tmp_path: Path) -> None:
@@ -314,7 +314,9 @@ def test_authors_are_creators_with_the_author_role_or_none(tmp_path: Path) -> No
         "<dc:creator>Bea Byline</dc:creator>"
     )
     spec = EpubSpec(documents=[("c.xhtml", xhtml("<p>T.</p>"))], metadata_extra=metadata)
-    assert ingest_file(spec.write(tmp_path)).authors == ["Ann Author", "Bea Byline"]
+    book = ingest_file(spec.write(tmp_path))
+    assert book.authors == ["Ann Author", "Bea Byline"]
+    assert book.contributors == [("Tim Translator", "trl"), ("Ed Editor", "edt")]
 
 
 def test_missing_language_is_undetermined(tmp_path: Path) -> None:
@@ -546,3 +548,38 @@ def test_untitled_entries_and_wordless_pages_are_handled(tmp_path: Path) -> None
     )
     chapters = ingest_file(spec.write(tmp_path)).chapters
     assert [(c.title, c.text) for c in chapters] == [("Its Heading", "Its Heading\n\nText.")]
+
+
+def test_a_creator_with_several_roles_one_of_them_author_is_an_author(tmp_path: Path) -> None:
+    # As Standard Ebooks' Leaves of Grass: Whitman is its author and more.
+    metadata = (
+        '<dc:creator id="author">Walt Whitman</dc:creator>'
+        '<meta refines="#author" property="role" scheme="marc:relators">edt</meta>'
+        '<meta refines="#author" property="role" scheme="marc:relators">aut</meta>'
+        '<dc:creator id="ill">Ivy Illustrator</dc:creator>'
+        '<meta refines="#ill" property="role" scheme="marc:relators">ill</meta>'
+        '<meta refines="#ill" property="role" scheme="marc:relators">pht</meta>'
+    )
+    spec = EpubSpec(documents=[("c.xhtml", xhtml("<p>T.</p>"))], metadata_extra=metadata)
+    book = ingest_file(spec.write(tmp_path))
+    assert book.authors == ["Walt Whitman"]
+    assert book.contributors == [("Ivy Illustrator", "ill")]
+
+
+def test_a_chapter_title_that_repeats_the_book_title_loses_the_repeat(tmp_path: Path) -> None:
+    titles = ["Leaves of Grass — Inscriptions", "LEAVES OF GRASS: Song of Myself", "Leaves of Grass",
+              "Leaves of Grass Revisited", "Calamus"]  # fmt: skip
+    documents = [
+        (f"c{n}.xhtml", xhtml(f"<h1>{title}</h1><p>Words of the poem, line {n}.</p>"))
+        for n, title in enumerate(titles)
+    ]
+    nav = nav_list([(title, f"c{n}.xhtml") for n, title in enumerate(titles)])
+    spec = EpubSpec(documents=documents, nav=nav, title="Leaves of Grass")
+    book = ingest_file(spec.write(tmp_path))
+    assert [chapter.title for chapter in book.chapters] == [
+        "Inscriptions",
+        "Song of Myself",
+        "Leaves of Grass",  # nothing left after the repeat: kept whole
+        "Leaves of Grass Revisited",  # no separator: another title that starts the same way
+        "Calamus",
+    ]

@@ -31,7 +31,9 @@ def run(*args: str) -> str:
 
 def test_json_output_has_the_documented_shape() -> None:
     report = json.loads(run(str(SHERLOCK), "--json"))
-    assert set(report) == {"title", "authors", "language", "words", "warnings", "chapters"}
+    assert set(report) == {"title", "authors", "language", "words", "cover", "warnings", "chapters"}
+    # The SVG cover (1400 x 2100) drawn as a JPEG no higher than 1400 px.
+    assert report["cover"] == {"media_type": "image/jpeg", "width": 933, "height": 1400}
     assert (report["title"], report["authors"], report["language"]) == (
         "The Adventures of Sherlock Holmes",
         ["Arthur Conan Doyle"],

@@ -76,10 +76,11 @@ def test_sherlock_metadata_is_exact() -> None:
     assert book().title == "The Adventures of Sherlock Holmes"
     assert book().language == "en-GB"
     assert book().authors == ["Arthur Conan Doyle"]
-    assert book().cover_media_type == "image/svg+xml"
+    # Its cover is an SVG (1400 x 2100), drawn as a JPEG no higher than 1400 px.
+    assert (book().cover_media_type, book().cover_width, book().cover_height) == ("image/jpeg", 933, 1400)
     cover = book().cover
     assert cover is not None
-    assert cover.startswith(b"<?xml")
+    assert cover.startswith(b"\xff\xd8\xff")
 
 
 def test_sherlock_chapters_follow_the_nav_toc() -> None:

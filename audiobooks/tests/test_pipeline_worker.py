@@ -20,7 +20,7 @@ from audiobooks.tests.factories import story_book, wait_until_finished
 from credits.models import CreditEntry, EntryKind
 from credits.selectors import credit_balance_get, ledger_audit
 from credits.services import credits_grant_by_system
-from tts_engine.registry import DEFAULT_VOICE, get_voice
+from tts_engine.registry import DEFAULT_VOICE
 
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 
@@ -50,7 +50,7 @@ def test_a_conversion_renders_masters_and_assembles_on_real_workers(owner, tmp_p
     tags = MP4(local)
     assert tags["\xa9nam"] == ["The Lighthouse"]
     assert tags["\xa9gen"] == ["Audiobook"]
-    assert tags["\xa9wrt"] == [get_voice(DEFAULT_VOICE).name]  # the narrator
+    assert tags["\xa9wrt"] == ["Joe"]  # the narrator, as the voice's display name
     described = probe(local)
     assert [line.split(":", 1)[1].strip() for line in described.splitlines() if "title   " in line][
         1:

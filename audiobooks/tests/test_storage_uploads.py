@@ -15,6 +15,7 @@ from audiobooks.selectors import storage_used_bytes
 from audiobooks.services import book_create_from_upload, upload_finish, upload_start
 from audiobooks.storage.errors import UploadExpired, UploadIncomplete, UploadMismatch, UploadNotFound
 from audiobooks.storage.lifecycle import purge_expired
+from audiobooks.tests.ingest_fixtures import picture
 from credits.errors import StorageQuotaExceeded, UploadTooLarge
 
 pytestmark = pytest.mark.django_db
@@ -152,7 +153,7 @@ def test_an_empty_upload_is_refused(local_storage, owner):
         _start(owner, data=b"")
 
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
+PNG = picture("PNG", (40, 60))
 
 
 def test_an_upload_is_ingested_from_s3_and_its_cover_is_recorded(

@@ -36,7 +36,7 @@ def voice_label(voice_key: str) -> str:
         voice = get_voice(voice_key)
     except (EngineError, LookupError, ValueError):
         return voice_key
-    return f"{voice.name.replace('_', ' ').title()} ({voice.language})"
+    return f"{voice.display_name} ({voice.language})"
 
 
 def acx_export_url(book: Book) -> str | None:

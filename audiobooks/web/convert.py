@@ -90,7 +90,7 @@ def _voices(book: Book) -> list[VoiceChoice]:
     return [
         VoiceChoice(
             key=listing.voice.key,
-            name=listing.voice.name.replace("_", " ").title(),
+            name=listing.voice.display_name,
             language=listing.voice.language,
             quality=listing.voice.quality,
             licence=listing.voice.licence,

@@ -12,6 +12,15 @@
     return input ? input.value : "";
   }
 
+  /* A play/pause button holds both icons and shows one. The icons are <svg> elements, and
+     SVGElement has no `hidden` property (only HTMLElement does): assigning it sets a plain
+     JavaScript field and changes nothing on screen, so the attribute itself is toggled. */
+  function showIcon(button, playing) {
+    const play = $("[data-icon-play]", button), pause = $("[data-icon-pause]", button);
+    if (play) play.toggleAttribute("hidden", playing);
+    if (pause) pause.toggleAttribute("hidden", !playing);
+  }
+
   function formatTime(seconds) {
     if (!isFinite(seconds) || seconds < 0) seconds = 0;
     const s = Math.floor(seconds % 60), m = Math.floor(seconds / 60) % 60, h = Math.floor(seconds / 3600);
@@ -235,7 +244,10 @@
     let playing = null;
     const stop = () => {
       preview.pause();
-      if (playing) playing.setAttribute("aria-pressed", "false");
+      if (playing) {
+        playing.setAttribute("aria-pressed", "false");
+        showIcon(playing, false);
+      }
       playing = null;
     };
     preview.addEventListener("ended", stop);
@@ -257,6 +269,7 @@
       previewStatus.textContent = "";
       playing = play;
       play.setAttribute("aria-pressed", "true");
+      showIcon(play, true);
       preview.src = play.dataset.previewUrl;
       preview.play().catch(() => {});
     }));
@@ -341,8 +354,7 @@
 
     const showPlaying = () => {
       const paused = audio.paused;
-      $("[data-icon-play]", play).hidden = !paused;
-      $("[data-icon-pause]", play).hidden = paused;
+      showIcon(play, !paused);
       play.setAttribute("aria-label", paused ? "Play" : "Pause");
     };
 

@@ -69,6 +69,11 @@ class Voice:
         return f"{self.engine}:{self.id}"
 
     @property
+    def display_name(self) -> str:
+        """The name people see and audio tags carry: ``Joe`` for ``joe``, ``Kathleen`` for ``kathleen``."""
+        return self.name.replace("_", " ").title()
+
+    @property
     def non_commercial(self) -> bool:
         return is_non_commercial(self.licence)
 
@@ -123,6 +128,13 @@ class Engine(ABC):
             raise EngineError(
                 f"speed must be between {SPEED_MIN} and {SPEED_MAX}, not {speed}", retryable=False
             )
+
+    def phoneme_symbols(self, voice_id: str) -> frozenset[str] | None:
+        """The phoneme symbols a voice takes inline (``tts_engine.lexicon``), or None when it takes none.
+
+        Found without loading a model. The default: an engine reads text only.
+        """
+        return None
 
     def check_chunk(self, chunk: str) -> None:
         if len(chunk) > self.max_chunk_chars:

