@@ -88,8 +88,12 @@ def premium_monthly_hundredths() -> int:
 
 
 def enabled() -> bool:
-    """Billing is on when both keys are set; ``configuration_problems`` says whether they agree."""
-    return bool(secret_key() and webhook_secret())
+    """Billing is on when both keys are set and the rest agrees (``configuration_problems``).
+
+    Half a configuration is off, not half on: ``manage.py check`` reports it,
+    and production refuses to start with it.
+    """
+    return bool(secret_key() and webhook_secret()) and not configuration_problems()
 
 
 def configuration_problems() -> list[str]:

@@ -70,10 +70,18 @@ HANDLED_EVENTS = (
 )
 
 
+# A reader waits on these calls: seconds, not the library's 80, before a 503 says so.
+STRIPE_TIMEOUT_SECONDS = 20
+
+
 def stripe_client() -> stripe.StripeClient:
     if not conf.enabled():
         raise BillingOff()
-    return stripe.StripeClient(conf.secret_key(), max_network_retries=2)
+    return stripe.StripeClient(
+        conf.secret_key(),
+        max_network_retries=2,
+        http_client=stripe.RequestsClient(timeout=STRIPE_TIMEOUT_SECONDS),
+    )
 
 
 def money(amount: int, currency: str) -> str:
@@ -233,6 +241,18 @@ def payment_refund(*, payment: Payment, actor: User) -> str:
         raise StripeUnavailable() from exc
     logger.info("billing: staff %s refunded payment %s (%s)", actor.pk, payment.pk, refund.id)
     return refund.id
+
+
+def subscription_cancel_now(*, subscription_id: str) -> None:
+    """End a subscription at Stripe at once (its reader deleted their account); done already is fine."""
+    client = stripe_client()
+    try:
+        client.v1.subscriptions.cancel(subscription_id)
+    except stripe.InvalidRequestError as exc:
+        # Stripe answers 404 (resource_missing) for a subscription it has already ended.
+        if exc.http_status != 404:
+            raise
+    logger.info("billing: subscription %s cancelled with its account", subscription_id)
 
 
 def _invoice_payment_intent(*, client: stripe.StripeClient, invoice_id: str) -> str:

@@ -90,10 +90,14 @@ def storage_quota_get(*, user: User) -> int:
     return conf.storage_quota_bytes(credit_plan_get(user=user))
 
 
-def storage_quota_check(*, user: User, additional_bytes: int, storage_used_bytes: int, what: str) -> None:
+def storage_quota_check(
+    *, user: User, additional_bytes: int, storage_used_bytes: int, what: str, size_cap: int | None = None
+) -> None:
     """Refuse ``additional_bytes`` more storage when it would go over the user's plan quota.
 
-    ``what`` names the thing in the message: "upload", "conversion".
+    ``what`` names the thing in the message: "upload", "conversion". With
+    ``size_cap``, a single file over it is refused too (after being over the
+    quota, which is what the reader has to fix first).
     """
     plan = credit_plan_get(user=user)
     quota = conf.storage_quota_bytes(plan)
@@ -101,6 +105,8 @@ def storage_quota_check(*, user: User, additional_bytes: int, storage_used_bytes
         # Only a plan that ended leaves someone over (every write was checked against the quota
         # of its day): the files stay, and only what adds more waits.
         raise OverStorageQuota(used_bytes=storage_used_bytes, quota_bytes=quota, plan_label=plan.label)
+    if size_cap is not None and additional_bytes > size_cap:
+        raise UploadTooLarge(size_bytes=additional_bytes, limit_bytes=size_cap)
     free = max(0, quota - storage_used_bytes)
     if additional_bytes > free:
         raise StorageQuotaExceeded(
@@ -114,14 +120,12 @@ def storage_quota_check(*, user: User, additional_bytes: int, storage_used_bytes
 
 def upload_check(*, user: User, size_bytes: int, storage_used_bytes: int) -> None:
     """Refuse an upload over the size cap or over the user's storage quota."""
-    plan = credit_plan_get(user=user)
-    if storage_used_bytes > (quota := conf.storage_quota_bytes(plan)):
-        raise OverStorageQuota(used_bytes=storage_used_bytes, quota_bytes=quota, plan_label=plan.label)
-    limit = conf.max_upload_bytes()
-    if size_bytes > limit:
-        raise UploadTooLarge(size_bytes=size_bytes, limit_bytes=limit)
     storage_quota_check(
-        user=user, additional_bytes=size_bytes, storage_used_bytes=storage_used_bytes, what="upload"
+        user=user,
+        additional_bytes=size_bytes,
+        storage_used_bytes=storage_used_bytes,
+        what="upload",
+        size_cap=conf.max_upload_bytes(),
     )
 
 

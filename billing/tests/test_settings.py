@@ -27,6 +27,7 @@ def test_half_a_configuration_names_each_missing_part(settings):
     settings.STRIPE_SECRET_KEY = fake.SECRET_KEY
     settings.STRIPE_WEBHOOK_SECRET = ""
     settings.STRIPE_PRICES = {"pack-5": "price_a", "pack-7": "price_x"}
+    assert not conf.enabled()
     assert conf.configuration_problems() == [
         "STRIPE_WEBHOOK_SECRET is not set, but other Stripe settings are",
         "STRIPE_PRICES has no price id for pack-20, pack-50, premium",
@@ -37,6 +38,7 @@ def test_half_a_configuration_names_each_missing_part(settings):
 def test_a_currency_no_pack_is_priced_in_is_reported(settings):
     fake.billing_on(settings)
     settings.BILLING_CURRENCY = "gbp"
+    assert not conf.enabled()  # half a configuration is off, not half on
     assert conf.configuration_problems() == [
         "BILLING_PACKS has no gbp amount for pack-5, pack-20, pack-50",
         "BILLING_PREMIUM_AMOUNTS has no gbp amount",

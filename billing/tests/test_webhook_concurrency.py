@@ -7,10 +7,10 @@ import functools
 import pytest
 from django.test import Client
 
-from billing.models import Payment, StripeEvent
+from billing.models import Payment, StripeEvent, Subscription
 from billing.tests import stripe_fakes as fake
-from credits.models import CreditEntry, EntryKind
-from credits.selectors import credit_balance_get, ledger_audit
+from credits.models import CreditEntry, EntryKind, Plan
+from credits.selectors import credit_balance_get, credit_plan_get, ledger_audit
 from tests.concurrency import run_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,4 +66,31 @@ def test_twenty_concurrent_deliveries_of_one_refund_take_back_once(owner):
     assert results == [200] * 20
     assert credit_balance_get(user=owner) == 1000
     assert CreditEntry.objects.filter(kind=EntryKind.PURCHASE_REVERSAL).count() == 1
+    assert not ledger_audit().mismatches
+
+
+def test_a_subscriptions_checkout_and_first_invoice_racing_make_one_premium_plan_and_one_grant(owner):
+    customer, subscription_id, invoice_id = fake.customer_for(owner), fake.new_id("sub"), fake.new_id("in")
+    session = fake.checkout_session(
+        session_id=fake.new_id("cs"),
+        user_id=owner.pk,
+        customer=customer,
+        mode="subscription",
+        pack=None,
+        amount_total=900,
+        subscription=subscription_id,
+    )
+    invoice = fake.invoice(
+        invoice_id=invoice_id, customer=customer, subscription=subscription_id, user_id=owner.pk
+    )
+    events = [fake.event("checkout.session.completed", session) for _ in range(5)]
+    events += [fake.event("invoice.paid", invoice) for _ in range(5)]
+
+    def deliver(event: dict) -> int:
+        return fake.deliver(Client(), event).status_code
+
+    assert run_at_once([functools.partial(deliver, event) for event in events]) == [200] * 10
+    assert credit_balance_get(user=owner) == 1000
+    assert credit_plan_get(user=owner) == Plan.PREMIUM
+    assert Subscription.objects.get().stripe_subscription_id == subscription_id
     assert not ledger_audit().mismatches

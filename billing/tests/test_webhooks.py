@@ -26,9 +26,10 @@ def _billing_on(settings):
 
 
 def audit_is_clean() -> bool:
+    """``manage.py audit_credits`` finds no drift (it raises CommandError on any)."""
     out = io.StringIO()
     call_command("audit_credits", stdout=out)
-    return "0 mismatches" in out.getvalue() or not ledger_audit().mismatches
+    return out.getvalue().endswith(": 0 mismatches.\n") and not ledger_audit().mismatches
 
 
 def pack_paid(client, user, *, customer=None, pack="pack-20", hundredths=2000, amount=1800, checkout=True):
@@ -388,3 +389,44 @@ def test_a_refund_of_a_payment_that_is_not_ours_is_recorded_and_ignored(client, 
 def test_an_event_type_not_handled_is_acknowledged(client):
     response = fake.deliver(client, fake.event("customer.created", {"id": "cus_1", "object": "customer"}))
     assert (response.status_code, response.json()["outcome"]) == (200, "ignored")
+
+
+def test_after_all_of_it_audit_credits_finds_zero_drift(client, owner, stranger):
+    """Packs, premium and its renewal, spending, a partial refund, a dispute, replays, the plan's end."""
+    _, first_intent, customer = pack_paid(client, owner)
+    conversion_charge(user=owner, conversion_uuid=uuid.uuid4(), characters=900_000)  # 18.00
+    their_customer, subscription_id, _ = subscribe(client, stranger)
+    renewal = fake.invoice(
+        invoice_id=fake.new_id("in"),
+        customer=their_customer,
+        subscription=subscription_id,
+        user_id=stranger.pk,
+        billing_reason="subscription_cycle",
+    )
+    renewal_event = fake.event("invoice.paid", renewal)
+    fake.deliver(client, renewal_event)
+    fake.deliver(client, renewal_event)  # replayed
+    refund = fake.charge(payment_intent=first_intent, customer=customer, amount_refunded=900)
+    half = fake.event("charge.refunded", refund)
+    fake.deliver(client, half)
+    _, second_intent, _ = pack_paid(
+        client, owner, customer=customer, pack="pack-5", hundredths=500, amount=500
+    )
+    charged = fake.charge(payment_intent=second_intent, customer=customer, amount=500)
+    dispute = fake.dispute(charge_id=charged["id"], payment_intent=second_intent, amount=500)
+    fake.deliver(client, fake.event("charge.dispute.created", dispute))
+    fake.deliver(client, half)  # replayed
+    ended = fake.subscription(
+        subscription_id=subscription_id, customer=their_customer, user_id=stranger.pk, status="canceled"
+    )
+    fake.deliver(client, fake.event("customer.subscription.deleted", ended))
+    pack_paid(client, owner, customer=customer)
+
+    # owner: 20 bought, 18 spent; half refunded: 2 taken back, 8 owed; 5 bought pay 5 of the 8;
+    # those 5 disputed: already gone to the debt, so 5 more owed (8); 20 bought pay the 8: 12 left.
+    assert CreditAccount.objects.get(user=owner).shortfall == 0
+    assert credit_balance_get(user=owner) == 1200
+    assert credit_balance_get(user=stranger) == 2000
+    out = io.StringIO()
+    call_command("audit_credits", stdout=out)
+    assert out.getvalue().endswith(": 0 mismatches.\n"), out.getvalue()
