@@ -61,8 +61,8 @@ API_LISTS = {
     "bookmarks": 5,
 }
 PAGES = {
-    "/books/": 10,
-    "/books/?partial=1": 10,
+    "/books/": 11,
+    "/books/?partial=1": 11,
     "/credits/": 11,
     "/voices/": 8,
     "/accounts/settings/": 16,

@@ -504,6 +504,8 @@
     $$("[data-wait-for-book]").forEach(initWaitForBook);
     $$("[data-convert-form]").forEach(initConvert);
     $$("[data-poll-url]").forEach(initLibrary);
+    // The library's sort applies when chosen; without this script the form's button does it.
+    $$(".library-tools select").forEach((select) => select.addEventListener("change", () => select.form.requestSubmit()));
     $$("[data-book-page]").forEach(initBookPage);
   });
 })();
