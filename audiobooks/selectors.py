@@ -123,7 +123,7 @@ def _listened(conversion: Conversion | None, chapter: int, position_ms: int) -> 
     """The share of the conversion's audio before ``position_ms`` into chapter number ``chapter``."""
     if conversion is None:
         return None
-    durations = [selection.duration_ms or 0 for selection in conversion.in_order]
+    durations = [selection.duration_ms or 0 for selection in getattr(conversion, "in_order", [])]
     total = sum(durations)
     if not total:
         return None
