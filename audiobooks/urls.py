@@ -35,6 +35,12 @@ urlpatterns = [
     ),
     path("books/<uuid:book_uuid>/captions/<int:number>.vtt", player.book_captions, name="book-captions"),
     path("books/<uuid:book_uuid>/position", player.book_position, name="book-position"),
+    path("books/<uuid:book_uuid>/bookmarks", player.book_bookmarks, name="book-bookmarks"),
+    path(
+        "books/<uuid:book_uuid>/bookmarks/<uuid:bookmark_uuid>/delete",
+        player.book_bookmark_delete,
+        name="book-bookmark-delete",
+    ),
     path("credits/", credits.credits_page, name="credits"),
     # Files: the streamed upload and the downloads.
     path("books/upload", uploads.book_upload, name="book-upload"),

@@ -66,7 +66,7 @@ PAGES = {
     "/credits/": 11,
     "/voices/": 8,
     "/accounts/settings/": 16,
-    "book": 15,
+    "book": 17,
     "convert": 13,  # however many chapters: audiobooks/tests/test_chapter_picker.py tries 2,000
     "status": 13,
 }
