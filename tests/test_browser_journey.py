@@ -31,7 +31,7 @@ from playwright import sync_api
 
 from accounts.tests.conftest import PASSWORD, code_in, last_mail_to, make_person
 from audiobooks.models import Book, Conversion
-from audiobooks.tests.ingest_fixtures import story_epub
+from audiobooks.tests.ingest_fixtures import picture, story_epub
 from credits.services import credits_grant_by_system
 from ebookvoice.paths import BASE_DIR, corpus_dir
 from tests.needs import require_program
@@ -267,6 +267,44 @@ def listen_to_the_first_chapter(page: Any) -> None:
 
 
 AUDIO = "document.querySelector('[data-audio]')"
+DRAWN = "img => img.complete && img.naturalWidth > 0 ? [img.naturalWidth, img.naturalHeight] : null"
+
+
+def check_covers_and_edit(page: Any, tmp_path: Path) -> None:
+    """Sherlock's SVG cover and a book's JPEG cover show, drawn, on the book page and in the library;
+    the book page's form changes the title, the authors and the cover."""
+    head = page.locator(".book-head .cover img")
+    page.wait_for_function(f"() => ({DRAWN})(document.querySelector('.book-head .cover img'))")
+    assert head.evaluate(DRAWN) == [933, 1400]  # the SVG, rasterised to at most 1400 px
+    jpeg = picture("JPEG", (600, 900), "darkred")
+    upload(
+        page, story_epub(tmp_path, titles=TITLES, name="covered.epub", cover=("c.jpg", jpeg, "image/jpeg"))
+    )
+    page.wait_for_function(f"() => ({DRAWN})(document.querySelector('.book-head .cover img'))")
+    assert head.evaluate(DRAWN) == [600, 900]
+
+    page.get_by_text("Edit title, author or cover").click()
+    page.get_by_label("Title").fill("Leaves of Grass")
+    page.get_by_label("Authors").fill("Walt Whitman")
+    page.get_by_role("button", name="Save details").click()
+    sync_api.expect(page.get_by_role("heading", name="Leaves of Grass")).to_be_visible()
+    assert page.locator(".book-head .byline").inner_text() == "Walt Whitman"
+    svg = tmp_path / "new-cover.svg"
+    svg.write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 2 3"><rect width="2" height="3"/></svg>'
+    )
+    page.get_by_text("Edit title, author or cover").click()
+    page.set_input_files("#edit-cover", str(svg))
+    page.get_by_role("button", name="Upload cover").click()
+    page.wait_for_function(f"() => ({DRAWN})(document.querySelector('.book-head .cover img'))")
+    assert head.evaluate(DRAWN) == [933, 1400]
+
+    page.goto("/books/?view=list")
+    covers = page.locator(".book-card .cover img")
+    sync_api.expect(covers).to_have_count(2)
+    page.wait_for_function(f"() => [...document.querySelectorAll('.book-card .cover img')].every({DRAWN})")
+    assert sorted(cover.evaluate(DRAWN) for cover in covers.all()) == [[933, 1400], [933, 1400]]
+    check_page(page, "library-covers")
 
 
 def check_bookmark_and_sleep_timer(page: Any) -> None:
@@ -434,3 +472,4 @@ def test_the_picker_shows_the_twelve_sherlock_holmes_stories_ticked_and_the_rest
     assert all(options.nth(i).locator(".why").count() == 1 for i in unticked)
     assert page.locator("[data-chapter-count]").inner_text() == "12"
     check_page(page, "picker-sherlock")
+    check_covers_and_edit(page, tmp_path)
