@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum, Value
+from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, Lower, NullIf, Substr
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -54,8 +56,8 @@ def books_list(
     """The user's books with ``chapters_count``: of one status, matching ``q``, in ``ordering``.
 
     ``q`` matches part of the title, the file's name or an author. ``ordering``
-    is ``created_at`` or ``title``, ``-`` first for descending; a book with no
-    title sorts by its file's name, as ``display_title`` shows it.
+    is ``created_at``, ``title`` or ``author`` (the first), ``-`` first for
+    descending; a book with no title sorts by its file's name, as ``display_title`` shows it.
     """
     books = books_for_user(user=user).annotate(chapters_count=Count("chapters"))
     if status:
@@ -64,9 +66,14 @@ def books_list(
         books = books.filter(
             Q(title__icontains=text) | Q(original_filename__icontains=text) | Q(authors__icontains=text)
         )
+    title = Lower(Coalesce(NullIf("title", Value("")), "original_filename"))
     if ordering.lstrip("-") == "title":
-        title = Lower(Coalesce(NullIf("title", Value("")), "original_filename"))
         return books.order_by(title.desc() if ordering.startswith("-") else title.asc(), "-id")
+    if ordering.lstrip("-") == "author":
+        # By the first author; books without one come last either way, then by title.
+        author = Lower(KT("authors__0"))
+        first = author.desc(nulls_last=True) if ordering.startswith("-") else author.asc(nulls_last=True)
+        return books.order_by(first, title.asc(), "-id")
     return books.order_by(ordering, "-id")
 
 
@@ -78,12 +85,50 @@ def book_detail_get_for_user(*, user: User, book_uuid: UUID) -> Book:
     )
 
 
-def library_for_user(*, user: User) -> list[tuple[Book, Conversion | None]]:
-    """The library: each of the user's books, newest first, with its newest conversion (two queries)."""
-    books = books_list(user=user).prefetch_related(
-        Prefetch("conversions", queryset=Conversion.objects.order_by("-created_at"), to_attr="newest_first")
+@dataclass(frozen=True)
+class LibraryRow:
+    """One book as the library lists it: its newest conversion, and how far its reader has listened."""
+
+    book: Book
+    conversion: Conversion | None
+    listened: float | None  # share of the newest conversion heard, 0 to 1; None before any listening
+    listened_at: datetime | None
+
+
+LIBRARY_SORTS = {"recent": "-created_at", "title": "title", "author": "author"}
+
+
+def library_for_user(*, user: User, q: str = "", sort: str = "recent") -> list[LibraryRow]:
+    """The library: the user's books matching ``q``, in ``sort`` order (``LIBRARY_SORTS``), each with
+    its newest conversion and listening progress (three queries, whatever the number of books)."""
+    chapters = ConversionChapter.objects.order_by("position").only("conversion", "position", "duration_ms")
+    newest = Conversion.objects.order_by("-created_at").prefetch_related(
+        Prefetch("selections", queryset=chapters, to_attr="in_order")
     )
-    return [(book, book.newest_first[0] if book.newest_first else None) for book in books]
+    books = (
+        books_list(user=user, q=q, ordering=LIBRARY_SORTS.get(sort, "-created_at"))
+        .select_related("listening_progress")
+        .prefetch_related(Prefetch("conversions", queryset=newest, to_attr="newest_first"))
+    )
+    rows = []
+    for book in books:
+        conversion = book.newest_first[0] if book.newest_first else None
+        progress = getattr(book, "listening_progress", None)
+        listened = _listened(conversion, progress.chapter, progress.position_ms) if progress else None
+        rows.append(LibraryRow(book, conversion, listened, progress.recorded_at if progress else None))
+    return rows
+
+
+def _listened(conversion: Conversion | None, chapter: int, position_ms: int) -> float | None:
+    """The share of the conversion's audio before ``position_ms`` into chapter number ``chapter``."""
+    if conversion is None:
+        return None
+    durations = [selection.duration_ms or 0 for selection in getattr(conversion, "in_order", [])]
+    total = sum(durations)
+    if not total:
+        return None
+    before = sum(durations[: max(0, chapter - 1)])
+    return max(0.0, min(1.0, (before + position_ms) / total))
 
 
 def book_chapters(*, book: Book) -> list[Chapter]:

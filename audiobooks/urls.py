@@ -37,6 +37,12 @@ urlpatterns = [
     ),
     path("books/<uuid:book_uuid>/captions/<int:number>.vtt", player.book_captions, name="book-captions"),
     path("books/<uuid:book_uuid>/position", player.book_position, name="book-position"),
+    path("books/<uuid:book_uuid>/bookmarks", player.book_bookmarks, name="book-bookmarks"),
+    path(
+        "books/<uuid:book_uuid>/bookmarks/<uuid:bookmark_uuid>/delete",
+        player.book_bookmark_delete,
+        name="book-bookmark-delete",
+    ),
     path("credits/", credits.credits_page, name="credits"),
     path("feeds/", feeds.feeds_page, name="feeds"),
     path("feeds/new", feeds.feed_new, name="feed-new"),

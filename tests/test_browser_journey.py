@@ -34,7 +34,7 @@ from playwright import sync_api
 
 from accounts.tests.conftest import PASSWORD, code_in, last_mail_to, make_person
 from audiobooks.models import Book, Conversion
-from audiobooks.tests.ingest_fixtures import story_epub
+from audiobooks.tests.ingest_fixtures import picture, story_epub
 from credits.services import credits_grant_by_system
 from ebookvoice.paths import BASE_DIR, corpus_dir
 from tests.needs import require_program
@@ -244,6 +244,7 @@ def test_a_newcomer_signs_up_converts_a_short_book_listens_and_downloads_the_m4b
     # The player comes back where the reader paused.
     assert page.locator("[data-now-title]").inner_text() == "1. The Harbour"
     page.wait_for_function("() => document.querySelector('[data-audio]').currentTime >= 2")
+    check_bookmark_and_sleep_timer(page)
     check_page(page, "book-done")
 
     page.goto("/books/")
@@ -267,6 +268,82 @@ def listen_to_the_first_chapter(page: Any) -> None:
     assert page.locator("[data-now-title]").inner_text() == "1. The Harbour"
     page.get_by_role("button", name="Pause").click()
     check_play_icon(page, playing=False)
+
+
+AUDIO = "document.querySelector('[data-audio]')"
+DRAWN = "img => img.complete && img.naturalWidth > 0 ? [img.naturalWidth, img.naturalHeight] : null"
+
+
+def check_covers_and_edit(page: Any, tmp_path: Path) -> None:
+    """Sherlock's SVG cover and a book's JPEG cover show, drawn, on the book page and in the library;
+    the book page's form changes the title, the authors and the cover."""
+    head = page.locator(".book-head .cover img")
+    page.wait_for_function(f"() => ({DRAWN})(document.querySelector('.book-head .cover img'))")
+    assert head.evaluate(DRAWN) == [933, 1400]  # the SVG, rasterised to at most 1400 px
+    jpeg = picture("JPEG", (600, 900), "darkred")
+    upload(
+        page, story_epub(tmp_path, titles=TITLES, name="covered.epub", cover=("c.jpg", jpeg, "image/jpeg"))
+    )
+    page.wait_for_function(f"() => ({DRAWN})(document.querySelector('.book-head .cover img'))")
+    assert head.evaluate(DRAWN) == [600, 900]
+
+    page.get_by_text("Edit title, author or cover").click()
+    page.get_by_label("Title").fill("Leaves of Grass")
+    page.get_by_label("Authors").fill("Walt Whitman")
+    page.get_by_role("button", name="Save details").click()
+    sync_api.expect(page.get_by_role("heading", name="Leaves of Grass")).to_be_visible()
+    assert page.locator(".book-head .byline").inner_text() == "Walt Whitman"
+    svg = tmp_path / "new-cover.svg"
+    svg.write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 2 3"><rect width="2" height="3"/></svg>'
+    )
+    page.get_by_text("Edit title, author or cover").click()
+    page.set_input_files("#edit-cover", str(svg))
+    page.get_by_role("button", name="Upload cover").click()
+    page.wait_for_function(f"() => ({DRAWN})(document.querySelector('.book-head .cover img'))")
+    assert head.evaluate(DRAWN) == [933, 1400]
+
+    page.goto("/books/?view=list")
+    covers = page.locator(".book-card .cover img")
+    sync_api.expect(covers).to_have_count(2)
+    page.wait_for_function(f"() => [...document.querySelectorAll('.book-card .cover img')].every({DRAWN})")
+    assert sorted(cover.evaluate(DRAWN) for cover in covers.all()) == [[933, 1400], [933, 1400]]
+    check_page(page, "library-covers")
+
+
+def check_bookmark_and_sleep_timer(page: Any) -> None:
+    """A bookmark with a note is added and jumped back to; the sleep timer stops playback, both after a
+    (shortened) time and at the end of the chapter, where the player would otherwise go on to the next."""
+    page.get_by_role("button", name="Play", exact=True).click()
+    page.wait_for_function(f"() => !{AUDIO}.paused && {AUDIO}.currentTime > 3", timeout=30_000)
+    page.get_by_label("Note for the bookmark (optional)").fill("The keeper climbs")
+    page.get_by_role("button", name="Bookmark this place").click()
+    jump = page.locator("[data-bookmarks] [data-bookmark-jump]")
+    sync_api.expect(jump).to_have_count(1)
+    sync_api.expect(jump).to_contain_text("Chapter 1 · 0:0")
+    sync_api.expect(jump).to_contain_text("The keeper climbs")
+    marked = float(jump.get_attribute("data-seconds") or "0")
+    assert marked >= 3
+    page.evaluate(f"() => {{ {AUDIO}.currentTime = 0; }}")
+    page.wait_for_function(f"() => {AUDIO}.currentTime < 2")
+    jump.click()
+    page.wait_for_function(f"at => Math.abs({AUDIO}.currentTime - at) < 1.5", arg=marked)
+    # The sleep timer, its 5 minutes made 2 seconds (the player reads each option's value as seconds).
+    page.evaluate("() => { document.querySelector('[data-sleep] option[value=\"300\"]').value = '2'; }")
+    page.locator("[data-sleep]").select_option("2")
+    page.wait_for_function(f"() => {AUDIO}.paused", timeout=10_000)
+    sync_api.expect(page.locator("[data-sleep-left]")).to_have_text("The sleep timer stopped playback.")
+    check_play_icon(page, playing=False)
+    # End of chapter: the player stops there instead of going on to chapter 2.
+    page.locator("[data-sleep]").select_option("chapter")
+    page.evaluate(f"() => {{ {AUDIO}.currentTime = {AUDIO}.duration - 1; {AUDIO}.play(); }}")
+    page.wait_for_function(f"() => {AUDIO}.ended", timeout=15_000)
+    sync_api.expect(page.locator("[data-sleep-left]")).to_have_text("The sleep timer stopped playback.")
+    assert page.locator("[data-now-title]").inner_text() == "1. The Harbour"
+    assert page.evaluate(f"() => {AUDIO}.paused")
+    # A fresh page: the audio played here would keep its connection open while it buffers.
+    page.reload()
+    sync_api.expect(jump).to_contain_text("The keeper climbs")  # listed by the server this time
 
 
 def check_play_icon(page: Any, *, playing: bool) -> None:
@@ -418,6 +495,7 @@ def test_the_picker_shows_the_twelve_sherlock_holmes_stories_ticked_and_the_rest
     assert all(options.nth(i).locator(".why").count() == 1 for i in unticked)
     assert page.locator("[data-chapter-count]").inner_text() == "12"
     check_page(page, "picker-sherlock")
+    check_covers_and_edit(page, tmp_path)
 
 
 def test_the_signed_out_header_fits_a_360_px_phone_without_the_name_touching_sign_in(page: Any) -> None:

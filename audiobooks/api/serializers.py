@@ -37,7 +37,9 @@ class BookListFilter(serializers.Serializer):
         required=False, max_length=200, help_text="Part of the title, an author or the file's name."
     )
     ordering = serializers.ChoiceField(
-        choices=["-created_at", "created_at", "title", "-title"], default="-created_at", required=False
+        choices=["-created_at", "created_at", "title", "-title", "author", "-author"],
+        default="-created_at",
+        required=False,
     )
 
 

@@ -245,16 +245,17 @@ def generated_cover(title: str, authors: list[str]) -> Cover:
     draw.rectangle(
         (margin // 2, margin // 2, side - margin // 2, side - margin // 2), outline="#ffffff", width=6
     )
-    title_font = ImageFont.load_default(size=110)
+    # Type kept to the middle two thirds, so a page that shows the cover as a 2:3 book crops none of it.
+    title_font = ImageFont.load_default(size=120)
     author_font = ImageFont.load_default(size=64)
     y = margin * 2
-    for line in textwrap.wrap(title.strip() or "Untitled", width=18)[:6]:
+    for line in textwrap.wrap(title.strip() or "Untitled", width=13)[:6]:
         draw.text((side // 2, y), line, font=title_font, fill="#ffffff", anchor="ma")
-        y += 135
+        y += 145
     author = ", ".join(authors)
     if author:
         y = max(y + 80, side - margin * 3)
-        for line in textwrap.wrap(author, width=32)[:2]:
+        for line in textwrap.wrap(author, width=22)[:2]:
             draw.text((side // 2, y), line, font=author_font, fill="#ffffff", anchor="ma")
             y += 84
     return _encode(image)

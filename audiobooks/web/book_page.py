@@ -27,7 +27,7 @@ from tts_engine.registry import get_voice
 
 from .common import user_of
 from .library import POLL_SECONDS, BookCard, book_card
-from .player import player_position_get
+from .player import player_bookmarks, player_position_get
 
 
 def voice_label(voice_key: str) -> str:
@@ -149,6 +149,7 @@ def book_detail(request: HttpRequest, book_uuid: UUID) -> HttpResponse:
         # The read-along EPUB is its MP3s and a little text: its size, to a few kilobytes, in advance.
         "mp3_bytes": selectors.book_mp3s_bytes(book=book) if page.has_mp3 else 0,
         "position": player_position_get(user=user, book_uuid=book.uuid),
+        "bookmarks": player_bookmarks(user=user, book_uuid=book.uuid),
         "poll_seconds": POLL_SECONDS,
     }
     response = render(request, "audiobooks/book_detail.html", context)

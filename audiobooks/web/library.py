@@ -8,6 +8,8 @@ book page, show one book's state.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -33,6 +35,12 @@ class BookCard:
     book: Book
     conversion: Conversion | None
     progress: ConversionProgress | None
+    listened: float | None = None  # share heard, 0 to 1 (library only)
+    listened_at: datetime | None = None
+
+    @property
+    def listened_percent(self) -> int | None:
+        return None if self.listened is None else round(self.listened * 100)
 
     @property
     def active(self) -> bool:
@@ -84,23 +92,61 @@ class BookCard:
         return self.book.authors_text
 
 
-def book_card(book: Book, conversion: Conversion | None) -> BookCard:
+def book_card(
+    book: Book,
+    conversion: Conversion | None,
+    *,
+    listened: float | None = None,
+    listened_at: datetime | None = None,
+) -> BookCard:
     progress = (
         conversion_progress(conversion)
         if conversion is not None and conversion.status in Conversion.ACTIVE
         else None
     )
-    return BookCard(book=book, conversion=conversion, progress=progress)
+    return BookCard(
+        book=book, conversion=conversion, progress=progress, listened=listened, listened_at=listened_at
+    )
+
+
+# "Continue listening" shows this many books, the ones listened to last and not yet finished.
+CONTINUE_COUNT = 3
+FINISHED_SHARE = 0.99
+VIEWS = ("grid", "list")
+
+
+def continue_listening(cards: list[BookCard]) -> list[BookCard]:
+    started = [
+        card for card in cards if card.listened_at is not None and (card.listened or 0) < FINISHED_SHARE
+    ]
+    started.sort(key=lambda card: card.listened_at or datetime.min, reverse=True)
+    return started[:CONTINUE_COUNT]
 
 
 @login_required
 @require_safe
 def library(request: HttpRequest) -> HttpResponse:
-    """Every book of the reader's, newest first; ``?partial=1`` answers the grid alone, for polling."""
+    """The reader's books: ``?q=`` searches title and author, ``?sort=`` is recent, title or author,
+    ``?view=`` grid or list; ``?partial=1`` answers the grid alone, for polling."""
     user = user_of(request)
-    cards = [book_card(book, conversion) for book, conversion in selectors.library_for_user(user=user)]
+    q = request.GET.get("q", "")[:200]
+    sort = request.GET.get("sort", "recent")
+    sort = sort if sort in selectors.LIBRARY_SORTS else "recent"
+    view = request.GET.get("view", "grid")
+    view = view if view in VIEWS else "grid"
+    cards = [
+        book_card(row.book, row.conversion, listened=row.listened, listened_at=row.listened_at)
+        for row in selectors.library_for_user(user=user, q=q, sort=sort)
+    ]
+    query = urlencode({key: value for key, value in (("q", q), ("sort", sort), ("view", view)) if value})
     context = {
         "cards": cards,
+        "continue_cards": [] if q else continue_listening(cards),
+        "q": q,
+        "sort": sort,
+        "view": view,
+        "sorts": [("recent", "Recently added"), ("title", "Title"), ("author", "Author")],
+        "query": query,
         "polling": any(card.active for card in cards),
         "poll_seconds": POLL_SECONDS,
         "balance": credit_balance_get(user=user),

@@ -394,6 +394,7 @@
       audio.src = button.dataset.src;
       audio.playbackRate = Number(rate.value);
       controls.forEach((control) => { control.disabled = false; });
+      $("[data-bookmark-add]", root).disabled = false;
       updateNav();
       const start = () => {
         if (startAt) audio.currentTime = startAt;
@@ -450,9 +451,126 @@
       }
       if (!audio.paused && Date.now() - lastSaved > 10000) savePosition(false);
     });
+    /* Sleep timer: minutes of playing (paused time does not count), or the end of this chapter. */
+    const sleep = $("[data-sleep]", root);
+    const sleepLeft = $("[data-sleep-left]", root);
+    let sleepRemaining = null, sleepAtEnd = false, sleepTick = null, sleepLast = 0;
+    const clearSleep = (message) => {
+      sleepRemaining = null;
+      sleepAtEnd = false;
+      if (sleepTick) window.clearInterval(sleepTick);
+      sleepTick = null;
+      sleepLeft.textContent = message || "";
+    };
+    const sleepNow = () => {
+      audio.pause();
+      sleep.value = "";
+      clearSleep("The sleep timer stopped playback.");
+    };
+    sleep.addEventListener("change", () => {
+      clearSleep();
+      if (sleep.value === "chapter") {
+        sleepAtEnd = true;
+        sleepLeft.textContent = "Stops at the end of this chapter.";
+        return;
+      }
+      const seconds = Number(sleep.value);
+      if (!seconds) return;
+      sleepRemaining = seconds;
+      sleepLast = Date.now();
+      sleepLeft.textContent = formatTime(sleepRemaining) + " left";
+      sleepTick = window.setInterval(() => {
+        const now = Date.now();
+        if (!audio.paused) sleepRemaining -= (now - sleepLast) / 1000;
+        sleepLast = now;
+        if (sleepRemaining <= 0) sleepNow();
+        else sleepLeft.textContent = formatTime(Math.ceil(sleepRemaining)) + " left";
+      }, 250);
+    });
+
     audio.addEventListener("ended", () => {
+      if (sleepAtEnd) { sleepNow(); return; }
       const later = readyNumbers().filter((number) => number > current);
       if (later.length) load(later[0], 0, true);
+    });
+
+    /* Bookmarks: add one at the current place with an optional note; each jumps back to its place. */
+    const bookmarkForm = $("[data-bookmark-form]", root);
+    const bookmarkList = $("[data-bookmarks]", root);
+    const bookmarkStatus = $("[data-bookmark-status]", root);
+    const bookmarksEmpty = $("[data-bookmarks-empty]", root);
+    const bookmarkItem = (bookmark) => {
+      const item = document.createElement("li");
+      item.dataset.bookmark = bookmark.id;
+      const jump = document.createElement("button");
+      jump.type = "button";
+      jump.className = "bookmark-jump";
+      jump.dataset.bookmarkJump = "";
+      jump.dataset.chapter = String(bookmark.chapter);
+      jump.dataset.seconds = String(bookmark.seconds);
+      jump.textContent = "Chapter " + bookmark.chapter + " · " + bookmark.at;
+      if (bookmark.note) {
+        const note = document.createElement("span");
+        note.className = "bookmark-note";
+        note.textContent = bookmark.note;
+        jump.append(" — ", note);
+      }
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "btn btn-ghost btn-small";
+      remove.dataset.bookmarkDelete = bookmarkList.dataset.deleteTemplate.replace("00000000-0000-0000-0000-000000000000", bookmark.id);
+      remove.setAttribute("aria-label", "Delete the bookmark at chapter " + bookmark.chapter + ", " + bookmark.at);
+      remove.textContent = "Delete";
+      item.append(jump, " ", remove);
+      return item;
+    };
+    const placeInList = (item) => {
+      const key = (element) => [Number(element.firstChild.dataset.chapter), Number(element.firstChild.dataset.seconds)];
+      const [chapter, seconds] = key(item);
+      const after = $$("li", bookmarkList).find((other) => {
+        const [c, s] = key(other);
+        return c > chapter || (c === chapter && s > seconds);
+      });
+      bookmarkList.insertBefore(item, after || null);
+      bookmarksEmpty.hidden = true;
+    };
+    bookmarkForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (current === null) return;
+      bookmarkForm.elements.chapter.value = String(current);
+      bookmarkForm.elements.seconds.value = String(Math.floor(audio.currentTime * 10) / 10);
+      bookmarkStatus.textContent = "";
+      try {
+        const response = await fetch(bookmarkForm.action, {
+          method: "POST", body: new FormData(bookmarkForm), credentials: "same-origin",
+          headers: { Accept: "application/json" },
+        });
+        const body = await response.json();
+        if (!response.ok) { bookmarkStatus.textContent = body.error ? body.error.message : "The bookmark could not be saved."; return; }
+        placeInList(bookmarkItem(body.bookmark));
+        bookmarkForm.elements.note.value = "";
+        bookmarkStatus.textContent = "Bookmarked chapter " + body.bookmark.chapter + " at " + body.bookmark.at + ".";
+      } catch (error) {
+        bookmarkStatus.textContent = "The bookmark could not be saved. Please try again.";
+      }
+    });
+    bookmarkList.addEventListener("click", async (event) => {
+      const jump = event.target.closest("[data-bookmark-jump]");
+      if (jump) {
+        const chapter = Number(jump.dataset.chapter), seconds = Number(jump.dataset.seconds);
+        if (chapter === current && audio.readyState > 0) { audio.currentTime = seconds; audio.play().catch(() => {}); }
+        else load(chapter, seconds, true);
+        return;
+      }
+      const remove = event.target.closest("[data-bookmark-delete]");
+      if (!remove) return;
+      const response = await fetch(remove.dataset.bookmarkDelete, {
+        method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() },
+      });
+      if (response.ok) {
+        remove.closest("li").remove();
+        bookmarksEmpty.hidden = $$("li", bookmarkList).length > 0;
+      }
     });
     audio.addEventListener("error", () => {
       // A link expires after some minutes: ask for a fresh one and carry on from the same second.
@@ -538,6 +656,8 @@
     $$("[data-wait-for-book]").forEach(initWaitForBook);
     $$("[data-convert-form]").forEach(initConvert);
     $$("[data-poll-url]").forEach(initLibrary);
+    // The library's sort applies when chosen; without this script the form's button does it.
+    $$(".library-tools select").forEach((select) => select.addEventListener("change", () => select.form.requestSubmit()));
     $$("[data-book-page]").forEach(initBookPage);
     $$("[data-billing-wait]").forEach(initBillingWait);
   });
