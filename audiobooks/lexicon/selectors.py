@@ -12,6 +12,8 @@ from audiobooks.models import Book, LexiconEntry
 from audiobooks.selectors import book_get_for_user
 from tts_engine import lexicon as speech_lexicon
 
+from .checks import EntryInput
+
 
 def lexicon_entries(
     *, user: User, book_uuid: UUID | None = None, everything: bool = False
@@ -26,8 +28,8 @@ def lexicon_entries(
     return entries.filter(book=book).order_by("text", "id")
 
 
-def lexicon_entry_get_for_user(*, user: User, entry_id: int) -> LexiconEntry:
-    return get_object_or_404(LexiconEntry.objects.select_related("book"), owner=user, pk=entry_id)
+def lexicon_entry_get_for_user(*, user: User, entry_uuid: UUID) -> LexiconEntry:
+    return get_object_or_404(LexiconEntry.objects.select_related("book"), owner=user, uuid=entry_uuid)
 
 
 def lexicon_count(*, user: User) -> int:
@@ -55,3 +57,18 @@ def lexicon_for_book(*, book: Book) -> list[speech_lexicon.Entry]:
             ),
         )
     return [entry for _, entry in chosen.values()]
+
+
+def lexicon_export(*, user: User, book_uuid: UUID | None) -> list[EntryInput]:
+    """The entries a file of the user-wide lexicon, or of one book's own, holds."""
+    return [
+        EntryInput(
+            text=row.text,
+            respelling=row.respelling,
+            phonemes=row.phonemes,
+            case_sensitive=row.case_sensitive,
+            whole_word=row.whole_word,
+            note=row.note,
+        )
+        for row in lexicon_entries(user=user, book_uuid=book_uuid)
+    ]

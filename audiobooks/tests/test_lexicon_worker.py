@@ -81,7 +81,7 @@ def test_a_name_in_the_lexicon_re_renders_only_the_parts_that_say_it_with_its_so
     assert phonemes("Kway-queg") in phonemes(said)
     assert phonemes("Queequeg") not in phonemes(said)
 
-    lexicon_entry_update(user=owner, entry_id=entry.pk, entry=EntryInput("Queequeg", phonemes=f"/{IPA}/"))
+    lexicon_entry_update(user=owner, entry_uuid=entry.uuid, respelling="", phonemes=f"/{IPA}/")
     third = converted(owner, book)
     rendered = [part for part in parts(third) if not part.from_cache]
     assert [part.pk for part in rendered] == [part.pk for part in parts(third) if says(part, "Queequeg")]
