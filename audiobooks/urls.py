@@ -2,7 +2,18 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .web import book_page, convert, credits, downloads, library, local_links, player, uploads, voices
+from .web import (
+    book_page,
+    convert,
+    credits,
+    downloads,
+    lexicon,
+    library,
+    local_links,
+    player,
+    uploads,
+    voices,
+)
 
 app_name = "audiobooks"
 
@@ -22,7 +33,12 @@ urlpatterns = [
     ),
     path("books/<uuid:book_uuid>/captions/<int:number>.vtt", player.book_captions, name="book-captions"),
     path("books/<uuid:book_uuid>/position", player.book_position, name="book-position"),
+    path("books/<uuid:book_uuid>/lexicon", lexicon.book_lexicon_page, name="book-lexicon"),
+    path("books/<uuid:book_uuid>/lexicon/listen", lexicon.book_lexicon_listen, name="book-lexicon-listen"),
     path("credits/", credits.credits_page, name="credits"),
+    path("lexicon/", lexicon.lexicon_page, name="lexicon"),
+    path("lexicon/export.pls", lexicon.lexicon_download, {"kind": "pls"}, name="lexicon-export-pls"),
+    path("lexicon/export.csv", lexicon.lexicon_download, {"kind": "csv"}, name="lexicon-export-csv"),
     # Files: the streamed upload and the downloads.
     path("books/upload", uploads.book_upload, name="book-upload"),
     path("books/<uuid:book_uuid>/files/<path:name>", downloads.book_file, name="book-file"),

@@ -64,6 +64,22 @@ def lexicon_entry_create(*, user: User, book_uuid: UUID | None, entry: EntryInpu
         return LexiconEntry.objects.create(owner=user, book=book, **_fields(entry))
 
 
+def lexicon_entry_set(*, user: User, book_uuid: UUID | None, entry: EntryInput) -> LexiconEntry:
+    """How to say a word, for all the reader's books or one: the entry for it made, or replaced."""
+    book = _book(user, book_uuid)
+    entry = entry_checked(entry)
+    with transaction.atomic(durable=True):
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        row = _same_word(user, book, entry)
+        if row is None:
+            _room_for(user, 1)
+            return LexiconEntry.objects.create(owner=user, book=book, **_fields(entry))
+        for name, value in _fields(entry).items():
+            setattr(row, name, value)
+        row.save(update_fields=[*_fields(entry), "updated_at"])
+        return row
+
+
 def lexicon_entry_update(
     *,
     user: User,
