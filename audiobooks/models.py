@@ -603,6 +603,7 @@ class LexiconEntry(models.Model):
     the reader's entry for the same word.
     """
 
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lexicon")
     book = models.ForeignKey(Book, on_delete=models.CASCADE, null=True, blank=True, related_name="lexicon")
     text = models.CharField(max_length=100)

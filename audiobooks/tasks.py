@@ -74,13 +74,15 @@ def synthesize_voice_preview(voice_key: str, force: bool = False) -> bool:
 
 
 @shared_task(name="audiobooks.synthesize_text_preview")  # routed to the synthesis queue
-def synthesize_text_preview(voice_key: str, text: str, speed: float) -> dict[str, str | int]:
+def synthesize_text_preview(
+    voice_key: str, text: str, speed: float, lexicon: list[dict[str, object]] | None = None
+) -> dict[str, str | int]:
     """Speak a reader's text (at most 300 characters) as MP3, returned base64 to the waiting request.
 
     Not retried: the request that asked waits only seconds, and would rather
     hear "try again" than a late answer nobody reads.
     """
-    return text_preview_render(voice_key=voice_key, text=text, speed=speed)
+    return text_preview_render(voice_key=voice_key, text=text, speed=speed, lexicon=lexicon)
 
 
 # --- The conversion pipeline (audiobooks.pipeline) ---------------------------------------

@@ -9,7 +9,9 @@ import pytest
 
 from accounts.tests.conftest import fresh_rate_limits  # noqa: F401
 from audiobooks import services
-from audiobooks.models import Book, Bookmark, Conversion, ListeningProgress, StoredObject
+from audiobooks.lexicon.checks import EntryInput
+from audiobooks.lexicon.services import lexicon_entry_create
+from audiobooks.models import Book, Bookmark, Conversion, LexiconEntry, ListeningProgress, StoredObject
 from audiobooks.pipeline import submit
 from credits.models import CreditEntry
 from credits.services import credits_grant_by_system
@@ -27,6 +29,7 @@ class World:
     a_upload: str
     b_book: Book
     b: Api
+    a_entry: LexiconEntry
 
     def ids(self) -> dict[str, Any]:
         return {
@@ -35,6 +38,7 @@ class World:
             "bookmark": self.a_bookmark.uuid,
             "upload": self.a_upload,
             "b_book": self.b_book.uuid,
+            "entry": self.a_entry.uuid,
         }
 
 
@@ -51,7 +55,12 @@ def world(tmp_path, settings) -> World:
     )
     bookmark = Bookmark.objects.create(book=a_book, chapter=1, position_ms=5)
     upload = services.upload_start(user=a, filename="a.epub", size=10, content_type="application/epub+zip")
-    return World(a_book, conversion, bookmark, str(upload.upload_id), ready_book(b, tmp_path / "b"), b_api)
+    entry = lexicon_entry_create(
+        user=a, book_uuid=a_book.uuid, entry=EntryInput("Harbour", respelling="Harbor")
+    )
+    return World(
+        a_book, conversion, bookmark, str(upload.upload_id), ready_book(b, tmp_path / "b"), b_api, entry
+    )
 
 
 PLACE = {"chapter": 1, "position_ms": 0}
@@ -77,6 +86,13 @@ ENDPOINTS: list[tuple[str, str, Any]] = [
     ("GET", "/api/v1/conversions/{conversion}", None),
     ("POST", "/api/v1/conversions/{conversion}/cancel", None),
     ("GET", "/api/v1/conversions/{conversion}/downloads", None),
+    ("GET", "/api/v1/lexicon?book={book}", None),
+    ("POST", "/api/v1/lexicon", {"text": "Storm", "respelling": "Sturm", "book": "{book}"}),
+    ("GET", "/api/v1/lexicon/{entry}", None),
+    ("PUT", "/api/v1/lexicon/{entry}", {"text": "Harbour", "respelling": "mine now"}),
+    ("DELETE", "/api/v1/lexicon/{entry}", None),
+    ("GET", "/api/v1/lexicon/export.pls?book={book}", None),
+    ("GET", "/api/v1/lexicon/export.csv?book={book}", None),
 ]
 
 
@@ -105,6 +121,7 @@ def test_another_users_object_is_not_found_and_stays_as_it_was(world, method, pa
     assert CreditEntry.objects.count() == charges_before
     assert not ListeningProgress.objects.filter(book=world.a_book).exists()
     assert Bookmark.objects.filter(book=world.a_book).count() == 1
+    assert list(LexiconEntry.objects.values_list("text", "respelling")) == [("Harbour", "Harbor")]
 
 
 def test_lists_never_show_another_users_objects(world):

@@ -40,6 +40,14 @@ OPERATIONS = {
     ("get", "/api/v1/credits/entries"),
     ("get", "/api/v1/billing"),
     ("post", "/api/v1/billing/checkout"),
+    ("get", "/api/v1/lexicon"),
+    ("post", "/api/v1/lexicon"),
+    ("get", "/api/v1/lexicon/{entry_uuid}"),
+    ("put", "/api/v1/lexicon/{entry_uuid}"),
+    ("delete", "/api/v1/lexicon/{entry_uuid}"),
+    ("post", "/api/v1/lexicon/import"),
+    ("get", "/api/v1/lexicon/export.pls"),
+    ("get", "/api/v1/lexicon/export.csv"),
 }
 
 

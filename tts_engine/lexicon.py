@@ -117,58 +117,83 @@ class Applied:
 
 
 # ------------------------------------------------------------------ checks
+#
+# Each rule is stated so that a JSON Schema can say it exactly (the API's
+# schema does): lengths are of the text as sent, "has a letter" is the
+# regular expression ``[^\W_]``, and phonemes are symbols from a set.
 
 _SPACE = re.compile(r"\s+")
+_LETTER = re.compile(r"[^\W_]")
+LETTER_PATTERN = _LETTER.pattern
 # Characters IPA is written with: Latin and Greek letters (lower case or small
 # capitals), modifier letters (ˈ ˌ ː ʰ), combining marks (̃ ̩ ͡), and the
 # separators space, "." (syllable) and "|" "‖" (groups).
 _IPA_NAMES = ("LATIN SMALL", "LATIN LETTER", "GREEK SMALL", "MODIFIER LETTER", "COMBINING")
 _IPA_MARKS = frozenset(" .|‖↓↑")
+_ENCLOSING = {("/", "/"), ("[", "]")}
+
+
+def is_ipa_symbol(char: str) -> bool:
+    if char in _IPA_MARKS:
+        return True
+    name = unicodedata.name(char, "")
+    return name.startswith(_IPA_NAMES) and not name.startswith("LATIN CAPITAL")
+
+
+def is_sound(char: str) -> bool:
+    """A symbol that is a sound itself, not a mark on one (stress, length, a diacritic)."""
+    return unicodedata.category(char) in {"Ll", "Lo"}
 
 
 def clean_text(text: str) -> str:
     """An entry's word or phrase, spaces collapsed; ``EmptyEntry`` or ``EntryTooLong``."""
-    text = _SPACE.sub(" ", unicodedata.normalize("NFC", text or "")).strip()
-    if not any(char.isalnum() for char in text):
-        raise EmptyEntry("An entry needs a word or phrase to match.")
+    text = text or ""
     if len(text) > MAX_TEXT_CHARS:
         raise EntryTooLong(f"A word or phrase can be at most {MAX_TEXT_CHARS} characters long.")
-    return text
+    if not _LETTER.search(text):
+        raise EmptyEntry("An entry needs a word or phrase to match: at least one letter or digit.")
+    return _SPACE.sub(" ", text).strip()
 
 
 def clean_respelling(respelling: str) -> str:
-    respelling = _SPACE.sub(" ", unicodedata.normalize("NFC", respelling or "")).strip()
+    """Spaces collapsed; it goes through the normaliser like the text it replaces."""
+    respelling = respelling or ""
     if len(respelling) > MAX_RESPELLING_CHARS:
         raise EntryTooLong(f"A respelling can be at most {MAX_RESPELLING_CHARS} characters long.")
-    if respelling and not any(char.isalnum() for char in respelling):
-        raise EmptyEntry("A respelling needs letters to say.")
-    if "[[" in respelling or "]]" in respelling:
-        raise LexiconError("A respelling cannot hold [[ or ]]; put phonemes in the phonemes field.")
-    return respelling
+    return _SPACE.sub(" ", respelling).strip()
 
 
 def clean_phonemes(phonemes: str) -> str:
-    """IPA as a voice's phonemizer writes it (decomposed, as espeak-ng's output is); ``InvalidPhonemes``.
+    """IPA as the voice's phonemizer writes it, each symbol one character; ``InvalidPhonemes``.
 
     One pair of enclosing slashes or brackets, the way IPA is usually
-    quoted ("/kwiːkweɡ/"), is dropped.
+    quoted ("/kwiːkweɡ/"), is dropped, and so are spaces around it. Only
+    plain spaces separate words: a tab is not a phoneme.
     """
-    phonemes = _SPACE.sub(" ", unicodedata.normalize("NFD", phonemes or "")).strip()
-    if len(phonemes) >= 2 and (phonemes[0], phonemes[-1]) in {("/", "/"), ("[", "]")}:
-        phonemes = phonemes[1:-1].strip()
-    if not phonemes:
-        return ""
+    phonemes = phonemes or ""
     if len(phonemes) > MAX_PHONEMES:
         raise EntryTooLong(f"Phonemes can be at most {MAX_PHONEMES} symbols long.")
+    phonemes = phonemes.strip(" ")
+    if len(phonemes) >= 2 and (phonemes[0], phonemes[-1]) in _ENCLOSING:
+        phonemes = phonemes[1:-1]
+    phonemes = re.sub(" +", " ", phonemes).strip(" ")
+    if not phonemes:
+        return ""
     for char in phonemes:
-        if char in _IPA_MARKS:
-            continue
-        name = unicodedata.name(char, "")
-        if not name.startswith(_IPA_NAMES) or name.startswith("LATIN CAPITAL"):
+        if not is_ipa_symbol(char):
             raise InvalidPhonemes(f"“{char}” is not an IPA symbol. Write phonemes in IPA, e.g. kwˈiːkwɛɡ.")
-    if not any(unicodedata.category(char) in {"Ll", "Lo"} for char in phonemes):
+    if not any(is_sound(char) for char in phonemes):
         raise InvalidPhonemes("Phonemes need at least one sound, not only stress or length marks.")
     return phonemes
+
+
+def phonemes_pattern(symbols: Iterable[str]) -> str:
+    """A regular expression for the phonemes ``clean_phonemes`` and ``check_sayable`` accept for a voice."""
+    allowed = sorted(char for char in symbols if len(char) == 1 and is_ipa_symbol(char))
+    sounds = [char for char in allowed if is_sound(char)]
+    every = "[" + "".join(re.escape(char) for char in allowed) + "]*"
+    word = every + "[" + "".join(re.escape(char) for char in sounds) + "]" + every
+    return f"^(?:{word}| */{word}/ *| *\\[{word}\\] *)$"
 
 
 def check_entry(entry: Entry) -> None:

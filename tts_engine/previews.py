@@ -7,7 +7,9 @@ reader's own text, belong to the callers (storage and credits).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
+from tts_engine.lexicon import Applied
 from tts_engine.registry import get_engine, split_voice_key
 from tts_engine.speech import Pauses, RenderResult, render_to_wav
 from tts_engine.text import primary_language
@@ -38,12 +40,18 @@ def trim_preview_text(text: str) -> str:
 
 
 def render_preview(
-    path: str | os.PathLike[str], *, voice_key: str, text: str | None = None, speed: float = 1.0
+    path: str | os.PathLike[str],
+    *,
+    voice_key: str,
+    text: str | None = None,
+    speed: float = 1.0,
+    lexicon: Sequence[Applied] = (),
 ) -> RenderResult:
     """Render a preview WAV for ``voice_key`` (``engine:voice``) at ``path``.
 
     Without ``text`` it speaks the sample for the voice's language; with it, the
-    reader's text, trimmed to ``MAX_PREVIEW_CHARS``.
+    reader's text, trimmed to ``MAX_PREVIEW_CHARS``, said with ``lexicon``
+    as a Part would be (a word on the lexicon page, as the voice says it now).
     """
     engine_name, voice_id = split_voice_key(voice_key)
     engine = get_engine(engine_name)
@@ -59,4 +67,5 @@ def render_preview(
         speed=speed,
         pauses=_PREVIEW_PAUSES,
         language=None if text is None else voice.language,
+        lexicon=lexicon,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import billing, books, conversions, listening, profile, uploads, voices
+from . import billing, books, conversions, lexicon, listening, profile, uploads, voices
 
 urlpatterns = [
     path("me/statistics", profile.MeStatisticsApi.as_view(), name="api_me_statistics"),
@@ -26,6 +26,11 @@ urlpatterns = [
         listening.BookmarkDetailApi.as_view(),
         name="api_book_bookmark",
     ),
+    path("lexicon", lexicon.LexiconListCreateApi.as_view(), name="api_lexicon"),
+    path("lexicon/import", lexicon.LexiconImportApi.as_view(), name="api_lexicon_import"),
+    path("lexicon/export.pls", lexicon.LexiconExportPlsApi.as_view(), name="api_lexicon_export_pls"),
+    path("lexicon/export.csv", lexicon.LexiconExportCsvApi.as_view(), name="api_lexicon_export_csv"),
+    path("lexicon/<uuid:entry_uuid>", lexicon.LexiconDetailApi.as_view(), name="api_lexicon_entry"),
     path("uploads", uploads.UploadStartApi.as_view(), name="api_upload_start"),
     path("uploads/<uuid:upload_id>/finish", uploads.UploadFinishApi.as_view(), name="api_upload_finish"),
     path("conversions", conversions.ConversionListCreateApi.as_view(), name="api_conversions"),

@@ -67,18 +67,21 @@ def phoneme_check_voice() -> tuple[str, frozenset[str] | None]:
 
 
 def entry_checked(entry: EntryInput) -> EntryInput:
-    """``entry`` cleaned (spaces, IPA decomposed as espeak-ng writes it), or a ``LexiconRefused``."""
+    """``entry`` cleaned (spaces, the slashes around IPA), or a ``LexiconRefused``.
+
+    The rules are the API schema's (``audiobooks.api.lexicon``), so a request
+    the schema allows is one this accepts.
+    """
+    if len(entry.note or "") > MAX_NOTE_CHARS:
+        raise errors.LexiconEntryTooLong(f"A note can be at most {MAX_NOTE_CHARS} characters long.")
     with refusals():
         text = speech_lexicon.clean_text(entry.text)
         respelling = speech_lexicon.clean_respelling(entry.respelling)
         phonemes = speech_lexicon.clean_phonemes(entry.phonemes)
-        cleaned = replace(entry, text=text, respelling=respelling, phonemes=phonemes, note=entry.note.strip())
+        note = (entry.note or "").strip()
+        cleaned = replace(entry, text=text, respelling=respelling, phonemes=phonemes, note=note)
         speech_lexicon.check_entry(cleaned.as_entry())
         if phonemes:
             voice_name, symbols = phoneme_check_voice()
             speech_lexicon.check_sayable(cleaned.as_entry(), symbols=symbols, voice_name=voice_name)
-    if len(cleaned.note) > MAX_NOTE_CHARS:
-        raise errors.LexiconEntryTooLong(f"A note can be at most {MAX_NOTE_CHARS} characters long.")
-    if any(not char.isprintable() for char in cleaned.text + cleaned.respelling + cleaned.note):
-        raise errors.LexiconRefused("An entry cannot contain control characters.")
     return cleaned

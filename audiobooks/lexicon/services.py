@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
@@ -63,10 +64,47 @@ def lexicon_entry_create(*, user: User, book_uuid: UUID | None, entry: EntryInpu
         return LexiconEntry.objects.create(owner=user, book=book, **_fields(entry))
 
 
-def lexicon_entry_update(*, user: User, entry_id: int, entry: EntryInput) -> LexiconEntry:
-    """Replace an entry's fields (its book stays)."""
-    row = lexicon_entry_get_for_user(user=user, entry_id=entry_id)
+def lexicon_entry_set(*, user: User, book_uuid: UUID | None, entry: EntryInput) -> LexiconEntry:
+    """How to say a word, for all the reader's books or one: the entry for it made, or replaced."""
+    book = _book(user, book_uuid)
     entry = entry_checked(entry)
+    with transaction.atomic(durable=True):
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        row = _same_word(user, book, entry)
+        if row is None:
+            _room_for(user, 1)
+            return LexiconEntry.objects.create(owner=user, book=book, **_fields(entry))
+        for name, value in _fields(entry).items():
+            setattr(row, name, value)
+        row.save(update_fields=[*_fields(entry), "updated_at"])
+        return row
+
+
+def lexicon_entry_update(
+    *,
+    user: User,
+    entry_uuid: UUID,
+    text: str | None = None,
+    respelling: str | None = None,
+    phonemes: str | None = None,
+    case_sensitive: bool | None = None,
+    whole_word: bool | None = None,
+    note: str | None = None,
+) -> LexiconEntry:
+    """Change the fields given (its book stays); the entry is checked whole, as on creation."""
+    row = lexicon_entry_get_for_user(user=user, entry_uuid=entry_uuid)
+    given = {
+        "text": text,
+        "respelling": respelling,
+        "phonemes": phonemes,
+        "case_sensitive": case_sensitive,
+        "whole_word": whole_word,
+        "note": note,
+    }
+    merged: dict[str, Any] = {
+        name: getattr(row, name) if value is None else value for name, value in given.items()
+    }
+    entry = entry_checked(EntryInput(**merged))
     try:
         with transaction.atomic(durable=True):
             User.objects.select_for_update().filter(pk=user.pk).first()
@@ -81,8 +119,8 @@ def lexicon_entry_update(*, user: User, entry_id: int, entry: EntryInput) -> Lex
     return row
 
 
-def lexicon_entry_delete(*, user: User, entry_id: int) -> None:
-    row = lexicon_entry_get_for_user(user=user, entry_id=entry_id)
+def lexicon_entry_delete(*, user: User, entry_uuid: UUID) -> None:
+    row = lexicon_entry_get_for_user(user=user, entry_uuid=entry_uuid)
     with transaction.atomic(durable=True):
         row.delete()
 

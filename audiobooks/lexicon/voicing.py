@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
+from audiobooks.models import Book
+from audiobooks.voices.previews import TextPreviewRequest, text_preview_validate
 from tts_engine import lexicon as speech_lexicon
 from tts_engine.registry import get_engine, get_voice, split_voice_key
 
-from .checks import refusals
+from .checks import EntryInput, entry_checked, refusals
+from .selectors import book_voice_key, lexicon_for_book
 
 
 class PartsLexicon:
@@ -39,3 +43,19 @@ class PartsLexicon:
                 )
                 for entry in touching
             ]
+
+
+def word_preview(*, book: Book, text: str, respelling: str = "", phonemes: str = "") -> TextPreviewRequest:
+    """A preview of ``text`` in the book's voice, said with the book's lexicon as a Part would be.
+
+    With a ``respelling`` or ``phonemes`` typed and not yet saved, those are
+    used for the word instead (checked as an entry is: each refusal its own).
+    """
+    entries = lexicon_for_book(book=book)
+    if respelling.strip() or phonemes.strip():
+        trying = entry_checked(EntryInput(text=text, respelling=respelling, phonemes=phonemes))
+        folded = trying.text.casefold()
+        entries = [entry for entry in entries if entry.text.casefold() != folded] + [trying.as_entry()]
+    preview = text_preview_validate(voice_key=book_voice_key(book=book), text=text, speed=1.0)
+    applied = PartsLexicon(entries, voice_key=preview.voice.key).for_text(preview.text)
+    return replace(preview, lexicon=tuple(applied))

@@ -101,7 +101,7 @@ def test_a_voice_without_phoneme_input_gets_the_respelling_or_refuses_phonemes_a
     conversion = convert(owner, book, voice_key="piper:letters")
     assert [e["say"] for part in conversion.parts.all() for e in part.lexicon] == ["Kwee-kweg"]
 
-    lexicon_entry_update(user=owner, entry_id=entry.pk, entry=EntryInput("Queequeg", phonemes=IPA))
+    lexicon_entry_update(user=owner, entry_uuid=entry.uuid, respelling="")
     charges = CreditEntry.objects.count()
     with pytest.raises(errors.PhonemesNotSupported, match="cannot take phonemes"):
         convert(owner, book, voice_key="piper:letters")
@@ -152,10 +152,10 @@ def test_another_readers_entry_and_book_are_not_found(owner, stranger, book):
 
     entry = lexicon_entry_create(user=owner, book_uuid=None, entry=EntryInput("Queequeg", respelling="a"))
     with pytest.raises(Http404):
-        lexicon_entry_delete(user=stranger, entry_id=entry.pk)
+        lexicon_entry_delete(user=stranger, entry_uuid=entry.uuid)
     with pytest.raises(Http404):
         lexicon_entry_create(user=stranger, book_uuid=book.uuid, entry=EntryInput("Ahab", respelling="a"))
-    lexicon_entry_delete(user=owner, entry_id=entry.pk)
+    lexicon_entry_delete(user=owner, entry_uuid=entry.uuid)
     assert not LexiconEntry.objects.exists()
 
 

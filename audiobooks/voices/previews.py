@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import logging
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -42,6 +43,7 @@ from ebookvoice import enqueue
 from ebookvoice.errors import DomainError, TransientError
 from ebookvoice.flags import voice_enabled
 from tts_engine.engines.base import SPEED_MAX, SPEED_MIN, EngineError, Voice
+from tts_engine.lexicon import Applied
 from tts_engine.previews import render_preview, sample_text, trim_preview_text
 from tts_engine.registry import get_voice
 from tts_engine.text import NORMALISER_VERSION
@@ -243,6 +245,8 @@ class TextPreviewRequest:
     text: str
     speed: float
     trimmed: bool
+    lexicon: tuple[Applied, ...] = ()
+    """Entries to say the text with (``tts_engine.lexicon``): a word on the lexicon page as it sounds now."""
 
 
 def text_preview_validate(*, voice_key: str, text: object, speed: object) -> TextPreviewRequest:
@@ -280,7 +284,12 @@ def text_preview_synthesize(*, preview: TextPreviewRequest, wait_seconds: int | 
     # No transaction is open (previews write nothing), so sending now is
     # sending on commit; send_on_commit would return no result to wait on.
     result = enqueue.publish(
-        "audiobooks.synthesize_text_preview", preview.voice.key, preview.text, preview.speed, expires=wait
+        "audiobooks.synthesize_text_preview",
+        preview.voice.key,
+        preview.text,
+        preview.speed,
+        [entry.as_dict() for entry in preview.lexicon],
+        expires=wait,
     )
     try:
         answer = result.get(timeout=wait)
@@ -297,14 +306,17 @@ def text_preview_synthesize(*, preview: TextPreviewRequest, wait_seconds: int | 
     return base64.b64decode(str(answer["mp3"]))
 
 
-def text_preview_render(*, voice_key: str, text: str, speed: float) -> dict[str, str | int]:
+def text_preview_render(
+    *, voice_key: str, text: str, speed: float, lexicon: list[dict[str, object]] | None = None
+) -> dict[str, str | int]:
     """In a synthesis worker: the reader's text as MP3, base64 for the JSON result backend.
 
     Text with nothing speakable in it is an answer (``{"error": ...}``), not a failure.
     """
+    applied = [Applied.from_dict(entry) for entry in lexicon or []]
     with tempfile.TemporaryDirectory(prefix="ebv-preview-") as folder:
         try:
-            mp3 = _render_mp3(Path(folder), voice_key=voice_key, text=text, speed=speed)
+            mp3 = _render_mp3(Path(folder), voice_key=voice_key, text=text, speed=speed, lexicon=applied)
         except ValueError as error:
             return {"error": str(error)}
         return {"mp3": base64.b64encode(mp3.read_bytes()).decode("ascii")}
@@ -313,8 +325,12 @@ def text_preview_render(*, voice_key: str, text: str, speed: float) -> dict[str,
 # --- Rendering (workers only) ----------------------------------------------------------
 
 
-def _render_mp3(folder: Path, *, voice_key: str, text: str | None, speed: float) -> Path:
-    wav = render_preview(folder / "preview.wav", voice_key=voice_key, text=text, speed=speed).path
+def _render_mp3(
+    folder: Path, *, voice_key: str, text: str | None, speed: float, lexicon: Sequence[Applied] = ()
+) -> Path:
+    wav = render_preview(
+        folder / "preview.wav", voice_key=voice_key, text=text, speed=speed, lexicon=lexicon
+    ).path
     try:
         return encode_mp3(wav, folder / "preview.mp3", profile=CHAPTER_MP3)  # 64 kb/s mono, untagged
     except AudioError as error:

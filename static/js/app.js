@@ -650,6 +650,38 @@
     $$("[data-top-up-credits]").forEach((node) => { node.textContent = String(pack.credits); });
   }
 
+  /* Lexicon page: "Listen" posts the row (the word, and any fix typed) and plays the answer. */
+  function initLexicon(row) {
+    const status = $("[data-listen-status]");
+    const button = $("[data-listen]", row);
+    if (!button) return;
+    const audio = new Audio();
+    audio.addEventListener("ended", () => button.setAttribute("aria-pressed", "false"));
+    button.addEventListener("click", async (event) => {
+      event.preventDefault();
+      audio.pause();
+      if (status) status.textContent = "Listening…";
+      button.setAttribute("aria-pressed", "true");
+      const data = new FormData(row);
+      data.delete("action");
+      try {
+        const response = await fetch(button.getAttribute("formaction"), {
+          method: "POST", body: data, headers: { Accept: "audio/mpeg, application/json", "X-CSRFToken": csrfToken() },
+        });
+        if (!response.ok) {
+          const body = await response.json().catch(() => ({}));
+          throw new Error(body.error ? body.error.message : "This word can’t be played right now.");
+        }
+        audio.src = URL.createObjectURL(await response.blob());
+        await audio.play();
+        if (status) status.textContent = "";
+      } catch (error) {
+        button.setAttribute("aria-pressed", "false");
+        if (status) status.textContent = error.message;
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     paintProgress(document);
     $$("[data-upload]").forEach(initUpload);
@@ -660,5 +692,6 @@
     $$(".library-tools select").forEach((select) => select.addEventListener("change", () => select.form.requestSubmit()));
     $$("[data-book-page]").forEach(initBookPage);
     $$("[data-billing-wait]").forEach(initBillingWait);
+    $$("[data-lexicon-row]").forEach(initLexicon);
   });
 })();

@@ -115,6 +115,7 @@ def test_ipa_is_checked_symbol_by_symbol():
         ("KWIKWEG", "“K” is not an IPA symbol"),
         ("kw1k", "“1” is not an IPA symbol"),
         ("[[kwi]]", "“[” is not an IPA symbol"),
+        ("kw\tiː", "“\t” is not an IPA symbol"),
         ("kwi;", "“;” is not an IPA symbol"),
         ("ˈː", "at least one sound"),
     ]:

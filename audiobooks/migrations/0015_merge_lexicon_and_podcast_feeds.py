@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("audiobooks", "0013_lexicon"),
+        ("audiobooks", "0014_lexicon_entry_uuid"),
         ("audiobooks", "0014_podcast_feeds"),
     ]
 
