@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -372,6 +373,46 @@ class TestRender:
         assert heartbeat.beat()
         conversion_cancel(user=owner, conversion_uuid=conversion.uuid)
         assert not heartbeat.beat()
+
+
+@pytest.mark.django_db(transaction=True)  # the heartbeat's connection must see the rows
+def test_the_parts_one_process_renders_share_one_heartbeat_thread_and_connection(
+    owner, tmp_path, monkeypatch
+):
+    # A thread and a connection per Part made two connections per synthesis slot: 200 slots held
+    # 294 of PostgreSQL's 300 (bench/bench_control_plane.py).
+    monkeypatch.setattr(dispatch, "_publish", lambda parts: None)  # committed: kept from the broker
+    conversion = submit(owner, ready_book(owner, tmp_path, titles=("One", "Two", "Three")))
+    long_ago = timezone.now() - timedelta(minutes=5)
+    conversion.parts.update(status=Part.Status.RUNNING, worker="test:1", heartbeat_at=long_ago)
+    before = database_sessions()
+    heartbeats = [
+        Heartbeat(part_id=part_id, worker="test:1", every_seconds=0.2)
+        for part_id in conversion.parts.order_by("index").values_list("id", flat=True)
+    ]
+    with contextlib.ExitStack() as beating:
+        for heartbeat in heartbeats:
+            beating.enter_context(heartbeat)
+        wait_for(lambda: not conversion.parts.filter(heartbeat_at=long_ago).exists())
+        assert database_sessions() <= before + 1
+        assert [thread.name for thread in threading.enumerate()].count("ebookvoice-heartbeat") >= 1
+        conversion.parts.filter(pk=heartbeats[0].part_id).update(status=Part.Status.PENDING, worker="")
+        wait_for(heartbeats[0].lost)
+        assert not heartbeats[1].lost()
+        assert not heartbeats[2].lost()
+
+
+def database_sessions() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        return int(cursor.fetchone()[0])
+
+
+def wait_for(condition: Any, *, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.05)
 
 
 class TestChaptersAndBook:
