@@ -265,6 +265,9 @@ class Conversion(models.Model):
     assembly_sent_at = models.DateTimeField(
         null=True, blank=True, help_text="When the M4B assembly task was last sent to the broker."
     )
+    parts_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the dispatcher last sent one of its Parts to the broker."
+    )
 
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -444,6 +447,18 @@ class Part(models.Model):
             models.Index(fields=("cache_key",)),
             models.Index(
                 fields=("heartbeat_at",), condition=Q(status="running"), name="audiobooks_part_running"
+            ),
+            # The dispatcher's two questions, whose cost must not grow with the Parts that wait:
+            # which Parts are in flight (sent, not finished), and each conversion's next unsent one.
+            models.Index(
+                fields=("conversion",),
+                condition=Q(status__in=("pending", "running"), dispatched_at__isnull=False),
+                name="audiobooks_part_in_flight",
+            ),
+            models.Index(
+                fields=("conversion", "index"),
+                condition=Q(status="pending", dispatched_at__isnull=True),
+                name="audiobooks_part_waiting",
             ),
         ]
         constraints = [

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from django.db import connection, transaction
-from django.db.models import F
-from django.db.models.functions import Greatest
+from django.db.models import DateTimeField, F, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from audiobooks.models import Conversion, ConversionChapter, Part, StoredObject
@@ -106,6 +106,9 @@ def _claim(*, part_id: int, worker: str) -> Part | None:
         else:
             claimed = mine.update(
                 status=Part.Status.RUNNING,
+                # A message the reaper took for lost (and cleared) was only late: the Part is in
+                # flight again, and the dispatcher must count it, or it sends one Part too many.
+                dispatched_at=Coalesce(F("dispatched_at"), Value(now, output_field=DateTimeField())),
                 attempts=F("attempts") + 1,
                 worker=worker,
                 heartbeat_at=now,

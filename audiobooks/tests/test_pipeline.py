@@ -8,15 +8,24 @@ run on real worker processes in ``test_pipeline_worker.py`` and
 
 from __future__ import annotations
 
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import User
 from audiobooks.models import Book, Conversion, ConversionChapter, Part, StoredObject
+from audiobooks.pipeline import dispatch, render
 from audiobooks.pipeline.assemble import conversion_assemble
 from audiobooks.pipeline.dispatch import Candidate, fair_share, parts_dispatch
 from audiobooks.pipeline.heartbeat import Heartbeat
@@ -73,6 +82,69 @@ def render_all(conversion: Conversion) -> None:
     for part_id in conversion.parts.order_by("index").values_list("id", flat=True):
         Part.objects.filter(pk=part_id).update(dispatched_at=timezone.now())
         part_render(part_id=part_id, worker="test:1")
+
+
+def waiting_parts_add(conversion: Conversion, count: int) -> None:
+    """``count`` more Parts waiting at the end of the last chapter (rows only: nothing renders them)."""
+    last = conversion.parts.order_by("-index").first()
+    assert last is not None
+    Part.objects.bulk_create(
+        Part(
+            conversion=conversion, chapter_id=last.chapter_id, index=last.index + n,
+            chapter_part_index=last.chapter_part_index + n, text="Waiting.", characters=8,
+            cache_key=f"waiting-{conversion.pk}-{last.index + n}",
+        )
+        for n in range(1, count + 1)
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE audiobooks_part")  # as autovacuum would: the planner knows the table's size
+
+
+def parts_finish(parts: Any) -> int:
+    return int(parts.update(status=Part.Status.DONE, duration_ms=1, finished_at=timezone.now()))
+
+
+@contextlib.contextmanager
+def other_session() -> Iterator[psycopg.Connection[Any]]:
+    """A second connection to the test database, as another worker's would be."""
+    params = connection.settings_dict
+    with psycopg.connect(
+        dbname=params["NAME"], user=params["USER"], password=params["PASSWORD"], host=params["HOST"],
+        port=params["PORT"] or None, autocommit=True,
+    ) as other:  # fmt: skip
+        yield other
+
+
+def dispatch_rows_read(conversion: Conversion) -> dict[str, int]:
+    """Finish ``conversion``'s Parts in flight, dispatch, and count the Part rows its reads touched.
+
+    Each SELECT the dispatcher ran is run again under ``EXPLAIN ANALYZE``:
+    the rows every scan of ``audiobooks_part`` returned or filtered out.
+    """
+    finished = conversion.parts.filter(dispatched_at__isnull=False, status=Part.Status.PENDING).update(
+        status=Part.Status.DONE, duration_ms=1, finished_at=timezone.now()
+    )
+    assert finished
+    with CaptureQueriesContext(connection) as captured:
+        sent = parts_dispatch()
+    part_rows = 0
+    with connection.cursor() as cursor:
+        for query in captured.captured_queries:
+            if query["sql"].lstrip().upper().startswith("SELECT") and "audiobooks_part" in query["sql"]:
+                cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query['sql']}")
+                plan = cursor.fetchone()[0]
+                plan = json.loads(plan) if isinstance(plan, str) else plan
+                part_rows += _part_rows(plan[0]["Plan"])
+    return {"queries": len(captured.captured_queries), "part_rows": part_rows, "sent": sent}
+
+
+def _part_rows(node: dict[str, Any]) -> int:
+    own = 0
+    if node.get("Relation Name") == "audiobooks_part":
+        own = int(
+            (node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)) * node.get("Actual Loops", 1)
+        )
+    return own + sum(_part_rows(child) for child in node.get("Plans", ()))
 
 
 class TestFairShare:
@@ -142,6 +214,75 @@ class TestDispatch:
         parts_dispatch()  # what that worker does before it takes the next message
         assert sent_parts(long) == [0, 1]
         assert sent_parts(short) == [0]
+
+    def test_the_dispatcher_reads_as_many_rows_with_4000_parts_waiting_as_with_40(
+        self, owner, stranger, tmp_path
+    ):
+        # Every finished Part dispatches, under one lock: at 200 synthesis processes that is 25
+        # times a second, and it once counted every Part of every running conversion each time
+        # (10 s a call with 17,500 Parts waiting: bench/bench_control_plane.py).
+        mine = submit(owner, ready_book(owner, tmp_path / "a"))
+        theirs = submit(stranger, ready_book(stranger, tmp_path / "b"))
+        waiting_parts_add(mine, 40)
+        waiting_parts_add(theirs, 40)
+        small = dispatch_rows_read(mine)
+        waiting_parts_add(mine, 4_000)
+        large = dispatch_rows_read(mine)
+        assert large["queries"] == small["queries"], (small, large)
+        assert large["part_rows"] <= max(small["part_rows"], 50), (small, large)
+        assert large["sent"] == small["sent"] == 1
+
+    def test_a_conversion_with_fewer_parts_waiting_than_its_share_leaves_no_slot_empty(
+        self, owner, stranger, tmp_path, settings
+    ):
+        settings.PIPELINE_SYNTHESIS_PROCESSES = 6
+        tiny = submit(owner, ready_book(owner, tmp_path / "a", titles=("Only",)))
+        Part.objects.update(dispatched_at=None, task_id="")
+        long = submit(
+            stranger, ready_book(stranger, tmp_path / "b", titles=tuple(f"Part {n}" for n in range(9)))
+        )
+        Part.objects.update(dispatched_at=None, task_id="")
+        # Six processes: tiny has one Part, long takes the other five; the spare is kept for a
+        # conversion with nothing in flight, and there is none.
+        assert parts_dispatch() == 6
+        assert sent_parts(tiny) == [0]
+        assert sent_parts(long) == [0, 1, 2, 3, 4]
+        assert Conversion.objects.filter(parts_sent_at__isnull=True).count() == 0
+
+    @pytest.mark.django_db(transaction=True)  # the advisory lock is a transaction's: commit for real
+    def test_a_dispatch_that_finds_another_at_work_does_not_wait_and_leaves_its_slot_to_it(
+        self, owner, tmp_path, monkeypatch
+    ):
+        # 25 Parts a second finish at 200 processes; each waited in line for the lock (3.7 s a
+        # call in bench/bench_control_plane.py) while its own process sat idle.
+        published: list[list[tuple[int, str]]] = []
+        # Committed for real, so kept from the broker: the session's worker would render them.
+        monkeypatch.setattr(dispatch, "_publish", published.append)
+        conversion = submit(owner, ready_book(owner, tmp_path, titles=tuple(f"Part {n}" for n in range(8))))
+        parts_finish(conversion.parts.filter(index=0))
+        with other_session() as other:
+            other.execute("SELECT pg_advisory_lock(%s)", [dispatch._DISPATCH_LOCK])
+            started = time.monotonic()
+            assert parts_dispatch() == 0  # at once: the one at work serves this slot
+            assert time.monotonic() - started < 1.0
+
+        # At work, it sees a request that came in meanwhile (a Part finished after it counted
+        # the Parts in flight) and runs again: that slot is filled too.
+        choose = dispatch._parts_chosen
+        finished_meanwhile: list[int] = []
+
+        def choose_while_a_part_finishes(*args, **kwargs):
+            chosen = choose(*args, **kwargs)
+            if not finished_meanwhile:
+                finished_meanwhile.append(parts_finish(conversion.parts.filter(index=1)))
+                with other_session() as other:
+                    other.execute(f"SELECT nextval('{dispatch._REQUESTS}')")
+            return chosen
+
+        monkeypatch.setattr(dispatch, "_parts_chosen", choose_while_a_part_finishes)
+        assert parts_dispatch() == 2  # the slot free when it began, then the one freed meanwhile
+        assert sent_parts(conversion) == [0, 1, 2, 3]
+        assert [len(parts) for parts in published] == [2, 1, 1]  # at submission, then each round
 
     def test_cancelled_conversions_get_no_slots_and_free_theirs(self, owner, stranger, tmp_path):
         mine = submit(owner, ready_book(owner, tmp_path / "a", titles=tuple(f"Part {n}" for n in range(6))))
@@ -232,6 +373,46 @@ class TestRender:
         assert heartbeat.beat()
         conversion_cancel(user=owner, conversion_uuid=conversion.uuid)
         assert not heartbeat.beat()
+
+
+@pytest.mark.django_db(transaction=True)  # the heartbeat's connection must see the rows
+def test_the_parts_one_process_renders_share_one_heartbeat_thread_and_connection(
+    owner, tmp_path, monkeypatch
+):
+    # A thread and a connection per Part made two connections per synthesis slot: 200 slots held
+    # 294 of PostgreSQL's 300 (bench/bench_control_plane.py).
+    monkeypatch.setattr(dispatch, "_publish", lambda parts: None)  # committed: kept from the broker
+    conversion = submit(owner, ready_book(owner, tmp_path, titles=("One", "Two", "Three")))
+    long_ago = timezone.now() - timedelta(minutes=5)
+    conversion.parts.update(status=Part.Status.RUNNING, worker="test:1", heartbeat_at=long_ago)
+    before = database_sessions()
+    heartbeats = [
+        Heartbeat(part_id=part_id, worker="test:1", every_seconds=0.2)
+        for part_id in conversion.parts.order_by("index").values_list("id", flat=True)
+    ]
+    with contextlib.ExitStack() as beating:
+        for heartbeat in heartbeats:
+            beating.enter_context(heartbeat)
+        wait_for(lambda: not conversion.parts.filter(heartbeat_at=long_ago).exists())
+        assert database_sessions() <= before + 1
+        assert [thread.name for thread in threading.enumerate()].count("ebookvoice-heartbeat") >= 1
+        conversion.parts.filter(pk=heartbeats[0].part_id).update(status=Part.Status.PENDING, worker="")
+        wait_for(heartbeats[0].lost)
+        assert not heartbeats[1].lost()
+        assert not heartbeats[2].lost()
+
+
+def database_sessions() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        return int(cursor.fetchone()[0])
+
+
+def wait_for(condition: Any, *, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.05)
 
 
 class TestChaptersAndBook:
@@ -335,6 +516,19 @@ class TestReaperAndOutcomes:
         assert part.dispatched_at is not None
         assert part.dispatched_at > lost_at
         assert part.task_id != "lost"
+
+    def test_a_part_claimed_through_a_message_the_reaper_took_for_lost_counts_as_in_flight(
+        self, owner, tmp_path
+    ):
+        # Workers started after a backlog built up (bench/bench_control_plane.py): the reaper
+        # cleared 201 Parts' sending, their late messages claimed them, and the dispatcher, which
+        # did not count them, sent 201 Parts more than there were processes.
+        conversion = submit(owner, ready_book(owner, tmp_path, titles=("One", "Two", "Three")))
+        first = conversion.parts.get(index=0)
+        Part.objects.filter(pk=first.pk).update(dispatched_at=None)  # taken for lost, not sent again
+        assert render._claim(part_id=first.pk, worker="test:1") is not None  # the late message
+        assert Part.objects.filter(dispatch.IN_FLIGHT).count() == 2  # itself and the second
+        assert parts_dispatch() == 0
 
     def test_cancel_then_failure_refunds_once(self, owner, tmp_path):
         conversion = submit(owner, ready_book(owner, tmp_path, titles=("One",)))
