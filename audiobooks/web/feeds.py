@@ -58,7 +58,7 @@ def feeds_page(request: HttpRequest) -> HttpResponse:
     context = {
         "feeds": own,
         "has_own_feed": None in with_feed,
-        "books": [book for book, _ in selectors.library_for_user(user=user) if book.id not in with_feed],
+        "books": [row.book for row in selectors.library_for_user(user=user) if row.book.id not in with_feed],
     }
     response = render(request, "audiobooks/feeds.html", context)
     patch_cache_control(response, private=True, no_store=True)  # the page shows secret URLs
