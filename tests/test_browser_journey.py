@@ -2,8 +2,9 @@
 
 1. A newcomer signs up, verifies the emailed code, uploads a three-chapter
    EPUB, unticks a chapter, converts, watches the progress, plays a finished
-   chapter and downloads the M4B, then subscribes to its podcast feed and
-   fetches the episode's audio as a podcast app does.
+   chapter and downloads the M4B and the read-along EPUB (which epubcheck
+   passes), then subscribes to its podcast feed and fetches the episode's
+   audio as a podcast app does.
 2. A reader uploads The Adventures of Sherlock Holmes; the picker ticks its
    twelve stories and leaves the front and back matter unticked.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -246,6 +248,7 @@ def test_a_newcomer_signs_up_converts_a_short_book_listens_and_downloads_the_m4b
     page.wait_for_function("() => document.querySelector('[data-audio]').currentTime >= 2")
     check_bookmark_and_sleep_timer(page)
     check_page(page, "book-done")
+    check_readalong_epub(page, tmp_path)
 
     page.goto("/books/")
     assert "Audiobook ready" in page.locator(".book-card").inner_text()
@@ -395,6 +398,23 @@ def check_account_area(page: Any) -> None:
     assert "Charge" in page.locator("table").inner_text()
     check_page(page, "credits")
     check_api_docs(page)
+
+
+def check_readalong_epub(page: Any, tmp_path: Path) -> None:
+    """The read-along EPUB from the book page's downloads passes Debian's epubcheck."""
+    epubcheck = require_program("epubcheck")
+    link = page.locator("[data-readalong-link]")
+    assert "about" in link.inner_text()  # its size, stated before the download
+    with page.expect_download() as download_info:
+        link.click()
+    saved = tmp_path / download_info.value.suggested_filename
+    download_info.value.save_as(saved)
+    assert saved.name.endswith("(read-along).epub")
+    # Debian installs epubcheck as a jar, run by binfmt_misc where the kernel has it; java always works.
+    checked = subprocess.run(
+        ["java", "-jar", epubcheck, str(saved)], capture_output=True, text=True, timeout=300
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def check_podcast_feed(page: Any) -> None:
