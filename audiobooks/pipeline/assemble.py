@@ -22,7 +22,7 @@ from mutagen.mp4 import MP4
 from audiobooks.audio import AudioError
 from audiobooks.audio.m4b import BookTags, SegmentFile, join_segments
 from audiobooks.audio.segment import AAC_PRIMING_SAMPLES
-from audiobooks.models import Conversion, ConversionChapter, StoredObject
+from audiobooks.models import Book, Conversion, ConversionChapter, StoredObject
 from audiobooks.storage import backend
 from audiobooks.storage import keys as storage_keys
 from audiobooks.storage.services import stored_object_save
@@ -145,5 +145,9 @@ def _complete(conversion_id: int, *, duration_ms: int) -> None:
         )
         if completed:
             enqueue.send_on_commit("audiobooks.notify_conversion_finished", conversion_id)
+            # Chapters mastered before an edit of the book's details carry the old tags.
+            conversion = Conversion.objects.only("book_id", "created_at").get(pk=conversion_id)
+            if Book.objects.filter(pk=conversion.book_id, updated_at__gt=conversion.created_at).exists():
+                enqueue.send_on_commit("audiobooks.retag_book_files", conversion.book_id)
     if completed:
         logger.info("conversion %s completed: %.1f min of audio", conversion_id, duration_ms / 60_000)

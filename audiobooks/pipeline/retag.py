@@ -1,7 +1,8 @@
 """A book's finished files follow an edit of its title, authors or cover: tags rewritten, audio untouched.
 
-Sent (``audiobooks.retag_book_files``) after every edit. Each completed
-conversion's MP3s and M4B are downloaded, retagged in place by mutagen
+Sent (``audiobooks.retag_book_files``) after every edit, and by assembly when the
+book was edited while its conversion ran. Each conversion's ready MP3s and its
+M4B are downloaded, retagged in place by mutagen
 (``audio.retag``: no decode, no encode), and stored again under the same key.
 Safe to send twice or out of order: what is written is the book as it is when
 the work ends, for the work is done again if the book changed meanwhile.
@@ -33,7 +34,7 @@ def _details_of(book: Book) -> tuple[str, str, str]:
 
 
 def book_files_retag(*, book_id: int) -> int:
-    """Retag every completed conversion's files of the book; returns how many files were written."""
+    """Retag every finished file of the book's conversions; returns how many files were written."""
     written = 0
     for _ in range(MAX_ROUNDS):
         book = Book.objects.select_related("owner").filter(id=book_id).first()
@@ -50,7 +51,9 @@ def book_files_retag(*, book_id: int) -> int:
 
 def _retag_all(book: Book) -> int:
     written = 0
-    conversions = Conversion.objects.filter(book=book, status=Conversion.Status.COMPLETED).order_by("pk")
+    # Every conversion: one still running has ready chapters whose MP3s were tagged before the edit
+    # (assembly retags once more if the book changed while it ran), and a failed one keeps its chapters.
+    conversions = Conversion.objects.filter(book=book).order_by("pk")
     with tempfile.TemporaryDirectory(prefix="ebv-retag-") as root:
         workdir = Path(root)
         details = BookDetails(

@@ -8,6 +8,7 @@ import html
 import io
 import subprocess
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import imageio_ffmpeg
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 from mutagen.id3 import ID3
 from mutagen.mp4 import MP4
 from PIL import Image
@@ -24,12 +26,14 @@ from accounts.tests.conftest import fresh_rate_limits  # noqa: F401
 from audiobooks.details import book_cover_replace, book_details_update
 from audiobooks.errors import BookNotEditable, InvalidBookDetails
 from audiobooks.ingest.covers import MAX_COVER_BYTES
-from audiobooks.models import Book, Conversion, StoredObject
+from audiobooks.models import Book, Conversion, ConversionChapter, StoredObject
+from audiobooks.pipeline.retag import book_files_retag
 from audiobooks.pipeline.submit import conversion_submit
 from audiobooks.storage import backend
 from audiobooks.storage import keys as storage_keys
 from audiobooks.storage.keys import deliverable_ids
-from audiobooks.tests.factories import story_book, wait_until_finished
+from audiobooks.storage.services import stored_object_save
+from audiobooks.tests.factories import completed_conversion, story_book, wait_until_finished
 from audiobooks.tests.ingest_fixtures import picture
 from credits.services import credits_grant_by_system
 from tests.apiclient import assert_error, person_with_app
@@ -372,3 +376,59 @@ def test_finished_files_take_the_edit_by_retagging_never_by_re_encoding(
     for key in (storage_keys.m4b_key(**deliverable_ids(conversion)),):
         assert StoredObject.objects.get(key=key).size == m4b.stat().st_size
         assert StoredObject.objects.get(key=key).filename == "Leaves of Grass.m4b"
+
+
+# --- An edit while a conversion runs -----------------------------------------------------------
+
+
+def test_a_conversion_that_completes_after_an_edit_has_its_files_retagged(
+    owner: User, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    from audiobooks.pipeline.assemble import _complete
+
+    book = story_book(owner, tmp_path, titles=["One"])
+    running, later = completed_conversion(book), completed_conversion(book)
+    Conversion.objects.filter(pk__in=[running.pk, later.pk]).update(
+        status=Conversion.Status.ASSEMBLING, finished_at=None
+    )
+    Conversion.objects.filter(pk=running.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    Conversion.objects.filter(pk=later.pk).update(created_at=timezone.now() + timedelta(minutes=5))
+    book_details_update(user=owner, book_uuid=book.uuid, title="Edited While It Ran")
+    with django_capture_on_commit_callbacks() as sent:
+        _complete(running.pk, duration_ms=1000)
+    assert [callback.args for callback in sent] == [
+        ("audiobooks.notify_conversion_finished", running.pk),
+        ("audiobooks.retag_book_files", book.pk),
+    ]
+    with django_capture_on_commit_callbacks() as sent:  # submitted after the edit: nothing to mend
+        _complete(later.pk, duration_ms=1000)
+    assert [callback.args for callback in sent] == [("audiobooks.notify_conversion_finished", later.pk)]
+
+
+def test_the_ready_chapters_of_a_running_conversion_are_retagged_too(owner: User, tmp_path: Path) -> None:
+    book = story_book(owner, tmp_path, titles=["One", "Two"])
+    conversion = completed_conversion(book)
+    Conversion.objects.filter(pk=conversion.pk).update(
+        status=Conversion.Status.SYNTHESIZING, finished_at=None
+    )
+    chapter = book.chapters.order_by("index")[0]
+    ConversionChapter.objects.create(
+        conversion=conversion, chapter=chapter, position=0, status=ConversionChapter.Status.READY,
+        gain_db=0.0, duration_ms=1000, finished_at=timezone.now(),
+    )  # fmt: skip
+    mp3 = tmp_path / "01.mp3"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "lavfi",
+         "-i", "sine=frequency=440:duration=1", "-c:a", "libmp3lame", "-b:a", "64k", str(mp3)],
+        check=True,
+    )  # fmt: skip
+    key = storage_keys.mp3_key(**deliverable_ids(conversion), number=1)
+    with mp3.open("rb") as content:
+        stored_object_save(key=key, content=content, kind=StoredObject.Kind.MP3, owner=owner, book=book)
+    before = audio_md5(mp3)
+    Book.objects.filter(pk=book.pk).update(title="Renamed Mid-Way", authors=["A. Writer"])
+    assert book_files_retag(book_id=book.pk) == 1  # the one ready MP3; no M4B yet
+    backend.object_download(key, mp3)
+    id3 = ID3(mp3)
+    assert (str(id3["TALB"]), str(id3["TPE1"])) == ("Renamed Mid-Way", "A. Writer")
+    assert audio_md5(mp3) == before
