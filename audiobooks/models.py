@@ -250,7 +250,20 @@ class Conversion(models.Model):
     voice_key = models.CharField(max_length=200, help_text="engine:voice, as in the tts_engine registry.")
     speed = models.FloatField()
     chapters = models.ManyToManyField(Chapter, through="ConversionChapter", related_name="conversions")
-    characters = models.PositiveIntegerField(help_text="Characters of text in all Parts: what was charged.")
+    characters = models.PositiveIntegerField(
+        help_text="Characters of text in all Parts: what was charged, less any reused_characters."
+    )
+    revision_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="revisions",
+        help_text="The audiobook this revises: its Parts that sound the same are reused, not charged.",
+    )
+    reused_characters = models.PositiveIntegerField(
+        default=0, help_text="Of the characters, those in Parts reused from the revised audiobook: free."
+    )
     charge_hundredths = models.PositiveIntegerField(help_text="What was charged, in hundredths of a credit.")
     idempotency_key = models.CharField(
         max_length=255, blank=True, help_text="The client's Idempotency-Key, unique per owner."
@@ -416,6 +429,10 @@ class Part(models.Model):
     speaks_title = models.BooleanField(default=False)
     ends_paragraph = models.BooleanField(default=True)
     cache_key = models.CharField(max_length=64)
+    reused = models.BooleanField(
+        default=False,
+        help_text="The same audio as a Part of the revised audiobook: not charged, rendered free if gone.",
+    )
     lexicon = models.JSONField(
         default=list,
         blank=True,

@@ -312,7 +312,7 @@ def conversions_list(
     *, user: User, book_uuid: UUID | None = None, status: str | None = None
 ) -> QuerySet[Conversion]:
     """The user's conversions with their books, newest first; of one book and one status when given."""
-    conversions = conversions_for_user(user=user).select_related("book")
+    conversions = conversions_for_user(user=user).select_related("book", "revision_of")
     if book_uuid is not None:
         conversions = conversions.filter(book__uuid=book_uuid)
     if status:
@@ -323,7 +323,7 @@ def conversions_list(
 def conversion_detail_get(*, conversion: Conversion) -> Conversion:
     """The conversion read again with its book and chapters, as the API shows it (access already checked)."""
     return (
-        Conversion.objects.select_related("book")
+        Conversion.objects.select_related("book", "revision_of")
         .prefetch_related("selections__chapter")
         .get(pk=conversion.pk)
     )

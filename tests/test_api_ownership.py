@@ -85,6 +85,7 @@ ENDPOINTS: list[tuple[str, str, Any]] = [
     ("POST", "/api/v1/conversions", {"book": "{book}", "chapters": [0]}),
     ("GET", "/api/v1/conversions/{conversion}", None),
     ("POST", "/api/v1/conversions/{conversion}/cancel", None),
+    ("POST", "/api/v1/conversions/{conversion}/revisions", None),
     ("GET", "/api/v1/conversions/{conversion}/downloads", None),
     ("GET", "/api/v1/lexicon?book={book}", None),
     ("POST", "/api/v1/lexicon", {"text": "Storm", "respelling": "Sturm", "book": "{book}"}),

@@ -35,6 +35,7 @@ OPERATIONS = {
     ("post", "/api/v1/conversions"),
     ("get", "/api/v1/conversions/{conversion_uuid}"),
     ("post", "/api/v1/conversions/{conversion_uuid}/cancel"),
+    ("post", "/api/v1/conversions/{conversion_uuid}/revisions"),
     ("get", "/api/v1/conversions/{conversion_uuid}/downloads"),
     ("get", "/api/v1/credits"),
     ("get", "/api/v1/credits/entries"),

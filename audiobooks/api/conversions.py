@@ -16,6 +16,7 @@ from audiobooks import idempotency, selectors
 from audiobooks.delivery.files import conversion_files_for_user
 from audiobooks.models import Conversion
 from audiobooks.pipeline.progress import conversion_progress
+from audiobooks.pipeline.revisions import conversion_revise
 from audiobooks.pipeline.submit import conversion_cancel, conversion_submit
 from ebookvoice.api.pagination import Pagination
 from ebookvoice.api.schema import RETRY_AFTER, errors
@@ -166,3 +167,41 @@ class ConversionDownloadsApi(APIView):
             ],
         }
         return Response(ConversionFilesOutput(data).data)
+
+
+class ConversionRevisionApi(APIView):
+    @extend_schema(
+        operation_id="conversions_revisions_create",
+        tags=["conversions"],
+        summary="Make the audiobook again with your pronunciation fixes, rendering only what changed",
+        description=(
+            "A new conversion of the same chapters, voice and speed (`revision_of` this one). Parts "
+            "that would sound the same are reused and not charged; the charge is for the characters "
+            "of the Parts rendered. The previous audiobook's files stay downloadable. 409 "
+            "`revision_running` while any conversion of the book runs, 409 `revision_unchanged` when "
+            "no Part would change."
+        ),
+        request=None,
+        responses={201: ConversionDetailOutput, **errors(400, 402, 404, 409, 413, 422, 429, 503)},
+        parameters=[IDEMPOTENCY_KEY, RETRY_AFTER],
+    )
+    def post(self, request: Request, conversion_uuid: UUID) -> Response:
+        user = user_of(request)
+        key = idempotency.idempotency_key_parse(request.headers.get(idempotency.HEADER))
+
+        def revise() -> tuple[int, Any]:
+            revision = conversion_revise(user=user, conversion_uuid=conversion_uuid, idempotency_key=key)
+            return status.HTTP_201_CREATED, _detail(revision)
+
+        answer = idempotency.idempotent_response(
+            user=user,
+            key=key,
+            fingerprint=idempotency.request_fingerprint(
+                method=request.method or "POST", path=request.path, body=None
+            ),
+            work=revise,
+        )
+        response = Response(answer.body, status=answer.status)
+        if answer.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response

@@ -212,6 +212,12 @@ class ConversionOutput(serializers.Serializer):
     voice = serializers.CharField(source="voice_key")
     speed = serializers.FloatField()
     characters = serializers.IntegerField()
+    reused_characters = serializers.IntegerField(
+        help_text="Of the characters, those of Parts reused from the audiobook revised: not charged."
+    )
+    revision_of = serializers.UUIDField(
+        source="revision_of.uuid", allow_null=True, default=None, help_text="The conversion this revises."
+    )
     credits_charged = CreditsField(source="charge_hundredths", help_text="What was charged, in credits.")
     credits_charged_hundredths = serializers.IntegerField(source="charge_hundredths")
     error_message = serializers.CharField()

@@ -45,6 +45,11 @@ urlpatterns = [
         name="api_conversion_cancel",
     ),
     path(
+        "conversions/<uuid:conversion_uuid>/revisions",
+        conversions.ConversionRevisionApi.as_view(),
+        name="api_conversion_revisions",
+    ),
+    path(
         "conversions/<uuid:conversion_uuid>/downloads",
         conversions.ConversionDownloadsApi.as_view(),
         name="api_conversion_downloads",

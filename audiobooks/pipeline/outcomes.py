@@ -44,7 +44,8 @@ ASSEMBLY_FAILED_MESSAGE = (
 
 
 def rendered_characters(*, conversion_id: int) -> int:
-    done = Part.objects.filter(conversion_id=conversion_id, status=Part.Status.DONE)
+    """Characters of the charged Parts done: a revision's reused Parts were never charged."""
+    done = Part.objects.filter(conversion_id=conversion_id, status=Part.Status.DONE, reused=False)
     return int(done.aggregate(total=Sum("characters"))["total"] or 0)
 
 

@@ -77,13 +77,7 @@ def conversion_submit(
     recorded as such and skips the rate limit, the quota and the charge.
     """
     availability.refuse_new_work_in_maintenance()
-    key = (idempotency_key or "").strip()
-    if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
-        raise InvalidIdempotencyKey(
-            f"An idempotency key can be at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters long."
-        )
-    if not key.isprintable():  # NUL and other control characters: PostgreSQL text cannot hold NUL
-        raise InvalidIdempotencyKey("An idempotency key cannot contain control characters.")
+    key = _idempotency_key_checked(idempotency_key)
     if key and (replayed := _conversion_replayed(user=user, idempotency_key=key)):
         return replayed
     book = book_get_for_user(user=user, book_uuid=book_uuid)
@@ -149,6 +143,17 @@ def conversion_submit(
     )
     parts_dispatch_safely()
     return conversion
+
+
+def _idempotency_key_checked(idempotency_key: str | None) -> str:
+    key = (idempotency_key or "").strip()
+    if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise InvalidIdempotencyKey(
+            f"An idempotency key can be at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters long."
+        )
+    if not key.isprintable():  # NUL and other control characters: PostgreSQL text cannot hold NUL
+        raise InvalidIdempotencyKey("An idempotency key cannot contain control characters.")
+    return key
 
 
 def _conversion_replayed(*, user: User, idempotency_key: str) -> Conversion | None:

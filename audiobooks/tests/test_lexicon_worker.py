@@ -17,8 +17,14 @@ from accounts.tests.conftest import fresh_rate_limits  # noqa: F401
 from audiobooks.lexicon.checks import EntryInput
 from audiobooks.lexicon.services import lexicon_entry_create, lexicon_entry_update
 from audiobooks.models import Conversion, Part
+from audiobooks.pipeline.revisions import RevisionUnchanged, conversion_revise
 from audiobooks.pipeline.submit import conversion_submit
+from audiobooks.storage import backend
+from audiobooks.storage import keys as storage_keys
+from audiobooks.storage.keys import deliverable_ids
 from audiobooks.tests.factories import story_book, wait_until_finished
+from credits.models import CreditEntry, EntryKind
+from credits.selectors import ledger_audit
 from credits.services import credits_grant_by_system
 from tts_engine.registry import DEFAULT_VOICE
 
@@ -114,3 +120,34 @@ def test_listen_plays_the_word_in_the_books_voice_on_the_preview_limit(
     refused = browser.post(url, {"text": "Queequeg"})
     assert refused.status_code == 429
     assert refused.json()["error"]["code"] == "rate_limited"
+
+
+def test_a_revision_after_a_fix_renders_and_charges_only_the_parts_that_say_the_name(
+    owner, tmp_path, celery_worker
+):
+    credits_grant_by_system(user=owner, hundredths=1000, reason="test")
+    book = story_book(owner, tmp_path, titles=TITLES)
+    first = converted(owner, book)
+    lexicon_entry_create(user=owner, book_uuid=None, entry=EntryInput("Queequeg", respelling="Kway-queg"))
+
+    revision = wait_until_finished(conversion_revise(user=owner, conversion_uuid=first.uuid))
+    assert revision.status == Conversion.Status.COMPLETED, revision.error_message
+    assert revision.revision_of == first
+    touched = [part for part in parts(revision) if says(part, "Queequeg")]
+    rendered = [part for part in parts(revision) if not part.reused]
+    assert len(touched) == 1
+    assert [part.pk for part in rendered] == [part.pk for part in touched]
+    assert not touched[0].from_cache
+    assert all(part.from_cache for part in parts(revision) if part.reused)
+    characters = sum(part.characters for part in touched)
+    assert revision.characters - revision.reused_characters == characters
+    assert revision.charge_hundredths == -(-characters // 500)  # ceil, to the hundredth
+    charge = CreditEntry.objects.get(kind=EntryKind.CHARGE, conversion_uuid=revision.uuid)
+    assert (charge.characters, charge.amount) == (characters, -revision.charge_hundredths)
+    # Both audiobooks' M4Bs are there: the revision is a new conversion, the first one's files stay.
+    for conversion in (first, revision):
+        assert backend.object_head(storage_keys.m4b_key(**deliverable_ids(conversion))) is not None
+    assert not ledger_audit().mismatches
+
+    with pytest.raises(RevisionUnchanged):
+        conversion_revise(user=owner, conversion_uuid=revision.uuid)
