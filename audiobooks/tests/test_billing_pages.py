@@ -373,3 +373,17 @@ def test_the_api_checkout_refuses_a_pack_it_does_not_sell(billing, body, code):
     assert response.status_code == 400
     if code == "unknown_pack":
         assert_error(response, 400, "unknown_pack", "There is no credit pack 'pack-7'")
+
+
+def test_a_twenty_first_checkout_in_an_hour_is_a_429_before_stripe_is_asked(billing, settings):
+    settings.CREDITS_RATE_LIMITS = {**settings.CREDITS_RATE_LIMITS, "checkout": "2/h"}
+    _, api = person_with_app("reader@example.com")
+    with responses.RequestsMock() as rsps:
+        fake.answer_customer_create(rsps, customer_id=fake.new_id("cus"), email="reader@example.com")
+        for _ in range(2):
+            fake.answer_checkout_create(rsps, session_id=fake.new_id("cs"))
+            assert api.post("/api/v1/billing/checkout", {"pack": "pack-5"}).status_code == 201
+        refused = api.post("/api/v1/billing/checkout", {"pack": "pack-5"})
+        assert len(rsps.calls) == 3  # one customer, two sessions
+    assert_error(refused, 429, "rate_limited", "limit of 2 checkouts per hour")
+    assert refused["Retry-After"]
