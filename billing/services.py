@@ -148,6 +148,7 @@ def checkout_start(
     try:
         customer = _customer_ensure(client=client, user=user)
         session = client.v1.checkout.sessions.create(
+            # The mode's own fields are merged in from a plain dict, which the TypedDict cannot follow.
             params={  # type: ignore[arg-type]
                 **params,
                 "customer": customer,
