@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ebookvoice.enqueue import send_on_commit
+from ebookvoice import enqueue
 
 from .models import PREMIUM_STATUSES, Payment, Subscription
 
@@ -22,7 +22,7 @@ def cancel_subscriptions_on_deleting(*, user: User, **kwargs: Any) -> None:
     """
     live = Subscription.objects.filter(user=user, status__in=PREMIUM_STATUSES)
     for subscription_id in live.values_list("stripe_subscription_id", flat=True):
-        send_on_commit("billing.cancel_subscription", subscription_id)
+        enqueue.send_on_commit("billing.cancel_subscription", subscription_id)
 
 
 def export_payments(*, user: User, **kwargs: Any) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from django.utils import timezone
 from accounts.models import User
 from credits.models import Plan
 from credits.pricing import describe_credits
+from credits.ratelimits import Action, check_rate_limit
 from credits.services import credit_account_plan_set, credits_purchase, credits_purchase_reverse
 
 from . import conf
@@ -141,9 +142,13 @@ def checkout_start(
         kind, hundredths, price = CheckoutKind.PACK, pack.hundredths, conf.prices()[pack.key]
         metadata |= {"pack": pack.key, "hundredths": str(pack.hundredths)}
         params = {"mode": "payment", "payment_intent_data": {"metadata": metadata}}
+    # Each checkout costs Stripe API calls: a bounded number per reader (a replayed API request
+    # with its Idempotency-Key never gets here).
+    check_rate_limit(request_or_key=str(user.pk), action=Action.CHECKOUT)
     try:
         customer = _customer_ensure(client=client, user=user)
         session = client.v1.checkout.sessions.create(
+            # The mode's own fields are merged in from a plain dict, which the TypedDict cannot follow.
             params={  # type: ignore[arg-type]
                 **params,
                 "customer": customer,

@@ -37,11 +37,18 @@ DEFAULT_SIGNUP_GRANT = 3
 DEFAULT_STORAGE_QUOTA_BYTES: dict[str, int] = {"free": 2 * GB, "premium": 50 * GB}
 DEFAULT_MAX_UPLOAD_BYTES = 200 * MB
 DEFAULT_ORIGINALS_RETENTION_DAYS = 30
-DEFAULT_RATE_LIMITS: dict[str, str] = {"upload": "10/h", "conversion": "5/h", "text_preview": "60/h"}
+# Opening a Stripe Checkout costs API calls; the plan does not change how many a reader needs.
+DEFAULT_RATE_LIMITS: dict[str, str] = {
+    "upload": "10/h",
+    "conversion": "5/h",
+    "text_preview": "60/h",
+    "checkout": "20/h",
+}
 DEFAULT_RATE_LIMITS_PREMIUM: dict[str, str] = {
     "upload": "30/h",
     "conversion": "20/h",
     "text_preview": "200/h",
+    "checkout": "20/h",
 }
 
 

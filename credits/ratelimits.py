@@ -7,6 +7,7 @@ action             default rate       counted per
 ``conversion``     5 per hour         signed-in user
 ``text_preview``   60 per hour        signed-in user; previews of stock voices are stored
                                       files and are not limited
+``checkout``       20 per hour        signed-in user: each opens a Stripe Checkout Session
 =================  =================  ======================================================
 
 The premium plan has its own, higher rates (``CREDITS_RATE_LIMITS_PREMIUM``):
@@ -51,6 +52,7 @@ class Action(StrEnum):
     UPLOAD = "upload"
     CONVERSION = "conversion"
     TEXT_PREVIEW = "text_preview"
+    CHECKOUT = "checkout"
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ POLICIES: dict[Action, RateLimitPolicy] = {
         RateLimitPolicy(Action.UPLOAD, "upload", "uploads"),
         RateLimitPolicy(Action.CONVERSION, "conversion", "conversions"),
         RateLimitPolicy(Action.TEXT_PREVIEW, "preview of your own text", "previews of your own text"),
+        RateLimitPolicy(Action.CHECKOUT, "checkout", "checkouts"),
     )
 }
 

@@ -115,7 +115,7 @@ class BillingCheckoutApi(APIView):
             "409 when this site takes no payments, or when asking for premium while on it."
         ),
         request=CheckoutInput,
-        responses={201: CheckoutOutput, **errors(400, 409, 422, 503)},
+        responses={201: CheckoutOutput, **errors(400, 409, 422, 429, 503)},
         parameters=[IDEMPOTENCY_KEY, RETRY_AFTER],
     )
     def post(self, request: Request) -> Response:

@@ -373,3 +373,36 @@ def test_the_api_checkout_refuses_a_pack_it_does_not_sell(billing, body, code):
     assert response.status_code == 400
     if code == "unknown_pack":
         assert_error(response, 400, "unknown_pack", "There is no credit pack 'pack-7'")
+
+
+def test_a_twenty_first_checkout_in_an_hour_is_a_429_before_stripe_is_asked(billing, settings):
+    settings.CREDITS_RATE_LIMITS = {**settings.CREDITS_RATE_LIMITS, "checkout": "2/h"}
+    _, api = person_with_app("reader@example.com")
+    with responses.RequestsMock() as rsps:
+        fake.answer_customer_create(rsps, customer_id=fake.new_id("cus"), email="reader@example.com")
+        for _ in range(2):
+            fake.answer_checkout_create(rsps, session_id=fake.new_id("cs"))
+            assert api.post("/api/v1/billing/checkout", {"pack": "pack-5"}).status_code == 201
+        refused = api.post("/api/v1/billing/checkout", {"pack": "pack-5"})
+        assert len(rsps.calls) == 3  # one customer, two sessions
+    assert_error(refused, 429, "rate_limited", "limit of 2 checkouts per hour")
+    assert refused["Retry-After"]
+
+
+def test_the_credits_page_says_what_a_refund_left_owing_and_a_conversion_is_refused_with_402(
+    owner, tmp_path, browser
+):
+    from credits.models import CreditAccount
+    from tts_engine.registry import DEFAULT_VOICE
+
+    book = ready_book(owner, tmp_path)
+    credits_grant_by_system(user=owner, hundredths=500, reason="to spend")
+    CreditAccount.objects.filter(user=owner).update(shortfall=250)
+    page = browser.get("/credits/").content.decode()
+    assert "A refunded or disputed payment took back 2.50 credits you had already spent." in page
+    refused = browser.post(
+        f"/books/{book.uuid}/convert",
+        {"chapter": ["0"], "voice": DEFAULT_VOICE, "speed": "1.0", "idempotency_key": "k"},
+    )
+    assert refused.status_code == 402
+    assert "Buy credits to settle it" in refused.content.decode()

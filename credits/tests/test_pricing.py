@@ -120,7 +120,12 @@ def test_plan_settings_may_name_only_what_they_change():
     with override_settings(CREDITS_STORAGE_QUOTA_BYTES={"premium": 7}, CREDITS_RATE_LIMITS={"upload": "1/m"}):
         assert conf.storage_quota_bytes("free") == 2_000_000_000
         assert conf.storage_quota_bytes("premium") == 7
-        assert conf.rate_limits() == {"upload": "1/m", "conversion": "5/h", "text_preview": "60/h"}
+        assert conf.rate_limits() == {
+            "upload": "1/m",
+            "conversion": "5/h",
+            "text_preview": "60/h",
+            "checkout": "20/h",
+        }
 
 
 def test_the_documented_defaults():
