@@ -79,16 +79,21 @@ def book_details_update(
     if book.cover_origin in (Book.CoverOrigin.GENERATED, ""):
         # Drawn and stored before the transaction: storage is slow I/O.
         redrawn = _store_edited_cover(book, generated_cover(new_title, new_authors))
-    with transaction.atomic(durable=True):
-        locked = _lock_editable(book)
-        locked.title, locked.authors = new_title, new_authors
-        fields = ["title", "authors", "updated_at"]
-        if redrawn is not None and locked.cover_origin in (Book.CoverOrigin.GENERATED, ""):
-            fields += _swap_cover(locked, redrawn, origin=Book.CoverOrigin.GENERATED)
-        elif redrawn is not None:  # the reader uploaded a cover meanwhile: keep theirs
-            _delete_on_commit([redrawn[0]])
-        locked.save(update_fields=fields)
-        enqueue.send_on_commit(RETAG_TASK, locked.pk)
+    try:
+        with transaction.atomic(durable=True):
+            locked = _lock_editable(book)
+            locked.title, locked.authors = new_title, new_authors
+            fields = ["title", "authors", "updated_at"]
+            if redrawn is not None and locked.cover_origin in (Book.CoverOrigin.GENERATED, ""):
+                fields += _swap_cover(locked, redrawn, origin=Book.CoverOrigin.GENERATED)
+            elif redrawn is not None:  # the reader uploaded a cover meanwhile: keep theirs
+                _delete_on_commit([redrawn[0]])
+            locked.save(update_fields=fields)
+            enqueue.send_on_commit(RETAG_TASK, locked.pk)
+    except BaseException:
+        if redrawn is not None:  # stored for a change that did not happen: no one's
+            objects_delete_after_commit(keys=[redrawn[0]])
+        raise
     return locked
 
 

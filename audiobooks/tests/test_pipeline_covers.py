@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 import io
+import subprocess
 from pathlib import Path
 
+import imageio_ffmpeg
 import pytest
 from mutagen.id3 import ID3
 from mutagen.mp4 import MP4, MP4Cover
@@ -58,6 +60,15 @@ def assert_cover_in_audio(conversion: Conversion, cover: bytes, folder: Path) ->
     assert covr[0].imageformat == (
         MP4Cover.FORMAT_JPEG if cover.startswith(b"\xff\xd8") else MP4Cover.FORMAT_PNG
     )
+    # As a player's probe sees it: the picture is the file's attached cover, not a video track.
+    probe = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(m4b)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    pictures = [line for line in probe.stderr.splitlines() if "Video:" in line]
+    assert len(pictures) == 1
+    assert "(attached pic)" in pictures[0]
+    assert ("mjpeg" if cover.startswith(b"\xff\xd8") else "png") in pictures[0]
     mp3 = folder / "01.mp3"
     backend.object_download(storage_keys.mp3_key(**ids, number=1), mp3)
     apic = ID3(mp3).getall("APIC")
