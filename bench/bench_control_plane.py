@@ -306,8 +306,16 @@ class Postgres:
         return str(self.server.get_uri())
 
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.cleanup()
+        if self.server is None:
+            return
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+
+        # pgserver's cleanup leaves a server in a folder that outlives the run (--workdir) running.
+        with contextlib.suppress(Exception):
+            pg_ctl(
+                ["-w", "-m", "fast", "stop"], pgdata=self.datadir, user=self.server.system_user, timeout=60
+            )
+        self.server.cleanup()
 
 
 def main() -> int:
