@@ -57,7 +57,7 @@ API_LISTS = {
     "/api/v1/conversions": 4,
     "/api/v1/credits/entries": 4,
     "/api/v1/voices": 3,
-    "/api/v1/me/statistics": 7,
+    "/api/v1/me/statistics": 8,  # storage counts the Parts kept for current audiobooks
     "bookmarks": 5,
 }
 PAGES = {
@@ -65,7 +65,7 @@ PAGES = {
     "/books/?partial=1": 10,
     "/credits/": 11,
     "/voices/": 8,
-    "/accounts/settings/": 16,
+    "/accounts/settings/": 17,  # storage counts the Parts kept for current audiobooks
     "book": 15,
     "convert": 13,  # however many chapters: audiobooks/tests/test_chapter_picker.py tries 2,000
     "status": 13,

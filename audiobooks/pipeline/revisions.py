@@ -10,8 +10,10 @@ other Parts alone, and a refund after a cancel or failure counts only those.
 
 The revision is a new Conversion of the same book (``revision_of`` the one
 revised), so the previous audiobook's files stay where they are, downloadable,
-while it runs. Not done here: editing a chapter's text, another speed for one
-chapter, keeping a revision's Parts past the render cache's purge, moving
+while it runs. The current audiobook's Parts outlive the render cache's purge
+(``selectors.part_keys_in_use``), so a revision days later still reuses them.
+Not done here: editing a chapter's text, another speed for one chapter,
+deleting the old revision's files once the new one completes, moving
 bookmarks, and reverting.
 """
 

