@@ -35,6 +35,7 @@ urlpatterns = [
     path("books/<uuid:book_uuid>/position", player.book_position, name="book-position"),
     path("books/<uuid:book_uuid>/lexicon", lexicon.book_lexicon_page, name="book-lexicon"),
     path("books/<uuid:book_uuid>/lexicon/listen", lexicon.book_lexicon_listen, name="book-lexicon-listen"),
+    path("books/<uuid:book_uuid>/revise", lexicon.book_revise, name="book-revise"),
     path("credits/", credits.credits_page, name="credits"),
     path("lexicon/", lexicon.lexicon_page, name="lexicon"),
     path("lexicon/export.pls", lexicon.lexicon_download, {"kind": "pls"}, name="lexicon-export-pls"),
