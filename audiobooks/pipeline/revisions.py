@@ -12,9 +12,9 @@ The revision is a new Conversion of the same book (``revision_of`` the one
 revised), so the previous audiobook's files stay where they are, downloadable,
 while it runs. The current audiobook's Parts outlive the render cache's purge
 (``selectors.part_keys_in_use``), so a revision days later still reuses them.
-Not done here: editing a chapter's text, another speed for one chapter,
-deleting the old revision's files once the new one completes, moving
-bookmarks, and reverting.
+When it completes, the audiobook it revised loses its files and keeps its
+rows (``assemble._previous_revision_files_delete``). Not done here: editing a
+chapter's text, another speed for one chapter, moving bookmarks, and reverting.
 """
 
 from __future__ import annotations
