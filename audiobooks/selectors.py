@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum, Value
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.fields.json import KT
-from django.db.models.functions import Coalesce, Lower, NullIf, Substr
+from django.db.models.functions import Coalesce, Concat, Lower, NullIf, Substr
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -195,12 +195,37 @@ def _latest_files_prefix(book: Book) -> str | None:
 
 
 def storage_used_bytes(*, user: User) -> int:
-    """Bytes the user's files take: every row they own, pending uploads at their declared size.
+    """Bytes the user's files take: every row they own, pending uploads at their declared size,
+    and the cached Parts kept for their books' current audiobooks (``part_keys_in_use``).
 
-    Cached Parts belong to no one and count for no one.
+    Other cached Parts belong to no one and count for no one.
     """
     total = StoredObject.objects.filter(owner=user).aggregate(total=Sum("size"))["total"]
-    return int(total or 0)
+    return int(total or 0) + kept_parts_bytes(user=user)
+
+
+def current_revisions() -> QuerySet[Conversion]:
+    """Each book's current audiobook: its newest completed conversion, whose Parts are kept."""
+    newest = (
+        Conversion.objects.filter(book_id=OuterRef("book_id"), status=Conversion.Status.COMPLETED)
+        .order_by("-created_at", "-id")
+        .values("pk")[:1]
+    )
+    return Conversion.objects.filter(status=Conversion.Status.COMPLETED, pk=Subquery(newest))
+
+
+def kept_parts_bytes(*, user: User) -> int:
+    """Bytes of the cached Parts of the user's books' current audiobooks, each stored Part once; one query."""
+    # The render cache stores Parts as WAV (pipeline.sources.PART_EXTENSION: the pipeline imports us).
+    keys = (
+        Part.objects.filter(conversion__in=current_revisions().filter(owner=user))
+        .annotate(stored_key=Concat(Value(storage_keys.PARTS_PREFIX), "cache_key", Value(".wav")))
+        .values("stored_key")
+    )
+    total = StoredObject.objects.filter(kind=StoredObject.Kind.PART, key__in=keys).aggregate(
+        total=Sum("size")
+    )
+    return int(total["total"] or 0)
 
 
 def book_file_get_for_user(*, user: User, book_uuid: UUID, name: str) -> tuple[Book, StoredObject]:
@@ -280,16 +305,24 @@ def _chapter_number(key: str) -> int:
 
 
 def part_keys_in_use() -> QuerySet[StoredObject, str]:
-    """Keys of cached Parts that a conversion still running needs: ``purge_expired`` keeps these.
+    """Keys of cached Parts that a conversion still running, or a book's current audiobook, needs:
+    ``purge_expired`` keeps these.
 
     Every Part of every Conversion not yet finished (queued, synthesizing or
     assembling) counts, including Parts it reuses from the cache: a Part's
     ``cache_key`` is the digest in ``parts/<digest>.<ext>``. Part rows are
     recorded at submission, before any worker looks a Part up in the cache;
     a cached Part that vanishes when read is a miss and is rendered again.
+    So do the Parts of each book's newest completed conversion
+    (``current_revisions``), while the book exists, so a revision made days
+    later (``pipeline.revisions``) reuses them; they count in the owner's
+    storage (``storage_used_bytes``). Once a newer revision completes, the
+    older one's Parts go with the render cache's age like any other.
     """
     digest = Substr(OuterRef("key"), len(storage_keys.PARTS_PREFIX) + 1, 64)
-    needed = Part.objects.filter(conversion__status__in=Conversion.ACTIVE, cache_key=digest)
+    needed = Part.objects.filter(
+        Q(conversion__status__in=Conversion.ACTIVE) | Q(conversion__in=current_revisions()), cache_key=digest
+    )
     return (
         StoredObject.objects.filter(kind=StoredObject.Kind.PART, key__startswith=storage_keys.PARTS_PREFIX)
         .filter(Exists(needed))

@@ -86,6 +86,7 @@ urlpatterns = [
     path("billing/payments/<uuid:payment_uuid>/receipt", billing.billing_receipt, name="billing-receipt"),
     path("books/<uuid:book_uuid>/lexicon", lexicon.book_lexicon_page, name="book-lexicon"),
     path("books/<uuid:book_uuid>/lexicon/listen", lexicon.book_lexicon_listen, name="book-lexicon-listen"),
+    path("books/<uuid:book_uuid>/revise", lexicon.book_revise, name="book-revise"),
     path("lexicon/", lexicon.lexicon_page, name="lexicon"),
     path("lexicon/export.pls", lexicon.lexicon_download, {"kind": "pls"}, name="lexicon-export-pls"),
     path("lexicon/export.csv", lexicon.lexicon_download, {"kind": "csv"}, name="lexicon-export-csv"),

@@ -57,7 +57,7 @@ API_LISTS = {
     "/api/v1/conversions": 4,
     "/api/v1/credits/entries": 4,
     "/api/v1/voices": 3,
-    "/api/v1/me/statistics": 7,
+    "/api/v1/me/statistics": 8,  # storage counts the Parts kept for current audiobooks
     "bookmarks": 5,
 }
 PAGES = {
@@ -65,7 +65,7 @@ PAGES = {
     "/books/?partial=1": 11,
     "/credits/": 16,  # with billing (subscription, customer, payments, shortfall); Google set up?
     "/voices/": 8,
-    "/accounts/settings/": 18,  # the nav and the page each ask whether Google is set up
+    "/accounts/settings/": 19,  # Google set up (nav, page); storage counts the Parts kept
     "book": 17,
     "convert": 13,  # however many chapters: audiobooks/tests/test_chapter_picker.py tries 2,000
     "status": 13,

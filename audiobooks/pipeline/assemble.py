@@ -25,7 +25,7 @@ from audiobooks.audio.segment import AAC_PRIMING_SAMPLES
 from audiobooks.models import Book, Conversion, ConversionChapter, StoredObject
 from audiobooks.storage import backend
 from audiobooks.storage import keys as storage_keys
-from audiobooks.storage.services import stored_object_save
+from audiobooks.storage.services import objects_delete_after_commit, stored_object_save
 from ebookvoice import enqueue
 from ebookvoice.errors import TransientError
 from tts_engine.engines.base import EngineError
@@ -149,5 +149,27 @@ def _complete(conversion_id: int, *, duration_ms: int) -> None:
             conversion = Conversion.objects.only("book_id", "created_at").get(pk=conversion_id)
             if Book.objects.filter(pk=conversion.book_id, updated_at__gt=conversion.created_at).exists():
                 enqueue.send_on_commit("audiobooks.retag_book_files", conversion.book_id)
+            _previous_revision_files_delete(conversion_id)
     if completed:
         logger.info("conversion %s completed: %.1f min of audio", conversion_id, duration_ms / 60_000)
+
+
+def _previous_revision_files_delete(conversion_id: int) -> None:
+    """Inside the completing transaction: a revision replaces the audiobook it revised.
+
+    That one's file rows go with the status change, and its objects once it
+    commits; its Conversion and Part rows stay (for history). Only now, once
+    the new audiobook is complete: until then the previous one stays
+    downloadable. Chapter segments are content-addressed and shared, and Parts
+    go with the render cache's age (``selectors.part_keys_in_use``).
+    """
+    revision = Conversion.objects.select_related("revision_of__book__owner").filter(pk=conversion_id).first()
+    previous = revision.revision_of if revision is not None else None
+    if previous is None:
+        return
+    prefix = storage_keys.conversion_prefix(**storage_keys.deliverable_ids(previous))
+    files = StoredObject.objects.filter(key__startswith=prefix)
+    keys = list(files.values_list("key", flat=True))
+    files.delete()
+    transaction.on_commit(lambda: objects_delete_after_commit(keys=keys))
+    logger.info("conversion %s replaces %s: deleting its %d files", conversion_id, previous.uuid, len(keys))

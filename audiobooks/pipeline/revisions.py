@@ -10,15 +10,18 @@ other Parts alone, and a refund after a cancel or failure counts only those.
 
 The revision is a new Conversion of the same book (``revision_of`` the one
 revised), so the previous audiobook's files stay where they are, downloadable,
-while it runs. Not done here: editing a chapter's text, another speed for one
-chapter, keeping a revision's Parts past the render cache's purge, moving
-bookmarks, and reverting.
+while it runs. The current audiobook's Parts outlive the render cache's purge
+(``selectors.part_keys_in_use``), so a revision days later still reuses them.
+When it completes, the audiobook it revised loses its files and keeps its
+rows (``assemble._previous_revision_files_delete``). Not done here: editing a
+chapter's text, another speed for one chapter, moving bookmarks, and reverting.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
@@ -26,9 +29,10 @@ from django.db import IntegrityError, transaction
 from accounts.models import User
 from audiobooks import availability
 from audiobooks.errors import ConversionError
-from audiobooks.models import Conversion, ConversionChapter, Part
+from audiobooks.models import Chapter, Conversion, ConversionChapter, Part
 from audiobooks.selectors import conversion_get_for_user, storage_used_bytes
-from credits.pricing import format_credits
+from credits.conf import chars_per_credit
+from credits.pricing import format_credits, quote_hundredths
 from credits.ratelimits import Action, check_rate_limit
 from credits.selectors import conversion_storage_check
 from credits.services import conversion_charge
@@ -55,6 +59,52 @@ class RevisionUnchanged(ConversionError):
     http_status = 409
 
 
+@dataclass(frozen=True)
+class RevisionQuote:
+    """What a revision would render and cost, for the reader to see before confirming."""
+
+    conversion: Conversion
+    parts: int
+    parts_changed: int
+    characters_changed: int
+    cost_hundredths: int
+
+
+def _revision_plan(previous: Conversion) -> tuple[list[Chapter], str, list[Part]]:
+    """The revision's chapters, voice and unsaved Parts, each marked ``reused`` or not; or a refusal."""
+    if Conversion.objects.filter(book=previous.book, status__in=Conversion.ACTIVE).exists():
+        raise RevisionRunning(
+            "This audiobook is still being made. Wait until it finishes (or cancel it), then try again."
+        )
+    selections = previous.selections.select_related("chapter").order_by("position")
+    chapters = [selection.chapter for selection in selections]
+    voice_key = _voice_checked(previous.voice_key)
+    plan = _parts_plan(book=previous.book, chapters=chapters, voice_key=voice_key, speed=previous.speed)
+    kept = set(previous.parts.filter(status=Part.Status.DONE).values_list("cache_key", flat=True))
+    for part in plan:
+        part.reused = part.cache_key in kept
+    if all(part.reused for part in plan):
+        raise RevisionUnchanged(
+            "Nothing would change: every part of this audiobook would sound as it does now."
+        )
+    return chapters, voice_key, plan
+
+
+def revision_quote(*, user: User, conversion_uuid: UUID) -> RevisionQuote:
+    """What a revision of this audiobook would render and cost; refused as ``conversion_revise`` is."""
+    previous = conversion_get_for_user(user=user, conversion_uuid=conversion_uuid)
+    _, _, plan = _revision_plan(previous)
+    changed = [part for part in plan if not part.reused]
+    characters = sum(part.characters for part in changed)
+    return RevisionQuote(
+        conversion=previous,
+        parts=len(plan),
+        parts_changed=len(changed),
+        characters_changed=characters,
+        cost_hundredths=quote_hundredths(characters, chars_per_credit=chars_per_credit()),
+    )
+
+
 def conversion_revise(*, user: User, conversion_uuid: UUID, idempotency_key: str | None = None) -> Conversion:
     """Charge for the Parts that changed and record the revision with every Part, then dispatch.
 
@@ -68,24 +118,9 @@ def conversion_revise(*, user: User, conversion_uuid: UUID, idempotency_key: str
         return replayed
     previous = conversion_get_for_user(user=user, conversion_uuid=conversion_uuid)
     book = previous.book
-    if Conversion.objects.filter(book=book, status__in=Conversion.ACTIVE).exists():
-        raise RevisionRunning(
-            "This audiobook is still being made. Wait until it finishes (or cancel it), then try again."
-        )
-    chapters = [
-        selection.chapter for selection in previous.selections.select_related("chapter").order_by("position")
-    ]
-    voice_key = _voice_checked(previous.voice_key)
-    plan = _parts_plan(book=book, chapters=chapters, voice_key=voice_key, speed=previous.speed)
-    kept = set(previous.parts.filter(status=Part.Status.DONE).values_list("cache_key", flat=True).distinct())
-    for part in plan:
-        part.reused = part.cache_key in kept
+    chapters, voice_key, plan = _revision_plan(previous)
     characters = sum(part.characters for part in plan)
     charged = sum(part.characters for part in plan if not part.reused)
-    if not charged:
-        raise RevisionUnchanged(
-            "Nothing would change: every part of this audiobook would sound as it does now."
-        )
     check_rate_limit(request_or_key=str(user.pk), action=Action.CONVERSION)
     conversion_storage_check(
         user=user,

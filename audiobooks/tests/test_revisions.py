@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from accounts.tests.conftest import fresh_rate_limits  # noqa: F401
@@ -94,4 +95,54 @@ def test_a_revision_that_would_change_nothing_is_refused_and_charges_nothing(rea
     charges = CreditEntry.objects.count()
     assert_error(revise(api, first), 409, "revision_unchanged", "Nothing would change")
     assert CreditEntry.objects.count() == charges
+    assert Conversion.objects.count() == 1
+
+
+def browser_of(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_book_page_quotes_a_revision_before_the_reader_confirms_it(reader):
+    user, _, first = reader
+    finish(first)
+    browser = browser_of(user)
+    page = browser.get(f"/books/{first.book.uuid}/lexicon")
+    assert "See what would change and its price" in page.content.decode()
+    assert (
+        browser.get(f"/books/{first.book.uuid}/lexicon?quote=1")
+        .content.decode()
+        .count("Nothing would change")
+        == 1
+    )
+
+    lexicon_entry_create(
+        user=user, book_uuid=first.book.uuid, entry=EntryInput("Queequeg", respelling="Kwee-kweg")
+    )
+    quoted = browser.get(f"/books/{first.book.uuid}/lexicon?quote=1").content.decode()
+    changed = first.parts.select_related("chapter").get(chapter__title="Queequeg")
+    cost = -(-changed.characters // 500)
+    assert f"1 of {first.parts.count()} parts would change" in quoted
+    assert f"Make it again for 0.{cost:02d}" in quoted
+    balance = credit_balance_get(user=user)
+
+    answer = browser.post(f"/books/{first.book.uuid}/revise", {"conversion": str(first.uuid)})
+    assert answer.status_code == 302
+    revision = Conversion.objects.get(revision_of=first)
+    assert revision.charge_hundredths == cost
+    assert credit_balance_get(user=user) == balance - cost
+
+    again = browser.post(f"/books/{first.book.uuid}/revise", {"conversion": str(first.uuid)})
+    assert again.status_code == 409
+    assert "still being made" in again.content.decode()
+    assert Conversion.objects.count() == 2
+
+
+def test_revising_another_readers_audiobook_is_not_found(reader):
+    _, _, first = reader
+    finish(first)
+    stranger, _ = person_with_app("stranger@example.com")
+    answer = browser_of(stranger).post(f"/books/{first.book.uuid}/revise", {"conversion": str(first.uuid)})
+    assert answer.status_code == 404
     assert Conversion.objects.count() == 1

@@ -38,9 +38,11 @@ from audiobooks.lexicon.services import (
     lexicon_import,
 )
 from audiobooks.lexicon.voicing import word_preview
-from audiobooks.models import Book
-from audiobooks.selectors import book_get_for_user
+from audiobooks.models import Book, Conversion
+from audiobooks.pipeline.revisions import RevisionQuote, conversion_revise, revision_quote
+from audiobooks.selectors import book_get_for_user, book_latest_conversion
 from audiobooks.voices import previews
+from credits.pricing import format_credits
 from credits.ratelimits import Action, check_rate_limit
 from ebookvoice.errors import DomainError
 from tts_engine import lexicon as speech_lexicon
@@ -132,8 +134,18 @@ def lexicon_page(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _book_context(book: Book) -> dict[str, Any]:
+def _book_context(book: Book, *, quote: bool = False) -> dict[str, Any]:
     fixes = lexicon_fixes_for_book(book=book)
+    latest = book_latest_conversion(book=book)
+    revisable = latest if latest is not None and latest.status in Conversion.FINISHED else None
+    revision: RevisionQuote | None = None
+    revision_note = ""
+    if revisable is not None and quote:
+        # Asked for, not shown on every view: it cuts the whole book into Parts, as a revision would.
+        try:
+            revision = revision_quote(user=book.owner, conversion_uuid=revisable.uuid)
+        except DomainError as error:
+            revision_note = error.message
     words = [
         {"word": word, "count": count, "fix": fixes.get(word.casefold())}
         for word, count in book_problem_words(book=book, limit=PROBLEM_WORDS_SHOWN)
@@ -145,6 +157,9 @@ def _book_context(book: Book) -> dict[str, Any]:
         "max_entries": MAX_ENTRIES_PER_USER,
         "limits": _limits(),
         "export_query": f"?book={book.uuid}",
+        "revisable": revisable,
+        "revision": revision,
+        "revision_note": revision_note,
     }
 
 
@@ -161,9 +176,32 @@ def book_lexicon_page(request: HttpRequest, book_uuid: UUID) -> HttpResponse:
             context = {**_book_context(book), "form": request.POST}
             return refusal(request, error, template="audiobooks/book_lexicon.html", context=context)
         return redirect("audiobooks:book-lexicon", book_uuid=book.uuid)
-    response = render(request, "audiobooks/book_lexicon.html", _book_context(book))
+    context = _book_context(book, quote=request.GET.get("quote") == "1")
+    response = render(request, "audiobooks/book_lexicon.html", context)
     patch_cache_control(response, private=True, no_cache=True)
     return response
+
+
+@login_required
+@require_POST
+def book_revise(request: HttpRequest, book_uuid: UUID) -> HttpResponse:
+    """Make the book's audiobook again with its fixes: only the Parts that change are rendered and charged."""
+    user = user_of(request)
+    book = book_get_for_user(user=user, book_uuid=book_uuid)
+    conversion_uuid = _uuid(request.POST.get("conversion"))
+    try:
+        if conversion_uuid is None:
+            raise LexiconRefused("Choose the audiobook to make again.")
+        revision = conversion_revise(user=user, conversion_uuid=conversion_uuid)
+    except DomainError as error:
+        return refusal(request, error, template="audiobooks/book_lexicon.html", context=_book_context(book))
+    changed = revision.characters - revision.reused_characters
+    messages.success(
+        request,
+        f"Making your audiobook again: {changed:,} of {revision.characters:,} characters change, "
+        f"for {format_credits(revision.charge_hundredths)} credits. The previous one plays until it is done.",
+    )
+    return redirect("audiobooks:book-detail", book_uuid=book.uuid)
 
 
 @login_required

@@ -618,7 +618,8 @@ HEADLESS_TOKEN_STRATEGY = "accounts.tokens.IdleExpiringSessionTokenStrategy"  # 
 STORAGE_LINK_MAX_AGE_SECONDS = env.int("STORAGE_LINK_MAX_AGE_SECONDS", default=15 * 60)
 # A direct upload started and not finished within this is deleted by purge_expired.
 STORAGE_UPLOAD_EXPIRY_MINUTES = env.int("STORAGE_UPLOAD_EXPIRY_MINUTES", default=120)
-# Cached Parts (parts/…) older than this are deleted, unless a running conversion needs them.
+# Cached Parts (parts/…) older than this are deleted, unless a running conversion or a book's current
+# audiobook needs them.
 STORAGE_PARTS_MAX_AGE_HOURS = env.int("STORAGE_PARTS_MAX_AGE_HOURS", default=48)
 
 # --- Conversion pipeline (audiobooks.pipeline.conf reads these) ----------------------------

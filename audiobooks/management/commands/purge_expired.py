@@ -20,8 +20,9 @@ class Command(BaseCommand):
         "not finished by their deadline (STORAGE_UPLOAD_EXPIRY_MINUTES); uploaded originals older "
         "than CREDITS_ORIGINALS_RETENTION_DAYS (except of a book still being read); cached Parts "
         "(parts/...) older than STORAGE_PARTS_MAX_AGE_HOURS, except any Part a conversion that is "
-        "still running needs (audiobooks.selectors.part_keys_in_use); and the API's Idempotency-Key "
-        "records older than 48 hours. Safe to run at any time and to repeat; Celery beat runs it hourly."
+        "still running, or a book's current audiobook, needs (audiobooks.selectors.part_keys_in_use); "
+        "and the API's Idempotency-Key records older than 48 hours. Safe to run at any time and to "
+        "repeat; Celery beat runs it hourly."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -41,5 +42,5 @@ class Command(BaseCommand):
             f"{_line(f'originals older than {days} days', result.originals)}, "
             f"{_line(f'cached Parts older than {hours} hours', result.parts)} and "
             f"{keys:,} Idempotency-Key records older than {key_hours} hours; "
-            f"kept {result.parts_in_use:,} old Parts a running conversion needs."
+            f"kept {result.parts_in_use:,} old Parts a running conversion or a current audiobook needs."
         )
