@@ -32,7 +32,6 @@ from .storage.services import objects_delete_after_commit
 MAX_TITLE_CHARS = 500
 MAX_AUTHORS = 20
 MAX_AUTHOR_CHARS = 200
-RETAG_TASK = "audiobooks.retag_book_files"
 
 
 def _one_line(value: str) -> str:
@@ -89,7 +88,7 @@ def book_details_update(
             elif redrawn is not None:  # the reader uploaded a cover meanwhile: keep theirs
                 _delete_on_commit([redrawn[0]])
             locked.save(update_fields=fields)
-            enqueue.send_on_commit(RETAG_TASK, locked.pk)
+            enqueue.send_on_commit("audiobooks.retag_book_files", locked.pk)
     except BaseException:
         if redrawn is not None:  # stored for a change that did not happen: no one's
             objects_delete_after_commit(keys=[redrawn[0]])
@@ -121,7 +120,7 @@ def book_cover_replace(*, user: User, book_uuid: UUID, upload: IO[bytes], size: 
             locked = _lock_editable(book)
             fields = _swap_cover(locked, stored, origin=Book.CoverOrigin.UPLOADED)
             locked.save(update_fields=[*fields, "updated_at"])
-            enqueue.send_on_commit(RETAG_TASK, locked.pk)
+            enqueue.send_on_commit("audiobooks.retag_book_files", locked.pk)
     except BaseException:
         objects_delete_after_commit(keys=[stored[0]])
         raise

@@ -220,6 +220,8 @@ def sessions(tmp_path: Path, lifted_limits: None) -> dict[str, Any]:
     }  # fmt: skip
 
 
+# Every form of every page, each field with each odd value: some 2,000 posts, minutes on a busy machine.
+@pytest.mark.timeout(900)
 def test_every_web_form_answers_odd_values_below_500(sessions: dict[str, Any], capsys: Any) -> None:
     reader: User = sessions["user"]
     book, running = sessions["book"], sessions["running"]
