@@ -8,6 +8,7 @@ a default that only suits a laptop.
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -60,7 +61,26 @@ def configuration_errors(environ: dict[str, str]) -> list[str]:
             "CELERY_BROKER_URL and CACHE_URL must be different Redis servers: the broker "
             "needs noeviction and AOF, the cache an LRU policy"
         )
+    errors += [
+        f"{name} has no password: set requirepass on that Redis and put it in the URL "
+        f"({scheme}://:PASSWORD@host:6379/0)"
+        for name in REDIS_VARIABLES
+        if (scheme := redis_scheme_without_password(environ.get(name, "")))
+    ]
     return errors
+
+
+# The broker carries every task (a forged one runs with the workers' rights), the cache holds
+# sessions: neither may answer whoever reaches its port. A unix socket is guarded by the file system.
+REDIS_VARIABLES = ("CELERY_BROKER_URL", "CACHE_URL", "CELERY_RESULT_BACKEND")
+
+
+def redis_scheme_without_password(url: str) -> str:
+    """The URL's scheme if it is a TCP Redis URL with no password, else an empty string."""
+    parts = urlsplit(url)
+    if parts.scheme in ("redis", "rediss") and not parts.password:
+        return parts.scheme
+    return ""
 
 
 if _errors := configuration_errors(dict(os.environ)):

@@ -19,8 +19,8 @@ def production_environ(var_dir: Path, **overrides: str) -> dict[str, str]:
         SECRET_KEY="k7#Qp2!vXz9@Lm4$Rt6%Wy8^Bn1&Cd3*Fg5(Hj0)Ks-Ae_Uo+Iq=Zx",
         ALLOWED_HOSTS="ebookvoice.example",
         DATABASE_URL="postgres://ebv:secret@db:5432/ebookvoice",
-        CELERY_BROKER_URL="redis://broker:6379/0",
-        CACHE_URL="redis://cache:6379/0",
+        CELERY_BROKER_URL="redis://:broker-secret@broker:6379/0",
+        CACHE_URL="redis://:cache-secret@cache:6379/0",
         EMAIL_URL="smtp+tls://mailer:secret@smtp.example:587",
         FERNET_KEYS="0EMh2bQ3Qk3xw5Vq8a0wqk7q3TqkC1i8aV2fB7m6Qm8=",
         R2_ACCOUNT_ID="abc123",
@@ -229,10 +229,32 @@ def test_production_names_every_missing_variable_at_once(tmp_path):
 
 
 def test_production_refuses_one_redis_for_both_broker_and_cache(tmp_path):
-    environ = production_environ(tmp_path, CACHE_URL="redis://broker:6379/0")
+    environ = production_environ(tmp_path, CACHE_URL="redis://:broker-secret@broker:6379/0")
     result = manage(["check"], environ)
     assert result.returncode != 0
     assert "CELERY_BROKER_URL and CACHE_URL must be different Redis servers" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("CELERY_BROKER_URL", "redis://broker:6379/0"),
+        ("CACHE_URL", "rediss://user@cache:6380/0"),
+        ("CELERY_RESULT_BACKEND", "redis://results:6379/0"),
+    ],
+)
+def test_production_refuses_a_redis_url_without_a_password(tmp_path, name, url):
+    result = manage(["check"], production_environ(tmp_path, **{name: url}))
+    assert result.returncode != 0
+    scheme = url.split(":", 1)[0]
+    assert f"{name} has no password: set requirepass on that Redis and put it in the URL" in result.stderr
+    assert f"({scheme}://:PASSWORD@host:6379/0)" in result.stderr
+
+
+def test_production_accepts_redis_on_a_unix_socket_without_a_password(tmp_path):
+    environ = production_environ(tmp_path, CACHE_URL=f"unix://{tmp_path}/cache.sock")
+    result = manage(["check", "--deploy", "--fail-level", "WARNING"], environ)
+    assert result.returncode == 0, result.stderr
 
 
 def test_production_refuses_sqlite(tmp_path):
