@@ -78,15 +78,25 @@ def download_link(
 
 
 def upload_link(*, key: str, content_type: str, size: int, expires_in: int | None = None) -> Link:
-    """A PUT link for exactly this key, with the Content-Type and Content-Length signed."""
+    """A PUT link for exactly this key, with the Content-Type and Content-Length signed.
+
+    It writes once: ``If-None-Match: *`` is signed too, so S3 and R2 answer 412 to a second PUT
+    instead of letting it replace the file (the local view keeps its own one-PUT rule).
+    """
     seconds = _lifetime(expires_in)
     expires_at = timezone.now() + timedelta(seconds=seconds)
-    headers = {"Content-Type": content_type, "Content-Length": str(size)}
+    headers = {"Content-Type": content_type, "Content-Length": str(size), "If-None-Match": "*"}
     if backend.is_s3():
         client, bucket = backend.s3()
         url = client.generate_presigned_url(
             "put_object",
-            Params={"Bucket": bucket, "Key": key, "ContentType": content_type, "ContentLength": size},
+            Params={
+                "Bucket": bucket,
+                "Key": key,
+                "ContentType": content_type,
+                "ContentLength": size,
+                "IfNoneMatch": "*",
+            },
             ExpiresIn=seconds,
         )
     else:

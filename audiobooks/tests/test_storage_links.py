@@ -97,7 +97,11 @@ def test_an_upload_link_stores_exactly_the_file_announced(storage, owner):
     data = b"%PDF-1.7 " + b"x" * 5000
     awaiting_upload(owner, "users/u/uploads/a.pdf", len(data))
     link = links.upload_link(key="users/u/uploads/a.pdf", content_type="application/pdf", size=len(data))
-    assert link.headers == {"Content-Type": "application/pdf", "Content-Length": str(len(data))}
+    assert link.headers == {
+        "Content-Type": "application/pdf",
+        "Content-Length": str(len(data)),
+        "If-None-Match": "*",
+    }
     status, _, _ = storage.fetch("PUT", link.url, headers=link.headers, data=data)
     assert status == 200
     head = backend.object_head("users/u/uploads/a.pdf")
@@ -129,13 +133,18 @@ def test_an_upload_of_another_size_than_signed_is_refused(storage, owner):
 def test_presigned_urls_sign_what_s3_must_enforce_and_botocore_agrees_with_their_signature(s3):
     upload = links.upload_link(key="users/u/uploads/a.epub", content_type="application/epub+zip", size=1234)
     params = _params(upload.url)
-    assert params["X-Amz-SignedHeaders"] == "content-length;content-type;host"
+    assert params["X-Amz-SignedHeaders"] == "content-length;content-type;host;if-none-match"
     assert int(params["X-Amz-Expires"]) <= 900
     host = urlsplit(upload.url).netloc
-    good = {"host": host, "content-type": "application/epub+zip", "content-length": "1234"}
+    good = {
+        "host": host,
+        "content-type": "application/epub+zip",
+        "content-length": "1234",
+        "if-none-match": "*",
+    }
     assert presigned_signature(method="PUT", url=upload.url, headers=good) == params["X-Amz-Signature"]
     assert check_presigned(method="PUT", url=upload.url, headers=good).ok
-    for name, wrong in (("content-type", "text/plain"), ("content-length", "99999")):
+    for name, wrong in (("content-type", "text/plain"), ("content-length", "99999"), ("if-none-match", "x")):
         verdict = check_presigned(method="PUT", url=upload.url, headers={**good, name: wrong})
         assert verdict.code == "SignatureDoesNotMatch"
 

@@ -32,7 +32,11 @@ def test_a_direct_upload_round_trip_makes_a_book_and_queues_its_ingestion(
     storage, owner, django_capture_on_commit_callbacks
 ):
     started = _start(owner)
-    assert started.headers == {"Content-Type": "application/epub+zip", "Content-Length": str(len(EPUB))}
+    assert started.headers == {
+        "Content-Type": "application/epub+zip",
+        "Content-Length": str(len(EPUB)),
+        "If-None-Match": "*",
+    }
     assert storage_used_bytes(user=owner) == len(EPUB), "the declared size is reserved at start"
 
     status, _, _ = storage.fetch("PUT", started.url, headers=started.headers, data=EPUB)

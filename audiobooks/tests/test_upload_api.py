@@ -109,7 +109,11 @@ def test_an_app_uploads_a_real_epub_and_its_book_is_made_and_queued_for_reading(
         "finish_url",
     }
     assert body["method"] == "PUT"
-    assert body["headers"] == {"Content-Type": "application/epub+zip", "Content-Length": str(len(epub))}
+    assert body["headers"] == {
+        "Content-Type": "application/epub+zip",
+        "Content-Length": str(len(epub)),
+        "If-None-Match": "*",
+    }
     assert body["url"].startswith("http")
     assert body["finish_url"] == f"http://testserver{finish_path(body['upload_id'])}"
     now = timezone.now()
@@ -300,6 +304,20 @@ def test_a_local_upload_link_is_dead_after_finish_and_cannot_replace_the_origina
     assert status == 403
     assert b"finished or has expired" in text
     assert backend.object_head(book.original_key) is None
+
+
+def test_an_s3_upload_link_writes_once_and_a_second_put_cannot_replace_the_file(s3, app):
+    body = started_and_sent(s3, app)
+    other = b"PK\x03\x04" + b"X" * (len(EPUB) - 4)  # same size, other bytes
+    assert put(s3, body["url"], body["headers"], other) == 412
+    # Leaving the condition out breaks the signature rather than the rule.
+    unconditional = {name: value for name, value in body["headers"].items() if name != "If-None-Match"}
+    assert put(s3, body["url"], unconditional, other) == 403
+    assert app.post(finish_path(body["upload_id"])).status_code == 201
+    book = Book.objects.get()
+    assert b"".join(backend.object_chunks(book.original_key)) == EPUB
+    assert put(s3, body["url"], body["headers"], other) == 412
+    assert b"".join(backend.object_chunks(book.original_key)) == EPUB
 
 
 def test_a_local_upload_link_is_dead_once_its_upload_expired(local_storage, app):
