@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
@@ -184,20 +184,33 @@ def _voice_checked(voice_key: str) -> str:
         raise UnknownVoice(f"There is no voice {voice_key!r}. Please choose one from the list.") from exc
 
 
-def _parts_plan(*, book: Book, chapters: list[Chapter], voice_key: str, speed: float) -> list[Part]:
+def _parts_plan(
+    *,
+    book: Book,
+    chapters: list[Chapter],
+    voice_key: str,
+    speed: float,
+    texts: Mapping[int, str] | None = None,
+    speeds: Mapping[int, float] | None = None,
+) -> list[Part]:
     """Unsaved Parts of every chosen chapter, in reading order, with their render-cache keys.
 
     Each Part holds the lexicon entries that touch its text (and its spoken
     title), and only those are in its key: a new entry for a name re-renders
-    the Parts that say it and no other.
+    the Parts that say it and no other. A revision passes a chapter's edited
+    text (``texts``) and its own speed (``speeds``), both by the chapter's id.
     """
+    texts = texts or {}
+    speeds = speeds or {}
     language = book.language or "en"
     engine, voice_id = split_voice_key(voice_key)
     model_digest = get_engine(engine).model_digest(voice_id)
     lexicon = PartsLexicon(lexicon_for_book(book=book), voice_key=voice_key)
     plan: list[Part] = []
     for chapter in chapters:
-        for number, piece in enumerate(chapter_parts(text=chapter.text, language=language)):
+        chapter_text = texts.get(chapter.pk) or chapter.text
+        chapter_speed = speeds.get(chapter.pk)
+        for number, piece in enumerate(chapter_parts(text=chapter_text, language=language)):
             title = chapter.title if piece.speaks_title else None
             applied = lexicon.for_text(piece.text, title)
             plan.append(
@@ -210,10 +223,11 @@ def _parts_plan(*, book: Book, chapters: list[Chapter], voice_key: str, speed: f
                     speaks_title=piece.speaks_title,
                     ends_paragraph=piece.ends_paragraph,
                     lexicon=[entry.as_dict() for entry in applied],
+                    speed=chapter_speed,
                     cache_key=render_key(
                         voice_key=voice_key,
                         model_digest=model_digest,
-                        speed=speed,
+                        speed=chapter_speed or speed,
                         text=piece.text,
                         title=title,
                         language=language,
