@@ -51,6 +51,7 @@ from credits.services import conversion_charge
 
 from .dispatch import parts_dispatch_safely
 from .edits import ChapterEdit, ChapterEditInvalid, ChapterState, chapter_states_edited
+from .parts import PartText
 from .sources import cached_part_key
 from .submit import (
     _conversion_replayed,
@@ -131,6 +132,7 @@ def _revision_plan(
         speed=previous.speed,
         texts={pk: state.text for pk, state in states.items() if state.text},
         speeds={pk: state.speed for pk, state in states.items() if state.speed is not None},
+        kept=_cuts_of(previous),
     )
     kept = set(previous.parts.filter(status=Part.Status.DONE).values_list("cache_key", flat=True))
     for part in plan:
@@ -157,6 +159,17 @@ def _revision_plan(
         parts=plan,
         changes=changes,
     )
+
+
+def _cuts_of(previous: Conversion) -> dict[int, list[PartText]]:
+    """How the revised audiobook cut each chapter into Parts, by chapter id, in order."""
+    cuts: dict[int, list[PartText]] = {}
+    rows = previous.parts.order_by("chapter_id", "chapter_part_index").values_list(
+        "chapter_id", "text", "speaks_title", "ends_paragraph"
+    )
+    for chapter_id, text, speaks_title, ends_paragraph in rows:
+        cuts.setdefault(chapter_id, []).append(PartText(text, speaks_title, ends_paragraph))
+    return cuts
 
 
 def _revert_plan(previous: Conversion, *, revert_to: UUID) -> RevisionPlan:

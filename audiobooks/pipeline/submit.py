@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
@@ -41,7 +41,7 @@ from tts_engine.speech import render_key, validate_speed
 
 from .dispatch import parts_dispatch_safely
 from .outcomes import conversion_cancel_and_settle
-from .parts import chapter_parts
+from .parts import PartText, chapter_parts_keeping
 
 logger = logging.getLogger(__name__)
 
@@ -192,16 +192,21 @@ def _parts_plan(
     speed: float,
     texts: Mapping[int, str] | None = None,
     speeds: Mapping[int, float] | None = None,
+    kept: Mapping[int, Sequence[PartText]] | None = None,
 ) -> list[Part]:
     """Unsaved Parts of every chosen chapter, in reading order, with their render-cache keys.
 
     Each Part holds the lexicon entries that touch its text (and its spoken
     title), and only those are in its key: a new entry for a name re-renders
     the Parts that say it and no other. A revision passes a chapter's edited
-    text (``texts``) and its own speed (``speeds``), both by the chapter's id.
+    text (``texts``) and its own speed (``speeds``), and the Parts the
+    revised audiobook cut each chapter into (``kept``), all by the chapter's
+    id: those the text still holds are kept as they were, so an edit changes
+    only the Parts it touches.
     """
     texts = texts or {}
     speeds = speeds or {}
+    kept = kept or {}
     language = book.language or "en"
     engine, voice_id = split_voice_key(voice_key)
     model_digest = get_engine(engine).model_digest(voice_id)
@@ -210,7 +215,10 @@ def _parts_plan(
     for chapter in chapters:
         chapter_text = texts.get(chapter.pk) or chapter.text
         chapter_speed = speeds.get(chapter.pk)
-        for number, piece in enumerate(chapter_parts(text=chapter_text, language=language)):
+        pieces = chapter_parts_keeping(
+            text=chapter_text, previous=kept.get(chapter.pk, ()), language=language
+        )
+        for number, piece in enumerate(pieces):
             title = chapter.title if piece.speaks_title else None
             applied = lexicon.for_text(piece.text, title)
             plan.append(

@@ -8,6 +8,7 @@ from django.utils import timezone
 from accounts.tests.conftest import fresh_rate_limits  # noqa: F401
 from audiobooks.ingest.chapters import MAX_CHAPTER_CHARS
 from audiobooks.models import Conversion, ConversionChapter, Part, StoredObject
+from audiobooks.pipeline.places import ChapterTimeline, Spoken, place_moved
 from audiobooks.pipeline.sources import cached_part_key
 from audiobooks.pipeline.submit import conversion_cancel, conversion_submit
 from audiobooks.tests.factories import story_book
@@ -254,3 +255,21 @@ def test_going_back_to_an_unknown_or_unfinished_revision_is_refused(reader, tmp_
     assert_error(revise(api, first, {"revert_to": str(cancelled.uuid)}), 409, "revision_target_unfinished")
     assert_error(revise(api, first, {"revert_to": str(first.uuid)}), 409, "revision_unchanged")
     assert CreditEntry.objects.count() == charges
+
+
+def timeline(number: int, *sentences: tuple[int, int, str]) -> ChapterTimeline:
+    return ChapterTimeline(number=number, keys=[], sentences=[Spoken(*sentence) for sentence in sentences])
+
+
+def test_a_place_moves_to_the_same_sentence_the_same_way_into_it():
+    old = timeline(
+        2, (0, 1000, "Title"), (1000, 3000, "Cut me."), (3000, 5000, "Keep me."), (5000, 6000, "End.")
+    )
+    new = timeline(2, (0, 1000, "Title"), (1000, 4000, "Keep me."), (4000, 5000, "End."))
+    assert place_moved(3500, old, new) == 1000 + 750  # a quarter into "Keep me.", now 3 s long
+    assert place_moved(5200, old, new) == 4200
+    assert place_moved(500, old, new) == 500
+    # In the sentence removed: where the text after it now begins.
+    assert place_moved(1500, old, new) == 1000
+    # Past the end: the end of the last sentence.
+    assert place_moved(9000, old, new) == 5000
