@@ -74,6 +74,11 @@ class RevisionUnchanged(ConversionError):
     http_status = 409
 
 
+class NoAudiobookYet(ConversionError):
+    code = "no_audiobook"
+    http_status = 409
+
+
 class RevisionTargetUnknown(ConversionError):
     code = "revision_target_unknown"
     http_status = 404
@@ -94,6 +99,10 @@ class RevisionQuote:
     characters_changed: int
     cost_hundredths: int
     changes: list[str]
+
+    @property
+    def parts_reused(self) -> int:
+        return self.parts - self.parts_changed
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 from django.utils import timezone
+from django.utils.html import escape
 
 from accounts.tests.conftest import fresh_rate_limits  # noqa: F401
 from audiobooks.ingest.chapters import MAX_CHAPTER_CHARS
@@ -273,3 +275,108 @@ def test_a_place_moves_to_the_same_sentence_the_same_way_into_it():
     assert place_moved(1500, old, new) == 1000
     # Past the end: the end of the last sentence.
     assert place_moved(9000, old, new) == 5000
+
+
+def browser_of(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_edit_page_quotes_a_chapter_edit_before_the_reader_confirms_it_and_lists_the_history(reader):
+    user, _, first = reader
+    finish(first)
+    browser = browser_of(user)
+    book = first.book
+    url = f"/books/{book.uuid}/revisions"
+    assert url in browser.get(f"/books/{book.uuid}/").content.decode()
+    page = browser.get(f"{url}?chapter=2").content.decode()
+    assert "First made" in page
+    text = chapter_text(first, 2)
+    assert escape(text.split("\n\n")[0]) in page
+
+    new_text = edited(text).replace("\n", "\r\n")  # as a browser posts a textarea
+    quoted = browser.post(url, {"action": "quote", "chapter": "2", "text": new_text, "speed": "1.0"})
+    assert quoted.status_code == 200, quoted.content
+    body = quoted.content.decode()
+    changed = [p for p in first.parts.filter(chapter__title="Queequeg") if "the" in p.text]
+    assert "1 part re-rendered" in body
+    assert "reused parts are free (5 of 6)" in body
+    assert "Chapter 2 (Queequeg): text edited" in body
+    assert not Conversion.objects.filter(revision_of=first).exists()
+    balance = credit_balance_get(user=user)
+
+    made = browser.post(url, {"action": "confirm", "chapter": "2", "text": new_text, "speed": "1.0"})
+    assert made.status_code == 302
+    revision = Conversion.objects.get(revision_of=first)
+    rendered = revision.parts.get(reused=False)
+    assert changed
+    assert revision.charge_hundredths == ceil_hundredths(rendered.characters)
+    assert f"{revision.charge_hundredths / 100:.2f}" in body
+    assert credit_balance_get(user=user) == balance - revision.charge_hundredths
+
+    running = browser.post(url, {"action": "quote", "chapter": "1", "speed": "1.5", "text": ""})
+    assert running.status_code == 409
+    assert "still being made" in running.content.decode()
+
+    finish(revision)
+    history = browser.get(url).content.decode()
+    assert "Chapter 2 (Queequeg): text edited" in history
+    assert history.count("Go back to this") == 1
+    back = browser.post(url, {"action": "revert-quote", "revert_to": str(first.uuid)})
+    assert back.status_code == 200
+    # No Part of the first is stored in this test: all are rendered again, at the normal price.
+    assert "6 parts re-rendered" in back.content.decode()
+    assert browser.post(url, {"action": "revert", "revert_to": str(first.uuid)}).status_code == 302
+    assert Conversion.objects.filter(revision_of=revision).get().changes[0].startswith("Back to the revision")
+
+
+@pytest.mark.parametrize(
+    ("form", "status", "says"),
+    [
+        ({"action": "quote", "chapter": "2", "text": "   ", "speed": "1.0"}, 400, "empty"),
+        ({"action": "quote", "chapter": "2", "text": "— * —", "speed": "1.0"}, 400, "no word"),
+        ({"action": "quote", "chapter": "2", "text": "x " * 70_000, "speed": "1.0"}, 413, "at most"),
+        ({"action": "quote", "chapter": "2", "speed": "fast"}, 400, "between"),
+        ({"action": "quote", "chapter": "2", "speed": "9"}, 400, "between"),
+        ({"action": "quote", "chapter": "9", "speed": "1.5"}, 404, "no chapter"),
+        ({"action": "revert-quote", "revert_to": "not-a-uuid"}, 404, "no such revision"),
+    ],
+)
+def test_a_bad_edit_on_the_page_is_the_page_again_with_its_reason(reader, form, status, says):
+    user, _, first = reader
+    finish(first)
+    answer = browser_of(user).post(f"/books/{first.book.uuid}/revisions", form)
+    assert answer.status_code == status
+    assert says in answer.content.decode()
+    assert Conversion.objects.count() == 1
+
+
+def test_another_readers_edit_page_is_not_found(reader):
+    _, _, first = reader
+    finish(first)
+    stranger, _ = person_with_app("stranger@example.com")
+    browser = browser_of(stranger)
+    url = f"/books/{first.book.uuid}/revisions"
+    assert browser.get(url).status_code == 404
+    assert browser.post(url, {"action": "confirm", "chapter": "1", "speed": "1.5"}).status_code == 404
+    assert Conversion.objects.count() == 1
+
+
+ODD = ["\u0663", "\u00b2", "9" * 30, "NaN", "Infinity", "1e309", "", " ", "a\x00b", "-1"]
+
+
+def test_odd_values_in_every_field_of_the_edit_page_are_answered_below_500(reader):
+    user, _, first = reader
+    finish(first)
+    browser = browser_of(user)
+    url = f"/books/{first.book.uuid}/revisions"
+    defaults = {"action": "quote", "chapter": "2", "text": "A new text.", "speed": "1.0", "revert_to": ""}
+    for field in defaults:
+        for value in ODD:
+            for action in ("quote", "revert-quote"):
+                form = {**defaults, "action": action, field: value}
+                answer = browser.post(url, form)
+                assert answer.status_code < 500, (form, answer.status_code)
+        assert browser.get(url, {"chapter": ODD[0]}).status_code == 200
+    assert Conversion.objects.count() == 1
