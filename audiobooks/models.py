@@ -265,6 +265,9 @@ class Conversion(models.Model):
         default=0, help_text="Of the characters, those in Parts reused from the revised audiobook: free."
     )
     charge_hundredths = models.PositiveIntegerField(help_text="What was charged, in hundredths of a credit.")
+    changes = models.JSONField(
+        default=list, blank=True, help_text="What this revision changed, a line each, for the book's history."
+    )
     idempotency_key = models.CharField(
         max_length=255, blank=True, help_text="The client's Idempotency-Key, unique per owner."
     )
@@ -368,6 +371,15 @@ class ConversionChapter(models.Model):
     )
     segment_key = models.CharField(max_length=255, blank=True, help_text="The chapter's AAC segment.")
     finished_at = models.DateTimeField(null=True, blank=True)
+    text = models.TextField(
+        blank=True,
+        help_text="The chapter's text as the reader edited it for this audiobook; empty: the book's.",
+    )
+    speed = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="This chapter's own speed, when the reader chose one; else the conversion's.",
+    )
 
     class Meta:
         ordering = ("conversion", "position")
@@ -385,6 +397,10 @@ class ConversionChapter(models.Model):
                 | Q(gain_db__isnull=False, duration_ms__isnull=False, finished_at__isnull=False),
                 name="audiobooks_convchapter_ready_has_audio",
             ),
+            models.CheckConstraint(
+                condition=Q(speed__isnull=True) | Q(speed__gte=0.5, speed__lte=2.0),
+                name="audiobooks_convchapter_speed_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -394,6 +410,10 @@ class ConversionChapter(models.Model):
     def number(self) -> int:
         """The chapter's number in the finished book, from 1: mp3/NN.mp3, captions/NN.vtt."""
         return self.position + 1
+
+    @property
+    def text_edited(self) -> bool:
+        return bool(self.text)
 
 
 class Part(models.Model):
@@ -437,6 +457,9 @@ class Part(models.Model):
         default=list,
         blank=True,
         help_text="The lexicon entries that touch its text, as rendered (tts_engine.lexicon.Applied).",
+    )
+    speed = models.FloatField(
+        null=True, blank=True, help_text="Said at its chapter's own speed; empty: at the conversion's."
     )
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)

@@ -541,3 +541,34 @@ def user_statistics_get(*, user: User) -> UserStatistics:
         audio_ms=int(audio_ms or 0),
         storage=storage_use_get(user=user),
     )
+
+
+@dataclass(frozen=True)
+class RevisionHistory:
+    """A book's audiobook and its history, for the "Edit and history" page.
+
+    ``current`` is the newest conversion when it has finished (the one an edit
+    revises), ``chapters`` its chapters in order with their edited text and
+    speed, and ``revisions`` every conversion of the book, newest first.
+    """
+
+    current: Conversion | None
+    running: bool
+    chapters: list[ConversionChapter]
+    revisions: list[Conversion]
+
+
+def revision_history(*, book: Book) -> RevisionHistory:
+    """Three queries: the conversions, the current one's chapters (with the book's chapter text)."""
+    revisions = list(Conversion.objects.filter(book=book).order_by("-created_at", "-id"))
+    latest = revisions[0] if revisions else None
+    current = latest if latest is not None and latest.status in Conversion.FINISHED else None
+    chapters = (
+        list(current.selections.select_related("chapter").order_by("position")) if current is not None else []
+    )
+    return RevisionHistory(
+        current=current,
+        running=latest is not None and current is None,
+        chapters=chapters,
+        revisions=revisions,
+    )

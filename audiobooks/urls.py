@@ -14,6 +14,7 @@ from .web import (
     library,
     local_links,
     player,
+    revisions,
     uploads,
     voices,
 )
@@ -87,6 +88,7 @@ urlpatterns = [
     path("books/<uuid:book_uuid>/lexicon", lexicon.book_lexicon_page, name="book-lexicon"),
     path("books/<uuid:book_uuid>/lexicon/listen", lexicon.book_lexicon_listen, name="book-lexicon-listen"),
     path("books/<uuid:book_uuid>/revise", lexicon.book_revise, name="book-revise"),
+    path("books/<uuid:book_uuid>/revisions", revisions.book_revisions_page, name="book-revisions"),
     path("lexicon/", lexicon.lexicon_page, name="lexicon"),
     path("lexicon/export.pls", lexicon.lexicon_download, {"kind": "pls"}, name="lexicon-export-pls"),
     path("lexicon/export.csv", lexicon.lexicon_download, {"kind": "csv"}, name="lexicon-export-csv"),

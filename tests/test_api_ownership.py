@@ -86,6 +86,7 @@ ENDPOINTS: list[tuple[str, str, Any]] = [
     ("GET", "/api/v1/conversions/{conversion}", None),
     ("POST", "/api/v1/conversions/{conversion}/cancel", None),
     ("POST", "/api/v1/conversions/{conversion}/revisions", None),
+    ("POST", "/api/v1/conversions/{conversion}/revisions/quote", {"chapters": [{"number": 1, "speed": 1.5}]}),
     ("GET", "/api/v1/conversions/{conversion}/downloads", None),
     ("GET", "/api/v1/lexicon?book={book}", None),
     ("POST", "/api/v1/lexicon", {"text": "Storm", "respelling": "Sturm", "book": "{book}"}),

@@ -36,6 +36,7 @@ OPERATIONS = {
     ("get", "/api/v1/conversions/{conversion_uuid}"),
     ("post", "/api/v1/conversions/{conversion_uuid}/cancel"),
     ("post", "/api/v1/conversions/{conversion_uuid}/revisions"),
+    ("post", "/api/v1/conversions/{conversion_uuid}/revisions/quote"),
     ("get", "/api/v1/conversions/{conversion_uuid}/downloads"),
     ("get", "/api/v1/credits"),
     ("get", "/api/v1/credits/entries"),

@@ -15,8 +15,9 @@ from rest_framework.views import APIView
 from audiobooks import idempotency, selectors
 from audiobooks.delivery.files import conversion_files_for_user
 from audiobooks.models import Conversion
+from audiobooks.pipeline.edits import ChapterEdit
 from audiobooks.pipeline.progress import conversion_progress
-from audiobooks.pipeline.revisions import conversion_revise
+from audiobooks.pipeline.revisions import conversion_revise, revision_quote
 from audiobooks.pipeline.submit import conversion_cancel, conversion_submit
 from ebookvoice.api.pagination import Pagination
 from ebookvoice.api.schema import RETRY_AFTER, errors
@@ -28,6 +29,8 @@ from .serializers import (
     ConversionFilesOutput,
     ConversionListFilter,
     ConversionOutput,
+    RevisionInput,
+    RevisionQuoteOutput,
 )
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -169,35 +172,53 @@ class ConversionDownloadsApi(APIView):
         return Response(ConversionFilesOutput(data).data)
 
 
+def _revision_asked(request: Request) -> dict[str, Any]:
+    """The body's edits and revert target, as ``conversion_revise`` and ``revision_quote`` take them."""
+    data = RevisionInput(data=request.data)
+    data.is_valid(raise_exception=True)
+    return {
+        "edits": [ChapterEdit(**edit) for edit in data.validated_data.get("chapters", [])],
+        "revert_to": data.validated_data.get("revert_to"),
+    }
+
+
 class ConversionRevisionApi(APIView):
     @extend_schema(
         operation_id="conversions_revisions_create",
         tags=["conversions"],
-        summary="Make the audiobook again with your pronunciation fixes, rendering only what changed",
+        summary="Make the audiobook again: with your pronunciation fixes, edited chapters, or as it was",
         description=(
-            "A new conversion of the same chapters, voice and speed (`revision_of` this one). Parts "
-            "that would sound the same are reused and not charged; the charge is for the characters "
-            "of the Parts rendered. The previous audiobook's files stay downloadable. 409 "
-            "`revision_running` while any conversion of the book runs, 409 `revision_unchanged` when "
-            "no Part would change."
+            "A new conversion of the same chapters and voice (`revision_of` this one). With no body, "
+            "it is said with your lexicon as it is now; with `chapters`, those chapters' text or speed "
+            "change too (edits carry over to later revisions); with `revert_to`, it becomes that earlier "
+            "completed revision again. Parts that would sound the same are reused and not charged; the "
+            "charge is for the characters of the Parts rendered (on a revert, the Parts no longer "
+            "stored). The previous audiobook's files stay downloadable until the new one completes. "
+            "409 `revision_running` while any conversion of the book runs, 409 `revision_unchanged` "
+            "when no Part would change, 404 `chapter_not_in_audiobook`, 404 `revision_target_unknown`, "
+            "409 `revision_target_unfinished`, 400 `chapter_text_empty` or `chapter_text_unspeakable`, "
+            "413 `chapter_text_too_long`."
         ),
-        request=None,
+        request=RevisionInput,
         responses={201: ConversionDetailOutput, **errors(400, 402, 404, 409, 413, 422, 429, 503)},
         parameters=[IDEMPOTENCY_KEY, RETRY_AFTER],
     )
     def post(self, request: Request, conversion_uuid: UUID) -> Response:
         user = user_of(request)
+        selectors.conversion_get_for_user(user=user, conversion_uuid=conversion_uuid)  # 404 before the body
         key = idempotency.idempotency_key_parse(request.headers.get(idempotency.HEADER))
 
         def revise() -> tuple[int, Any]:
-            revision = conversion_revise(user=user, conversion_uuid=conversion_uuid, idempotency_key=key)
+            revision = conversion_revise(
+                user=user, conversion_uuid=conversion_uuid, idempotency_key=key, **_revision_asked(request)
+            )
             return status.HTTP_201_CREATED, _detail(revision)
 
         answer = idempotency.idempotent_response(
             user=user,
             key=key,
             fingerprint=idempotency.request_fingerprint(
-                method=request.method or "POST", path=request.path, body=None
+                method=request.method or "POST", path=request.path, body=request.data
             ),
             work=revise,
         )
@@ -205,3 +226,21 @@ class ConversionRevisionApi(APIView):
         if answer.replayed:
             response["Idempotent-Replayed"] = "true"
         return response
+
+
+class ConversionRevisionQuoteApi(APIView):
+    @extend_schema(
+        operation_id="conversions_revisions_quote",
+        tags=["conversions"],
+        summary="What a revision would render and cost, before making it",
+        description=(
+            "The same body as `POST …/revisions`, refused the same way; nothing is written or charged."
+        ),
+        request=RevisionInput,
+        responses={200: RevisionQuoteOutput, **errors(400, 404, 409, 413, 503)},
+    )
+    def post(self, request: Request, conversion_uuid: UUID) -> Response:
+        user = user_of(request)
+        selectors.conversion_get_for_user(user=user, conversion_uuid=conversion_uuid)  # 404 before the body
+        quote = revision_quote(user=user, conversion_uuid=conversion_uuid, **_revision_asked(request))
+        return Response(RevisionQuoteOutput(quote).data)

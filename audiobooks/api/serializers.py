@@ -185,6 +185,46 @@ class ConversionCreateInput(serializers.Serializer):
     speed = serializers.FloatField(default=1.0, min_value=SPEED_MIN, max_value=SPEED_MAX)
 
 
+class ChapterEditInput(serializers.Serializer):
+    number = serializers.IntegerField(
+        min_value=1, max_value=MAX_CHAPTER_NUMBER, help_text="The chapter's number in the audiobook, from 1."
+    )
+    text = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text=(
+            "The chapter's new text: paragraphs separated by a blank line, cleaned as an uploaded book is; "
+            "empty, wordless (400) or over 120,000 characters (413) is refused."
+        ),
+    )
+    speed = serializers.FloatField(
+        required=False, min_value=SPEED_MIN, max_value=SPEED_MAX, help_text="The chapter's own speed."
+    )
+
+
+class RevisionInput(serializers.Serializer):
+    chapters = serializers.ListField(
+        child=ChapterEditInput(),
+        required=False,
+        max_length=10_000,
+        help_text="Edits of chapters; none: today's lexicon only.",
+    )
+    revert_to = serializers.UUIDField(
+        required=False, help_text="An earlier completed revision of this audiobook to go back to."
+    )
+
+
+class RevisionQuoteOutput(serializers.Serializer):
+    conversion = serializers.UUIDField(source="conversion.uuid", help_text="The audiobook revised.")
+    parts = serializers.IntegerField(help_text="Parts the revision would have.")
+    parts_rendered = serializers.IntegerField(source="parts_changed", help_text="Of them, those rendered.")
+    characters_rendered = serializers.IntegerField(source="characters_changed")
+    credits = CreditsField(source="cost_hundredths", help_text="The charge; reused Parts are free.")
+    credits_hundredths = serializers.IntegerField(source="cost_hundredths")
+    changes = serializers.ListField(child=serializers.CharField())
+
+
 class ProgressOutput(serializers.Serializer):
     percent = serializers.FloatField(help_text="Of the characters; 100 only once completed.")
     parts_done = serializers.IntegerField()
@@ -202,6 +242,8 @@ class ConversionChapterOutput(serializers.Serializer):
     title = serializers.CharField(source="chapter.title")
     status = serializers.ChoiceField(choices=ConversionChapter.Status.choices)
     duration_ms = serializers.IntegerField(allow_null=True)
+    text_edited = serializers.BooleanField(help_text="Read from the reader's edited text, not the book's.")
+    speed = serializers.FloatField(allow_null=True, help_text="Its own speed; null: the conversion's.")
 
 
 class ConversionOutput(serializers.Serializer):
@@ -217,6 +259,10 @@ class ConversionOutput(serializers.Serializer):
     )
     revision_of = serializers.UUIDField(
         source="revision_of.uuid", allow_null=True, default=None, help_text="The conversion this revises."
+    )
+    changes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="What this revision changed, a line each; empty for the first.",
     )
     credits_charged = CreditsField(source="charge_hundredths", help_text="What was charged, in credits.")
     credits_charged_hundredths = serializers.IntegerField(source="charge_hundredths")

@@ -50,6 +50,11 @@ urlpatterns = [
         name="api_conversion_revisions",
     ),
     path(
+        "conversions/<uuid:conversion_uuid>/revisions/quote",
+        conversions.ConversionRevisionQuoteApi.as_view(),
+        name="api_conversion_revision_quote",
+    ),
+    path(
         "conversions/<uuid:conversion_uuid>/downloads",
         conversions.ConversionDownloadsApi.as_view(),
         name="api_conversion_downloads",

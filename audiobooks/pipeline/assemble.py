@@ -33,6 +33,7 @@ from tts_engine.registry import get_voice
 
 from . import conf
 from .outcomes import ASSEMBLY_FAILED_MESSAGE, conversion_fail
+from .places import places_follow_revision
 from .sources import authors_of, book_cover
 
 logger = logging.getLogger(__name__)
@@ -150,6 +151,7 @@ def _complete(conversion_id: int, *, duration_ms: int) -> None:
             if Book.objects.filter(pk=conversion.book_id, updated_at__gt=conversion.created_at).exists():
                 enqueue.send_on_commit("audiobooks.retag_book_files", conversion.book_id)
             _previous_revision_files_delete(conversion_id)
+            places_follow_revision(revision_id=conversion_id)
     if completed:
         logger.info("conversion %s completed: %.1f min of audio", conversion_id, duration_ms / 60_000)
 

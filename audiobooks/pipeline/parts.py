@@ -16,7 +16,8 @@ chapter's text lands in exactly one Part, in order.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from tts_engine.chunking import split_chunks, split_paragraphs, split_sentences
 
@@ -73,3 +74,77 @@ def chapter_parts(*, text: str, language: str = "en", max_chars: int = PART_MAX_
     if current:
         parts.append(PartText(current, speaks_title=not parts, ends_paragraph=current_ends_paragraph))
     return parts
+
+
+def chapter_parts_keeping(
+    *, text: str, previous: Sequence[PartText], language: str = "en", max_chars: int = PART_MAX_CHARS
+) -> list[PartText]:
+    """The chapter's text as Parts, keeping the ``previous`` Parts it still holds word for word.
+
+    After an edit, cutting the whole chapter afresh would move the cuts (the
+    even share changes with the length) and so change every Part's text and
+    render-cache key. Instead the previous Parts the new text still opens with,
+    and those it still ends with, are kept as they were, each with the same
+    break (paragraph or sentence) after it; only the text between them is cut
+    again. An edit in one Part re-renders that Part, or the few around it.
+    """
+    if not previous:
+        return chapter_parts(text=text, language=language, max_chars=max_chars)
+    head, at = _kept_head(text, previous)
+    tail, stop, middle_ends_paragraph = _kept_tail(text, previous[len(head) :], at)
+    middle = text[at:stop].strip() if at < stop else ""
+    pieces = list(head)
+    if middle:
+        cut = chapter_parts(text=middle, language=language, max_chars=max_chars)
+        if tail and cut:
+            cut[-1] = replace(cut[-1], ends_paragraph=middle_ends_paragraph)
+        pieces.extend(cut)
+    pieces.extend(tail)
+    if not pieces:
+        return []
+    pieces[-1] = replace(pieces[-1], ends_paragraph=True)  # a chapter's last Part ends its last paragraph
+    return [replace(piece, speaks_title=number == 0) for number, piece in enumerate(pieces)]
+
+
+def _kept_head(text: str, previous: Sequence[PartText]) -> tuple[list[PartText], int]:
+    """The previous Parts the text opens with, each followed by its break; and where they end."""
+    head: list[PartText] = []
+    at = 0
+    for part in previous:
+        end = at + len(part.text)
+        if not text.startswith(part.text, at):
+            break
+        if end == len(text):
+            return [*head, part], end
+        separator = _PARAGRAPH_BREAK if part.ends_paragraph else " "
+        if not text.startswith(separator, end):
+            break
+        head.append(part)
+        at = end + len(separator)
+    return head, at
+
+
+def _kept_tail(text: str, rest: Sequence[PartText], at: int) -> tuple[list[PartText], int, bool]:
+    """The previous Parts the text ends with, after ``at``; where the text before them ends; its break."""
+    tail: list[PartText] = []
+    stop = len(text)
+    ends_paragraph = True
+    if at >= len(text):
+        return tail, stop, ends_paragraph
+    for part in reversed(rest):
+        start = stop - len(part.text)
+        if start < at or text[start:stop] != part.text:
+            break
+        if tail and part.ends_paragraph != ends_paragraph:
+            break
+        if start == at:
+            return [part, *tail], start, ends_paragraph
+        if text.endswith(_PARAGRAPH_BREAK, at, start):
+            before, breaks_paragraph = start - len(_PARAGRAPH_BREAK), True
+        elif text.endswith(" ", at, start):
+            before, breaks_paragraph = start - 1, False
+        else:
+            break
+        tail.insert(0, part)
+        stop, ends_paragraph = before, breaks_paragraph
+    return tail, stop, ends_paragraph

@@ -257,7 +257,7 @@ def _render_and_store(part: Part, *, worker: str) -> tuple[int, list[dict[str, o
                 voice_id=voice_id,
                 text=part.text,
                 title=part.chapter.title if part.speaks_title else None,
-                speed=conversion.speed,
+                speed=part.speed or conversion.speed,
                 language=conversion.book.language or "en",
                 ends_paragraph=part.ends_paragraph,
                 should_stop=heartbeat.lost,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
@@ -41,7 +41,7 @@ from tts_engine.speech import render_key, validate_speed
 
 from .dispatch import parts_dispatch_safely
 from .outcomes import conversion_cancel_and_settle
-from .parts import chapter_parts
+from .parts import PartText, chapter_parts_keeping
 
 logger = logging.getLogger(__name__)
 
@@ -184,20 +184,41 @@ def _voice_checked(voice_key: str) -> str:
         raise UnknownVoice(f"There is no voice {voice_key!r}. Please choose one from the list.") from exc
 
 
-def _parts_plan(*, book: Book, chapters: list[Chapter], voice_key: str, speed: float) -> list[Part]:
+def _parts_plan(
+    *,
+    book: Book,
+    chapters: list[Chapter],
+    voice_key: str,
+    speed: float,
+    texts: Mapping[int, str] | None = None,
+    speeds: Mapping[int, float] | None = None,
+    kept: Mapping[int, Sequence[PartText]] | None = None,
+) -> list[Part]:
     """Unsaved Parts of every chosen chapter, in reading order, with their render-cache keys.
 
     Each Part holds the lexicon entries that touch its text (and its spoken
     title), and only those are in its key: a new entry for a name re-renders
-    the Parts that say it and no other.
+    the Parts that say it and no other. A revision passes a chapter's edited
+    text (``texts``) and its own speed (``speeds``), and the Parts the
+    revised audiobook cut each chapter into (``kept``), all by the chapter's
+    id: those the text still holds are kept as they were, so an edit changes
+    only the Parts it touches.
     """
+    texts = texts or {}
+    speeds = speeds or {}
+    kept = kept or {}
     language = book.language or "en"
     engine, voice_id = split_voice_key(voice_key)
     model_digest = get_engine(engine).model_digest(voice_id)
     lexicon = PartsLexicon(lexicon_for_book(book=book), voice_key=voice_key)
     plan: list[Part] = []
     for chapter in chapters:
-        for number, piece in enumerate(chapter_parts(text=chapter.text, language=language)):
+        chapter_text = texts.get(chapter.pk) or chapter.text
+        chapter_speed = speeds.get(chapter.pk)
+        pieces = chapter_parts_keeping(
+            text=chapter_text, previous=kept.get(chapter.pk, ()), language=language
+        )
+        for number, piece in enumerate(pieces):
             title = chapter.title if piece.speaks_title else None
             applied = lexicon.for_text(piece.text, title)
             plan.append(
@@ -210,10 +231,11 @@ def _parts_plan(*, book: Book, chapters: list[Chapter], voice_key: str, speed: f
                     speaks_title=piece.speaks_title,
                     ends_paragraph=piece.ends_paragraph,
                     lexicon=[entry.as_dict() for entry in applied],
+                    speed=chapter_speed,
                     cache_key=render_key(
                         voice_key=voice_key,
                         model_digest=model_digest,
-                        speed=speed,
+                        speed=chapter_speed or speed,
                         text=piece.text,
                         title=title,
                         language=language,

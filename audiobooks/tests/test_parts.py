@@ -5,7 +5,7 @@ import re
 import pytest
 
 from audiobooks.ingest import ingest_file
-from audiobooks.pipeline.parts import PART_MAX_CHARS, chapter_parts
+from audiobooks.pipeline.parts import PART_MAX_CHARS, chapter_parts, chapter_parts_keeping
 from audiobooks.tests.factories import CORPUS
 
 _SPACE = re.compile(r"\s+")
@@ -104,3 +104,37 @@ def test_a_chapter_just_over_the_limit_is_cut_into_even_parts_not_a_full_one_and
     assert len(parts) == 2
     sizes = [len(part.text) for part in parts]
     assert max(sizes) - min(sizes) < len(text) / 3
+
+
+@pytest.mark.parametrize(("paragraphs", "sentences"), [(1, 3), (30, 4), (3, 80), (12, 20)])
+def test_a_chapter_cut_again_keeping_its_own_parts_is_cut_the_same(paragraphs, sentences):
+    text = _chapter(paragraphs, sentences)
+    parts = chapter_parts(text=text)
+    assert chapter_parts_keeping(text=text, previous=parts) == parts
+
+
+def test_an_edit_in_one_part_changes_that_part_alone():
+    text = _chapter(30, 4)
+    parts = chapter_parts(text=text)
+    assert len(parts) >= 4
+    # A sentence removed from the third Part: a shorter chapter, whose fresh cut could move every cut.
+    removed = re.findall(
+        r"Paragraph \d+, sentence \d+: the hound was heard again on the moor\. ", parts[2].text
+    )[1]
+    edited = text.replace(removed, "", 1)
+    kept = chapter_parts_keeping(text=edited, previous=parts)
+    changed = [number for number, part in enumerate(kept) if part not in parts]
+    assert changed == [2]
+    assert _letters("".join(part.text for part in kept)) == _letters(edited)
+    assert [part.speaks_title for part in kept] == [True] + [False] * (len(kept) - 1)
+
+
+def test_text_added_at_the_end_or_the_start_keeps_the_parts_it_did_not_touch():
+    text = _chapter(30, 4)
+    parts = chapter_parts(text=text)
+    longer = chapter_parts_keeping(text=text + "\n\nA last word.", previous=parts)
+    assert longer[: len(parts) - 1] == parts[:-1]
+    earlier = chapter_parts_keeping(text="A first word.\n\n" + text, previous=parts)
+    assert earlier[1:] == [parts[1], *parts[2:]] or earlier[-(len(parts) - 1) :] == parts[1:]
+    assert earlier[0].speaks_title
+    assert _letters("".join(part.text for part in earlier)) == _letters("A first word." + text)
