@@ -16,7 +16,7 @@ import pytest
 
 REASON_PREFIX = "missing: "
 # System program → the Debian package that installs it.
-SYSTEM_PROGRAMS = {"chromium": "chromium", "epubcheck": "epubcheck"}
+SYSTEM_PROGRAMS = {"chromium": "chromium", "epubcheck": "epubcheck", "ffprobe": "ffmpeg"}
 # Optional Python extra → how to install it.
 OPTIONAL_EXTRAS = {"the Coqui extra": "requirements/install-coqui.sh"}
 

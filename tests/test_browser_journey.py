@@ -9,8 +9,10 @@
    twelve stories and leaves the front and back matter unticked.
 
 Each main page is checked with axe-core (vendored under ``tests/vendor``: no
-serious or critical violation), for no sideways scrolling at 360 px, and saved
-as a screenshot at desktop width and at 390 px under ``var/screenshots/``.
+serious or critical violation) at 1280 px and at 360 px, for no sideways
+scrolling at 360 px, and saved as a screenshot at both widths under
+``var/screenshots/`` (``<page>-1280.png``, ``<page>-360.png``, and axe's
+lesser findings in ``axe-<page>.json``).
 
 Every page is served under the Content-Security-Policy, and a test fails when
 the browser reports a violation of it (a console message, or a
@@ -24,6 +26,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,7 +37,7 @@ import requests
 from django.core import mail
 from playwright import sync_api
 
-from accounts.tests.conftest import PASSWORD, code_in, last_mail_to, make_person
+from accounts.tests.conftest import PASSWORD, code_in, last_mail_to, make_person, totp_code
 from audiobooks.models import Book, Conversion
 from audiobooks.tests.ingest_fixtures import picture, story_epub
 from credits.services import credits_grant_by_system
@@ -46,10 +49,13 @@ pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 AXE = BASE_DIR / "tests" / "vendor" / "axe-core" / "axe.min.js"
 SCREENSHOTS = BASE_DIR / "var" / "screenshots"
 DESKTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 390, "height": 844}
-NARROWEST = 360
+PHONE = {"width": 360, "height": 800}
+NARROWEST = PHONE["width"]
 TITLES = ("The Harbour", "The Storm", "Morning")
 CONVERSION_TIMEOUT_S = 300
+# A cover drawn in SVG (as every Standard Ebooks title has), rasterised to at most 1400 px.
+SVG_COVER = b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 2 3"><rect width="2" height="3"/></svg>'
+SVG_COVER_SIZE = [933, 1400]
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +87,27 @@ document.addEventListener("securitypolicyviolation", (event) => {
   const blocked = event.blockedURI || "inline";
   window.__cspViolations.push(event.violatedDirective + ": " + blocked + " on " + location.pathname);
 });
+"""
+
+
+# Registered before any page script: the Media Session action handlers the page sets, so that a test
+# presses the lock screen's buttons by calling them as the browser does, and each position it reports.
+MEDIA_SESSION_RECORDER = """
+window.__mediaHandlers = {};
+window.__mediaPositions = [];
+if ("mediaSession" in navigator) {
+  const session = navigator.mediaSession;
+  const setActionHandler = session.setActionHandler.bind(session);
+  const setPositionState = session.setPositionState.bind(session);
+  session.setActionHandler = (action, handler) => {
+    window.__mediaHandlers[action] = handler;
+    setActionHandler(action, handler);
+  };
+  session.setPositionState = (state) => {
+    window.__mediaPositions.push(state);
+    setPositionState(state);
+  };
+}
 """
 
 
@@ -119,6 +146,7 @@ def page(chromium: Any, live_server: Any) -> Iterator[Any]:
     context = chromium.new_context(viewport=DESKTOP, base_url=live_server.url, accept_downloads=True)
     context.set_default_timeout(20_000)
     context.add_init_script(CSP_LISTENER)
+    context.add_init_script(MEDIA_SESSION_RECORDER)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -134,9 +162,10 @@ def page(chromium: Any, live_server: Any) -> Iterator[Any]:
 
 
 def check_page(page: Any, name: str) -> list[dict[str, Any]]:
-    """Run axe-core, check 360 px has no sideways scroll, save desktop and 390 px screenshots.
+    """At 1280 px and then at 360 px: run axe-core (no serious or critical violation) and save a
+    screenshot; at 360 px the page must not scroll sideways.
 
-    Returns the violations below serious (kept in a JSON file beside the screenshots).
+    Returns the violations below serious at either width (kept in a JSON file beside the screenshots).
     """
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_load_state("networkidle")
@@ -144,25 +173,26 @@ def check_page(page: Any, name: str) -> list[dict[str, Any]]:
     csp_check(page, name)
     # Evaluated through DevTools, which the page's CSP does not govern (a <script> tag it would block).
     page.evaluate(AXE.read_text(encoding="utf-8"))
-    results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    violations = results["violations"]
-    (SCREENSHOTS / f"axe-{name}.json").write_text(
-        json.dumps([{k: v[k] for k in ("id", "impact", "help", "nodes")} for v in violations], indent=1)
-    )
-    serious = [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
-        for v in violations
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert not serious, f"{name}: {serious}"
-    page.screenshot(path=str(SCREENSHOTS / f"{name}-desktop.png"), full_page=True)
-    page.set_viewport_size({"width": NARROWEST, "height": PHONE["height"]})
-    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"{name} scrolls sideways by {overflow} px at {NARROWEST} px"
-    page.set_viewport_size(PHONE)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}-390.png"), full_page=True)
+    lesser: list[dict[str, Any]] = []
+    for viewport in (DESKTOP, PHONE):
+        width = viewport["width"]
+        page.set_viewport_size(viewport)
+        results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+        violations = [{k: v[k] for k in ("id", "impact", "help", "nodes")} for v in results["violations"]]
+        serious = [
+            f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
+            for v in violations
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert not serious, f"{name} at {width} px: {serious}"
+        lesser += [{**v, "width": width} for v in violations]
+        if width == NARROWEST:
+            overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{name} scrolls sideways by {overflow} px at {NARROWEST} px"
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
     page.set_viewport_size(DESKTOP)
-    return [v for v in violations if v["impact"] not in ("serious", "critical")]
+    (SCREENSHOTS / f"axe-{name}.json").write_text(json.dumps(lesser, indent=1))
+    return lesser
 
 
 def csp_check(page: Any, name: str) -> None:
@@ -205,7 +235,10 @@ def test_a_newcomer_signs_up_converts_a_short_book_listens_and_downloads_the_m4b
     assert " ".join(page.locator(".balance-chip").inner_text().split()) == "3.00 credits · 2 h 25 min"
     check_page(page, "library-empty")
 
-    upload(page, story_epub(tmp_path, titles=TITLES, paragraphs_per_chapter=2))
+    svg_book = story_epub(
+        tmp_path, titles=TITLES, paragraphs_per_chapter=2, cover=("cover.svg", SVG_COVER, "image/svg+xml")
+    )
+    upload(page, svg_book)
     boxes = page.locator("[data-chapter]")
     assert boxes.count() == 3
     assert all(boxes.nth(i).is_checked() for i in range(3))
@@ -223,6 +256,9 @@ def test_a_newcomer_signs_up_converts_a_short_book_listens_and_downloads_the_m4b
     page.get_by_role("button", name="Convert").click()
     page.wait_for_url(re.compile(r".*/books/[0-9a-f-]{36}/$"))
     assert page.get_by_role("heading", name="Making your audiobook").is_visible()
+    assert page.locator("[data-live]").count() == 4
+    assert "in all" not in page.locator("[data-live='chapters-head']").inner_text()  # no total time yet
+    assert page.get_by_role("link", name="Convert again").count() == 0
     check_page(page, "book-converting")
     conversion = Conversion.objects.get(owner__email="newcomer@example.com")
     assert [s.chapter.title for s in conversion.selections.order_by("position")] == ["The Harbour", "Morning"]
@@ -230,31 +266,37 @@ def test_a_newcomer_signs_up_converts_a_short_book_listens_and_downloads_the_m4b
     # Watch the progress: the bar moves and the first chapter becomes playable while the rest render.
     listen_to_the_first_chapter(page)
 
-    m4b = page.locator("[data-m4b-link]")
-    sync_api.expect(m4b).to_be_visible(timeout=CONVERSION_TIMEOUT_S * 1000)
+    sync_api.expect(page.locator("[data-m4b-link]")).to_be_visible(timeout=CONVERSION_TIMEOUT_S * 1000)
     conversion.refresh_from_db()
     assert conversion.status == Conversion.Status.COMPLETED, conversion.error_message
-    assert not page.locator("[data-progress-card]").is_visible()
-    with page.expect_download() as download_info:
-        m4b.click()
-    download = download_info.value
-    saved = tmp_path / download.suggested_filename
-    download.save_as(saved)
-    assert saved.suffix == ".m4b"
-    assert saved.read_bytes()[4:8] == b"ftyp"
-    page.reload()
+    check_finished_without_a_reload(page, tmp_path)
     # The player comes back where the reader paused.
     assert page.locator("[data-now-title]").inner_text() == "1. The Harbour"
     page.wait_for_function("() => document.querySelector('[data-audio]').currentTime >= 2")
+    check_media_session_and_keyboard(page)
     check_bookmark_and_sleep_timer(page)
     check_page(page, "book-done")
     check_readalong_epub(page, tmp_path)
 
     page.goto("/books/")
     assert "Audiobook ready" in page.locator(".book-card").inner_text()
+    page.wait_for_function(f"() => ({DRAWN})(document.querySelector('.book-card .cover img'))")
+    assert page.locator(".book-card .cover img").evaluate(DRAWN) == SVG_COVER_SIZE
     check_page(page, "library")
     check_account_area(page)
     check_podcast_feed(page)
+
+
+def check_finished_without_a_reload(page: Any, tmp_path: Path) -> None:
+    """The page the conversion finished on is as a reload draws it: "Convert again", the total time,
+    every file; the M4B holds the SVG cover, drawn. Then the page is reloaded."""
+    assert not page.locator("[data-progress-card]").is_visible()
+    sync_api.expect(page.get_by_role("link", name="Convert again")).to_be_visible()
+    assert "in all" in page.locator("[data-live='chapters-head']").inner_text()
+    live = page.evaluate(LIVE_PARTS)
+    assert attached_pictures(download_m4b(page, tmp_path)) == [("mjpeg", *SVG_COVER_SIZE)]
+    page.reload()
+    assert page.evaluate(LIVE_PARTS) == live
 
 
 def listen_to_the_first_chapter(page: Any) -> None:
@@ -275,21 +317,151 @@ def listen_to_the_first_chapter(page: Any) -> None:
 
 AUDIO = "document.querySelector('[data-audio]')"
 DRAWN = "img => img.complete && img.naturalWidth > 0 ? [img.naturalWidth, img.naturalHeight] : null"
+# The book page's parts the server draws (data-live), each as HTML without its per-request CSRF token.
+LIVE_PARTS = """() => Object.fromEntries([...document.querySelectorAll("[data-live]")].map((part) => {
+  const copy = part.cloneNode(true);
+  copy.querySelectorAll("input[name=csrfmiddlewaretoken]").forEach((input) => input.remove());
+  return [part.dataset.live, copy.outerHTML];
+}))"""
+
+
+def download_m4b(page: Any, folder: Path) -> Path:
+    with page.expect_download() as download_info:
+        page.locator("[data-m4b-link]").click()
+    saved = folder / download_info.value.suggested_filename
+    download_info.value.save_as(saved)
+    assert saved.suffix == ".m4b"
+    assert saved.read_bytes()[4:8] == b"ftyp"
+    return saved
+
+
+def attached_pictures(path: Path) -> list[tuple[str, int, int]]:
+    """The file's attached pictures as ffprobe (Debian's ffmpeg) reports them: codec, width, height."""
+    ffprobe = require_program("ffprobe")
+    probed = subprocess.run(
+        [ffprobe, "-v", "error", "-show_streams", "-of", "json", str(path)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return [
+        (stream["codec_name"], stream["width"], stream["height"])
+        for stream in json.loads(probed.stdout)["streams"]
+        if stream.get("disposition", {}).get("attached_pic") == 1
+    ]
+
+
+def check_media_session_and_keyboard(page: Any) -> None:
+    """The keyboard, and the lock screen and headphones (the Media Session API), drive the player."""
+    check_keyboard(page)
+    check_media_session(page)
+
+
+def check_keyboard(page: Any) -> None:
+    """With nothing focused: space plays and pauses (the icon follows), ← → seek 15 s, [ ] the speed."""
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    page.keyboard.press("Space")
+    page.wait_for_function(f"() => !{AUDIO}.paused")
+    check_play_icon(page, playing=True)
+    page.keyboard.press("Space")
+    page.wait_for_function(f"() => {AUDIO}.paused")
+    check_play_icon(page, playing=False)
+    at = page.evaluate(f"() => {AUDIO}.currentTime")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        f"at => Math.abs({AUDIO}.currentTime - Math.min(at + 15, {AUDIO}.duration)) < 0.5", arg=at
+    )
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function(f"at => Math.abs({AUDIO}.currentTime - at) < 0.5", arg=at)
+    # [ and ] step the speed through the list, which shows it.
+    page.keyboard.press("]")
+    assert page.evaluate(f"() => {AUDIO}.playbackRate") == 1.25
+    assert page.locator("[data-rate]").input_value() == "1.25"
+    page.keyboard.press("[")
+    page.keyboard.press("[")
+    assert page.evaluate(f"() => {AUDIO}.playbackRate") == 0.75
+    page.keyboard.press("]")
+    assert page.locator("[data-rate]").input_value() == "1"
+    # Typing a note: the keys are its text, not commands.
+    note = page.get_by_label("Note for the bookmark (optional)")
+    note.click()
+    page.keyboard.type("a [b] c")
+    assert note.input_value() == "a [b] c"
+    assert page.evaluate(f"() => [{AUDIO}.paused, {AUDIO}.playbackRate]") == [True, 1]
+    note.fill("")
+
+
+def check_media_session(page: Any) -> None:
+    """What the lock screen shows, and its buttons, called as the browser calls them."""
+    session = page.evaluate(
+        """() => { const m = navigator.mediaSession.metadata;
+                   return {title: m.title, artist: m.artist, album: m.album,
+                           artwork: m.artwork.map((a) => a.src)}; }"""
+    )
+    byline = page.locator(".book-head .byline")
+    assert session == {
+        "title": "The Harbour",
+        "artist": byline.inner_text() if byline.count() else "",
+        "album": "The Lighthouse",
+        "artwork": [page.locator(".book-head .cover img").evaluate("img => img.src")],
+    }
+    last_position = "() => window.__mediaPositions.at(-1)"
+    assert page.evaluate(last_position)["duration"] == page.evaluate(f"() => {AUDIO}.duration")
+    press = "([action, details]) => window.__mediaHandlers[action]({action, ...details})"
+    page.evaluate(press, ["play", {}])
+    page.wait_for_function(f"() => !{AUDIO}.paused")
+    check_play_icon(page, playing=True)
+    assert page.evaluate("() => navigator.mediaSession.playbackState") == "playing"
+    page.evaluate(press, ["pause", {}])
+    page.wait_for_function(f"() => {AUDIO}.paused")
+    check_play_icon(page, playing=False)
+    assert page.evaluate("() => navigator.mediaSession.playbackState") == "paused"
+    page.evaluate(press, ["seekto", {"seekTime": 4}])
+    page.wait_for_function(f"() => Math.abs({AUDIO}.currentTime - 4) < 0.5")
+    page.evaluate(press, ["seekforward", {"seekOffset": 6}])
+    page.wait_for_function(f"() => Math.abs({AUDIO}.currentTime - 10) < 0.5")
+    page.evaluate(press, ["seekbackward", {}])  # no offset given: the player's 15 s
+    page.wait_for_function(f"() => {AUDIO}.currentTime < 0.5")
+    page.wait_for_function("() => window.__mediaPositions.at(-1).position < 0.5")
+    page.evaluate(press, ["nexttrack", {}])
+    sync_api.expect(page.locator("[data-now-title]")).to_have_text(re.compile(r"\d+\. Morning"))
+    assert page.evaluate("() => navigator.mediaSession.metadata.title") == "Morning"
+    page.evaluate(press, ["previoustrack", {}])
+    sync_api.expect(page.locator("[data-now-title]")).to_have_text("1. The Harbour")
+    assert page.evaluate("() => navigator.mediaSession.metadata.title") == "The Harbour"
+    page.wait_for_function(f"() => !{AUDIO}.paused")
+    page.evaluate(press, ["pause", {}])
+    page.wait_for_function(f"() => {AUDIO}.paused")
 
 
 def check_covers_and_edit(page: Any, tmp_path: Path) -> None:
-    """Sherlock's SVG cover and a book's JPEG cover show, drawn, on the book page and in the library;
-    the book page's form changes the title, the authors and the cover."""
+    """Sherlock's SVG cover and a book's JPEG cover show, drawn, on the book page and in the library,
+    and the JPEG is the one picture in that book's M4B; the book page's form changes the title, the
+    authors and the cover."""
     head = page.locator(".book-head .cover img")
     page.wait_for_function(f"() => ({DRAWN})(document.querySelector('.book-head .cover img'))")
-    assert head.evaluate(DRAWN) == [933, 1400]  # the SVG, rasterised to at most 1400 px
+    assert head.evaluate(DRAWN) == SVG_COVER_SIZE  # Sherlock's SVG, rasterised to at most 1400 px
     jpeg = picture("JPEG", (600, 900), "darkred")
     upload(
         page, story_epub(tmp_path, titles=TITLES, name="covered.epub", cover=("c.jpg", jpeg, "image/jpeg"))
     )
     page.wait_for_function(f"() => ({DRAWN})(document.querySelector('.book-head .cover img'))")
     assert head.evaluate(DRAWN) == [600, 900]
+    # Converted, one chapter to be quick: the JPEG, as it came, is the M4B's attached picture.
+    page.locator("[data-select='none']").click()
+    page.get_by_label(re.compile("The Harbour")).check()
+    convert = page.get_by_role("button", name="Convert")
+    sync_api.expect(convert).to_be_enabled()
+    convert.click()
+    page.wait_for_url(re.compile(r".*/books/[0-9a-f-]{36}/$"))
+    book_page = page.url
+    sync_api.expect(page.locator("[data-m4b-link]")).to_be_visible(timeout=CONVERSION_TIMEOUT_S * 1000)
+    assert attached_pictures(download_m4b(page, tmp_path)) == [("mjpeg", 600, 900)]
+    page.goto("/books/?view=list")
+    covers = page.locator(".book-card .cover img")
+    sync_api.expect(covers).to_have_count(2)
+    page.wait_for_function(f"() => [...document.querySelectorAll('.book-card .cover img')].every({DRAWN})")
+    assert sorted(cover.evaluate(DRAWN) for cover in covers.all()) == [[600, 900], SVG_COVER_SIZE]
 
+    page.goto(book_page)
     page.get_by_text("Edit title, author or cover").click()
     page.get_by_label("Title").fill("Leaves of Grass")
     page.get_by_label("Authors").fill("Walt Whitman")
@@ -297,20 +469,17 @@ def check_covers_and_edit(page: Any, tmp_path: Path) -> None:
     sync_api.expect(page.get_by_role("heading", name="Leaves of Grass")).to_be_visible()
     assert page.locator(".book-head .byline").inner_text() == "Walt Whitman"
     svg = tmp_path / "new-cover.svg"
-    svg.write_text(
-        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 2 3"><rect width="2" height="3"/></svg>'
-    )
+    svg.write_bytes(SVG_COVER)
     page.get_by_text("Edit title, author or cover").click()
     page.set_input_files("#edit-cover", str(svg))
     page.get_by_role("button", name="Upload cover").click()
     page.wait_for_function(f"() => ({DRAWN})(document.querySelector('.book-head .cover img'))")
-    assert head.evaluate(DRAWN) == [933, 1400]
+    assert head.evaluate(DRAWN) == SVG_COVER_SIZE
 
     page.goto("/books/?view=list")
-    covers = page.locator(".book-card .cover img")
     sync_api.expect(covers).to_have_count(2)
     page.wait_for_function(f"() => [...document.querySelectorAll('.book-card .cover img')].every({DRAWN})")
-    assert sorted(cover.evaluate(DRAWN) for cover in covers.all()) == [[933, 1400], [933, 1400]]
+    assert sorted(cover.evaluate(DRAWN) for cover in covers.all()) == [SVG_COVER_SIZE, SVG_COVER_SIZE]
     check_page(page, "library-covers")
 
 
@@ -380,20 +549,9 @@ def check_preview_icon(page: Any) -> None:
 
 
 def check_account_area(page: Any) -> None:
+    """The account's overview and credits (allauth's pages: the test after the journeys)."""
     page.goto("/accounts/settings/")
     check_page(page, "account")
-    page.goto("/accounts/sessions/")
-    check_page(page, "sessions")
-    page.goto("/accounts/2fa/")
-    check_page(page, "two-factor")
-    page.goto("/accounts/2fa/totp/activate/")
-    if "/reauthenticate/" in page.url:  # turning on 2FA asks for the password again
-        csp_check(page, "reauthenticate")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.locator("main form button[type=submit]").first.click()
-        page.wait_for_url("**/accounts/2fa/totp/activate/")
-    sync_api.expect(page.locator("img[src^='data:']")).to_be_visible()  # the QR code, a data: image
-    csp_check(page, "two-factor-activate")
     page.goto("/credits/")
     assert "Charge" in page.locator("table").inner_text()
     check_page(page, "credits")
@@ -446,6 +604,80 @@ def check_api_docs(page: Any) -> None:
     sync_api.expect(page.get_by_text("Books in, audiobooks out.").first).to_be_visible(timeout=30_000)
     page.wait_for_load_state("networkidle")
     csp_check(page, "redoc")
+
+
+def test_allauths_pages_are_the_sites_own_and_pass_axe_at_1280_and_360_px(page: Any) -> None:
+    """allauth's pages as a reader meets them: signed out, signed in, turning two-factor on, and
+    signing in with it. ``accounts/tests/test_allauth_pages.py`` renders every one of them; here
+    each is seen in Chromium at both widths (the sign-in, sign-up and code pages are in the
+    journeys above)."""
+    make_person("pages@example.com")
+    signed_out = [
+        ("/accounts/password/reset/", "password-reset"),
+        ("/accounts/login/code/", "login-code-request"),
+        ("/accounts/magic-link/", "magic-link"),
+    ]
+    for path, name in signed_out:
+        page.goto(path)
+        check_page(page, name)
+    sign_in(page, "pages@example.com")
+    page.wait_for_url("**/books/")
+    signed_in = [
+        ("/accounts/email/", "email"),
+        ("/accounts/password/change/", "password-change"),
+        ("/accounts/sessions/", "sessions"),
+        ("/accounts/3rdparty/", "connected-accounts"),
+    ]
+    for path, name in signed_in:
+        page.goto(path)
+        check_page(page, name)
+    assert "Third-Party" not in page.content()
+    # Google is not configured here, so the menu does not offer connected accounts.
+    page.goto("/accounts/2fa/")
+    sync_api.expect(
+        page.locator(".account-nav").get_by_role("link", name="Connected accounts")
+    ).to_have_count(0)
+    check_page(page, "two-factor")
+
+    page.get_by_role("link", name="Turn on").click()
+    page.wait_for_url("**/accounts/reauthenticate/**")  # turning it on asks for the password again
+    check_page(page, "reauthenticate")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Confirm").click()
+    page.wait_for_url("**/accounts/2fa/totp/activate/")
+    sync_api.expect(page.locator("img.totp-qr[src^='data:']")).to_be_visible()  # the QR code, a data: image
+    check_page(page, "two-factor-activate")
+    secret = page.locator("#authenticator_secret").input_value()
+    left_in_period = 30 - time.time() % 30
+    if left_in_period < 5:  # a code typed at the end of its period would be checked in the next
+        time.sleep(left_in_period + 0.5)
+    page.locator("input[name=code]").fill(totp_code(secret))
+    page.get_by_role("button", name="Turn on").click()
+    page.wait_for_url(re.compile(r".*/accounts/2fa/(recovery-codes/)?$"))
+    page.goto("/accounts/2fa/recovery-codes/")
+    check_page(page, "recovery-codes")
+    recovery_code = page.locator(".recovery-codes code").first.inner_text()
+    page.goto("/accounts/2fa/recovery-codes/generate/")
+    check_page(page, "recovery-codes-new")
+    page.goto("/accounts/2fa/totp/deactivate/")
+    check_page(page, "two-factor-deactivate")
+
+    # Signing in again: the second step asks for a code (a recovery code does too).
+    page.locator(".site-nav").get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/")
+    sign_in(page, "pages@example.com")
+    page.wait_for_url("**/accounts/2fa/authenticate/")
+    check_page(page, "sign-in-two-factor")
+    page.locator("input[name=code]").fill(recovery_code)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/books/")
+
+
+def sign_in(page: Any, email: str) -> None:
+    page.goto("/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
 
 
 def test_the_csp_watch_fails_on_an_inline_style_and_an_inline_script(page: Any, live_server: Any) -> None:

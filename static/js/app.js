@@ -299,6 +299,20 @@
     });
   }
 
+  /* The parts of a page marked data-live, taken from a fresh copy of it: what only the server knows
+     how to draw (the total time, every file with its size, "Convert again") without a reload, and
+     without touching the rest (the player keeps playing). */
+  async function refreshLiveParts() {
+    const response = await fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
+    if (!response.ok) throw new Error("HTTP " + response.status);
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    $$("[data-live]").forEach((part) => {
+      const replacement = $("[data-live=\"" + part.dataset.live + "\"]", fresh);
+      if (replacement) part.replaceWith(document.importNode(replacement, true));
+    });
+    paintProgress(document);
+  }
+
   /* --- Book page: progress, and the chapter-aware player ----------------------------------------- */
   function initBookPage(page) {
     const player = initPlayer($("[data-player]", page), page);
@@ -333,6 +347,8 @@
         $("[data-failed-message]", page).textContent = conversion.error_message || "";
         $("[data-failed]", page).hidden = false;
       }
+      // A failed fetch throws, and the poll tries again after a longer wait.
+      await refreshLiveParts();
       return false;
     });
   }
@@ -396,6 +412,7 @@
       controls.forEach((control) => { control.disabled = false; });
       $("[data-bookmark-add]", root).disabled = false;
       updateNav();
+      showSession();
       const start = () => {
         if (startAt) audio.currentTime = startAt;
         if (autoplay) audio.play().catch(() => {});
@@ -404,21 +421,98 @@
       audio.load();
     };
 
-    play.addEventListener("click", () => {
+    const togglePlay = () => {
       if (current === null) return;
       if (audio.paused) audio.play().catch(() => {}); else audio.pause();
-    });
-    $("[data-back]", root).addEventListener("click", () => { audio.currentTime = Math.max(0, audio.currentTime - 15); });
-    $("[data-forward]", root).addEventListener("click", () => {
-      audio.currentTime = Math.min(audio.duration || 0, audio.currentTime + 15);
-    });
-    $("[data-prev]", root).addEventListener("click", () => {
+    };
+    const skipBy = (seconds) => {
+      if (current === null) return;
+      audio.currentTime = Math.max(0, Math.min(audio.duration || 0, audio.currentTime + seconds));
+    };
+    const previousChapter = () => {
       const earlier = readyNumbers().filter((number) => number < current);
       if (earlier.length) load(earlier[earlier.length - 1], 0, true);
-    });
-    $("[data-next]", root).addEventListener("click", () => {
+    };
+    const nextChapter = () => {
       const later = readyNumbers().filter((number) => number > current);
       if (later.length) load(later[0], 0, true);
+    };
+    play.addEventListener("click", togglePlay);
+    $("[data-back]", root).addEventListener("click", () => skipBy(-15));
+    $("[data-forward]", root).addEventListener("click", () => skipBy(15));
+    $("[data-prev]", root).addEventListener("click", previousChapter);
+    $("[data-next]", root).addEventListener("click", nextChapter);
+
+    /* Lock screen, headphones and the system's media keys: the Media Session API, where the browser
+       has it. The system shows the chapter, the book and its cover, and its buttons act as ours do. */
+    const session = "mediaSession" in navigator ? navigator.mediaSession : null;
+    const showSession = () => {
+      if (!session || current === null || typeof MediaMetadata === "undefined") return;
+      const cover = root.dataset.coverUrl;
+      session.metadata = new MediaMetadata({
+        title: buttonFor(current).dataset.title,
+        artist: root.dataset.bookAuthors || "",
+        album: root.dataset.bookTitle || "",
+        artwork: cover ? [{ src: new URL(cover, window.location.href).href }] : [],
+      });
+    };
+    const showSessionPosition = () => {
+      if (!session || !session.setPositionState) return;
+      const duration = audio.duration;
+      if (!isFinite(duration) || duration <= 0) return;
+      try {
+        session.setPositionState({
+          duration, playbackRate: audio.playbackRate, position: Math.min(audio.currentTime, duration),
+        });
+      } catch (error) { /* a position the browser will not take: it keeps the last one */ }
+    };
+    if (session) {
+      const handlers = {
+        play: () => { if (current !== null) audio.play().catch(() => {}); },
+        pause: () => audio.pause(),
+        seekbackward: (details) => skipBy(-(details.seekOffset || 15)),
+        seekforward: (details) => skipBy(details.seekOffset || 15),
+        seekto: (details) => {
+          if (current === null || !isFinite(details.seekTime)) return;
+          if (details.fastSeek && audio.fastSeek) audio.fastSeek(details.seekTime);
+          else audio.currentTime = details.seekTime;
+        },
+        previoustrack: previousChapter,
+        nexttrack: nextChapter,
+      };
+      Object.entries(handlers).forEach(([action, handler]) => {
+        try { session.setActionHandler(action, handler); } catch (error) { /* an action this browser lacks */ }
+      });
+      ["loadedmetadata", "ratechange", "seeked", "play", "pause"].forEach((name) => audio.addEventListener(name, showSessionPosition));
+      audio.addEventListener("play", () => { session.playbackState = "playing"; });
+      audio.addEventListener("pause", () => { session.playbackState = "paused"; });
+    }
+
+    /* Keyboard: space plays and pauses, ← and → go back and forward 15 s, [ and ] change the speed.
+       Not while typing, and not where the key already means something: space on a focused button or
+       link presses it, and arrows move a slider or a list's choice. */
+    const stepRate = (step) => {
+      const index = rate.selectedIndex + step;
+      if (index < 0 || index >= rate.options.length) return;
+      rate.selectedIndex = index;
+      rate.dispatchEvent(new Event("change"));
+    };
+    document.addEventListener("keydown", (event) => {
+      if (current === null || event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+      const target = event.target instanceof Element ? event.target : null;
+      if (target && target.closest("input, textarea, select, [contenteditable]:not([contenteditable=false])")) return;
+      const onControl = target && target.closest("button, a, summary");
+      const actions = {
+        " ": onControl ? null : togglePlay,
+        ArrowLeft: () => skipBy(-15),
+        ArrowRight: () => skipBy(15),
+        "[": () => stepRate(-1),
+        "]": () => stepRate(1),
+      };
+      const action = actions[event.key];
+      if (!action) return;
+      event.preventDefault();
+      action();
     });
     page.addEventListener("click", (event) => {
       const button = event.target.closest("[data-track-button]");
