@@ -54,7 +54,10 @@ NARROWEST = PHONE["width"]
 TITLES = ("The Harbour", "The Storm", "Morning")
 CONVERSION_TIMEOUT_S = 300
 # A cover drawn in SVG (as every Standard Ebooks title has), rasterised to at most 1400 px.
-SVG_COVER = b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 2 3"><rect width="2" height="3"/></svg>'
+SVG_COVER = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 2 3">'
+    b'<rect width="2" height="3" fill="#3b3fb6"/></svg>'
+)
 SVG_COVER_SIZE = [933, 1400]
 
 

@@ -512,7 +512,7 @@
       const action = actions[event.key];
       if (!action) return;
       event.preventDefault();
-      action();
+      if (!(event.repeat && event.key === " ")) action(); // a held space toggles once
     });
     page.addEventListener("click", (event) => {
       const button = event.target.closest("[data-track-button]");
