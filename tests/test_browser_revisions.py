@@ -71,6 +71,10 @@ def test_a_reader_edits_a_chapter_sees_the_quote_and_confirms_it(page: Any, tmp_
     page.get_by_role("button", name="Make it for").click()
     page.wait_for_url(f"**/books/{first.book.uuid}/")
     sync_api.expect(page.get_by_text("Making your audiobook again")).to_be_visible()
+    # The book page's history lists the new revision with what it changed.
+    sync_api.expect(page.locator("[data-book-history] li").first).to_contain_text(
+        "Chapter 2 (Queequeg): text edited"
+    )
     revision = Conversion.objects.get(revision_of=first)
     rendered = revision.parts.get(reused=False)
     assert "THE" in rendered.text
