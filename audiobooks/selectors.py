@@ -558,6 +558,15 @@ class RevisionHistory:
     revisions: list[Conversion]
 
 
+def book_revisions_recent(*, book: Book, limit: int = 5) -> list[Conversion]:
+    """The book's newest conversions (its revisions), newest first, for the book page's history; one query."""
+    return list(
+        Conversion.objects.filter(book=book)
+        .only("uuid", "created_at", "status", "changes", "revision_of_id", "charge_hundredths")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
 def revision_history(*, book: Book) -> RevisionHistory:
     """Three queries: the conversions, the current one's chapters (with the book's chapter text)."""
     revisions = list(Conversion.objects.filter(book=book).order_by("-created_at", "-id"))

@@ -66,7 +66,7 @@ PAGES = {
     "/credits/": 16,  # with billing (subscription, customer, payments, shortfall); Google set up?
     "/voices/": 8,
     "/accounts/settings/": 19,  # Google set up (nav, page); storage counts the Parts kept
-    "book": 17,
+    "book": 18,  # the history: the newest revisions
     "convert": 13,  # however many chapters: audiobooks/tests/test_chapter_picker.py tries 2,000
     "status": 13,
 }

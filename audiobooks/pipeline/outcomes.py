@@ -55,9 +55,10 @@ def _settle(conversion: Conversion, *, closed_as: str) -> None:
     Every pending or running Part moves to ``closed_as`` (``cancelled`` or
     ``skipped``), so nothing is left to run: ``stats`` and the metrics count
     none, and a running Part's heartbeat finds it gone and stops the render.
-    Operator jobs paid nothing and are not refunded.
+    Operator jobs paid nothing and are not refunded; nor is a revision made
+    wholly of reused Parts (going back to Parts still stored), charged nothing.
     """
-    if not conversion.operator_job:
+    if not conversion.operator_job and conversion.charge_hundredths:
         conversion_refund(
             conversion_uuid=conversion.uuid,
             rendered_characters=rendered_characters(conversion_id=conversion.pk),

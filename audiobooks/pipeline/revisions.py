@@ -295,7 +295,12 @@ def conversion_revise(
     revision_uuid = uuid.uuid4()
     try:
         with transaction.atomic(durable=True):
-            charge = conversion_charge(user=user, conversion_uuid=revision_uuid, characters=charged)
+            # Going back to Parts all still stored renders nothing and is free: no charge to record.
+            charge_hundredths = (
+                -conversion_charge(user=user, conversion_uuid=revision_uuid, characters=charged).amount
+                if charged
+                else 0
+            )
             revision = Conversion.objects.create(
                 uuid=revision_uuid,
                 owner=user,
@@ -304,7 +309,7 @@ def conversion_revise(
                 speed=plan.speed,
                 characters=characters,
                 reused_characters=characters - charged,
-                charge_hundredths=-charge.amount,
+                charge_hundredths=charge_hundredths,
                 idempotency_key=key,
                 revision_of=previous,
                 changes=plan.changes,

@@ -380,3 +380,26 @@ def test_odd_values_in_every_field_of_the_edit_page_are_answered_below_500(reade
                 assert answer.status_code < 500, (form, answer.status_code)
         assert browser.get(url, {"chapter": ODD[0]}).status_code == 200
     assert Conversion.objects.count() == 1
+
+
+def test_going_back_to_parts_all_stored_charges_nothing_and_cancelling_it_refunds_nothing(reader):
+    user, api, first = reader
+    finish(first)
+    faster = Conversion.objects.get(
+        uuid=revise(api, first, {"chapters": [{"number": 3, "speed": 1.5}]}).json()["id"]
+    )
+    finish(faster)
+    for part in first.parts.all():
+        StoredObject.objects.get_or_create(
+            key=cached_part_key(part.cache_key),
+            defaults={"kind": StoredObject.Kind.PART, "size": 10, "content_type": "audio/wav"},
+        )
+    entries = CreditEntry.objects.count()
+    back = revise(api, faster, {"revert_to": str(first.uuid)})
+    assert back.status_code == 201, back.content
+    assert back.json()["credits_charged_hundredths"] == 0
+    reverted = Conversion.objects.get(uuid=back.json()["id"])
+    assert all(part.reused for part in reverted.parts.all())
+    conversion_cancel(user=user, conversion_uuid=reverted.uuid)
+    assert CreditEntry.objects.count() == entries
+    assert not ledger_audit().mismatches

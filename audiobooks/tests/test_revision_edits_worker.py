@@ -138,3 +138,44 @@ def wait_gone(conversion: Conversion) -> bool:
             return False
         time.sleep(0.1)
     return True
+
+
+def test_a_chapter_at_another_speed_and_going_back_on_real_workers(owner, tmp_path, celery_worker):
+    credits_grant_by_system(user=owner, hundredths=1000, reason="test")
+    book = story_book(owner, tmp_path, titles=TITLES)
+    first = wait_until_finished(
+        conversion_submit(
+            user=owner, book_uuid=book.uuid, chapter_indexes=[0, 1], voice_key=DEFAULT_VOICE, speed=1.0
+        )
+    )
+    assert first.status == Conversion.Status.COMPLETED, first.error_message
+
+    faster = wait_until_finished(
+        conversion_revise(user=owner, conversion_uuid=first.uuid, edits=[ChapterEdit(number=1, speed=1.5)])
+    )
+    assert faster.status == Conversion.Status.COMPLETED, faster.error_message
+    rendered = [part for part in parts(faster) if not part.reused]
+    assert [part.chapter.title for part in rendered] == ["The Harbour"]
+    assert rendered[0].speed == 1.5
+    assert faster.charge_hundredths == -(-rendered[0].characters // 500)
+    before = {c.position: c.duration_ms or 0 for c in first.selections.all()}
+    after = {c.position: c.duration_ms or 0 for c in faster.selections.all()}
+    assert after[1] == before[1]
+    # Read at 1.5×: the speech takes about two thirds of the time (the room tone and pauses do not shrink).
+    assert 0.55 < after[0] / before[0] < 0.85
+
+    # Going back: the first audiobook's Parts are still cached, so nothing is rendered or charged.
+    balance = credit_balance_get(user=owner)
+    back = wait_until_finished(
+        conversion_revise(user=owner, conversion_uuid=faster.uuid, revert_to=first.uuid)
+    )
+    assert back.status == Conversion.Status.COMPLETED, back.error_message
+    assert all(part.reused and part.from_cache for part in parts(back))
+    assert back.charge_hundredths == 0
+    assert credit_balance_get(user=owner) == balance
+    assert [p.cache_key for p in parts(back)] == [p.cache_key for p in parts(first)]
+    assert {c.position: c.duration_ms for c in back.selections.all()} == before
+    assert backend.object_head(storage_keys.m4b_key(**deliverable_ids(back))) is not None
+    assert back.changes[0].startswith("Back to the revision of ")
+    print(f"speed: 1 of {len(parts(faster))} parts rendered; revert: 0 of {len(parts(back))}, 0 charged")
+    assert not ledger_audit().mismatches

@@ -150,6 +150,7 @@ def book_detail(request: HttpRequest, book_uuid: UUID) -> HttpResponse:
         "mp3_bytes": selectors.book_mp3s_bytes(book=book) if page.has_mp3 else 0,
         "position": player_position_get(user=user, book_uuid=book.uuid),
         "bookmarks": player_bookmarks(user=user, book_uuid=book.uuid),
+        "revisions": selectors.book_revisions_recent(book=book),
         "poll_seconds": POLL_SECONDS,
     }
     response = render(request, "audiobooks/book_detail.html", context)
