@@ -39,7 +39,10 @@ from tts_engine.speech import validate_speed
 # Exit statuses: 1 the conversion ran and did not complete (or could not run here);
 # 2 the input or the account cannot be used (as argparse and inspect_book use 2).
 NOT_COMPLETED, BAD_INPUT, INTERRUPTED = 1, 2, 130
-POLL_S = 1.0
+# The status is read this often, so the command ends soon after the conversion does; the
+# progress (a few aggregate queries) is redrawn once a second.
+POLL_S = 0.2
+PROGRESS_EVERY_S = 1.0
 
 
 class Command(BaseCommand):
@@ -240,10 +243,12 @@ def _user(email: str) -> User:
 
 
 def _wait_until_finished(conversion: Conversion, workers: Workers, display: _Display) -> Conversion:
+    next_progress = 0.0
     while True:
         conversion.refresh_from_db()
-        progress = conversion_progress(conversion)
-        display.progress(progress)
+        if conversion.status in Conversion.FINISHED or time.monotonic() >= next_progress:
+            display.progress(conversion_progress(conversion))
+            next_progress = time.monotonic() + PROGRESS_EVERY_S
         if conversion.status in Conversion.FINISHED:
             return conversion
         workers.check()
