@@ -259,7 +259,7 @@ def test_a_newcomer_signs_up_converts_a_short_book_listens_and_downloads_the_m4b
     page.get_by_role("button", name="Convert").click()
     page.wait_for_url(re.compile(r".*/books/[0-9a-f-]{36}/$"))
     assert page.get_by_role("heading", name="Making your audiobook").is_visible()
-    assert page.locator("[data-live]").count() == 4
+    assert page.locator("[data-live]").count() == 5
     assert "in all" not in page.locator("[data-live='chapters-head']").inner_text()  # no total time yet
     assert page.get_by_role("link", name="Convert again").count() == 0
     check_page(page, "book-converting")
