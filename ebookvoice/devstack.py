@@ -104,8 +104,13 @@ def worker_commands(synthesis_processes: int) -> dict[str, list[str]]:
 
 
 def worker_environ(environ: dict[str, str], synthesis_processes: int) -> dict[str, str]:
-    """The environment for the stack's processes: the dispatcher sizes its window to the workers."""
-    return {**environ, "SYNTHESIS_PROCESSES": str(synthesis_processes)}
+    """The environment for the stack's processes: the dispatcher sizes its window to the workers.
+
+    Their Django system checks are skipped (Celery runs them at every worker's start, half a second
+    of CPU each): whoever starts them has just run the same checks on the same settings and code,
+    ``manage.py migrate`` for ``./dev up``, ``manage.py convert`` itself for its workers.
+    """
+    return {**environ, "SYNTHESIS_PROCESSES": str(synthesis_processes), "CELERY_SKIP_CHECKS": "1"}
 
 
 @contextlib.contextmanager
