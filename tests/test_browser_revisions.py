@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.utils import timezone
 from playwright import sync_api
 
 from accounts.tests.conftest import PASSWORD, make_person
-from audiobooks.models import Conversion, Part
+from audiobooks.models import Conversion
 from audiobooks.pipeline.submit import conversion_submit
-from audiobooks.tests.factories import story_book
+from audiobooks.tests.factories import finish_as_workers_would, story_book
 from credits.selectors import credit_balance_get
 from credits.services import credits_grant_by_system
 from tests.test_browser_journey import check_page, chromium, page  # noqa: F401
@@ -32,11 +31,7 @@ def finished_audiobook(owner: Any, directory: Path) -> Conversion:
     conversion = conversion_submit(
         user=owner, book_uuid=book.uuid, chapter_indexes=[0, 1], voice_key=DEFAULT_VOICE, speed=1.0
     )
-    now = timezone.now()
-    conversion.parts.update(status=Part.Status.DONE, duration_ms=1000, finished_at=now, heartbeat_at=now)
-    Conversion.objects.filter(pk=conversion.pk).update(
-        status=Conversion.Status.COMPLETED, started_at=now, finished_at=now, duration_ms=4000
-    )
+    finish_as_workers_would(conversion, duration_ms=4000)
     return conversion
 
 

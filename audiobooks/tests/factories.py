@@ -9,7 +9,7 @@ from django.core.files import File
 from django.utils import timezone
 
 from accounts.models import User
-from audiobooks.models import Book, Conversion
+from audiobooks.models import Book, Conversion, Part
 from audiobooks.pipeline.progress import conversion_progress
 from audiobooks.services import book_create_from_upload, book_ingest
 from audiobooks.tests.ingest_fixtures import story_epub
@@ -52,3 +52,12 @@ def completed_conversion(book: Book) -> Conversion:
         speed=1.0, characters=1000, charge_hundredths=0, operator_job=True, duration_ms=60_000,
         started_at=now, finished_at=now,
     )  # fmt: skip
+
+
+def finish_as_workers_would(conversion: Conversion, *, duration_ms: int = 3000) -> None:
+    """As the workers would leave it: every Part done, the conversion completed."""
+    now = timezone.now()
+    conversion.parts.update(status=Part.Status.DONE, duration_ms=1000, finished_at=now, heartbeat_at=now)
+    Conversion.objects.filter(pk=conversion.pk).update(
+        status=Conversion.Status.COMPLETED, started_at=now, finished_at=now, duration_ms=duration_ms
+    )

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 from django.utils.html import escape
 
 from accounts.tests.conftest import fresh_rate_limits  # noqa: F401
 from audiobooks.ingest.chapters import MAX_CHAPTER_CHARS
-from audiobooks.models import Conversion, ConversionChapter, Part, StoredObject
+from audiobooks.models import Conversion, ConversionChapter, StoredObject
 from audiobooks.pipeline.places import ChapterTimeline, Spoken, place_moved
 from audiobooks.pipeline.sources import cached_part_key
 from audiobooks.pipeline.submit import conversion_cancel, conversion_submit
-from audiobooks.tests.factories import story_book
+from audiobooks.tests.factories import finish_as_workers_would, story_book
 from credits.models import CreditEntry
 from credits.selectors import credit_balance_get, ledger_audit
 from credits.services import credits_grant_by_system
@@ -42,15 +41,6 @@ def reader(tmp_path, settings):
     return user, api, conversion
 
 
-def finish(conversion: Conversion) -> None:
-    """As the workers would leave it: every Part done, the conversion completed."""
-    now = timezone.now()
-    conversion.parts.update(status=Part.Status.DONE, duration_ms=1000, finished_at=now, heartbeat_at=now)
-    Conversion.objects.filter(pk=conversion.pk).update(
-        status=Conversion.Status.COMPLETED, started_at=now, finished_at=now, duration_ms=3000
-    )
-
-
 def revise(api, conversion: Conversion, body: dict | None = None, **headers: str):
     return api.post(
         f"/api/v1/conversions/{conversion.uuid}/revisions", body or {}, format="json", headers=headers
@@ -73,7 +63,7 @@ def edited(text: str) -> str:
 
 def test_an_edited_chapter_renders_only_its_changed_parts_and_charges_their_characters(reader):
     user, api, first = reader
-    finish(first)
+    finish_as_workers_would(first)
     text = chapter_text(first, 2)
     new_text = edited(text)
     assert new_text != text
@@ -106,12 +96,12 @@ def test_an_edited_chapter_renders_only_its_changed_parts_and_charges_their_char
 
 def test_an_edit_carries_over_to_the_next_revision_and_a_chapter_can_be_slower(reader):
     _, api, first = reader
-    finish(first)
+    finish_as_workers_would(first)
     new_text = edited(chapter_text(first, 2))
     edit = Conversion.objects.get(
         uuid=revise(api, first, {"chapters": [{"number": 2, "text": new_text}]}).json()["id"]
     )
-    finish(edit)
+    finish_as_workers_would(edit)
 
     answer = revise(api, edit, {"chapters": [{"number": 3, "speed": 1.25}]})
     assert answer.status_code == 201, answer.content
@@ -143,7 +133,7 @@ def test_an_edit_carries_over_to_the_next_revision_and_a_chapter_can_be_slower(r
 )
 def test_a_bad_chapter_edit_is_refused_and_charges_nothing(reader, edit, status, code):
     _, api, first = reader
-    finish(first)
+    finish_as_workers_would(first)
     charges = CreditEntry.objects.count()
     answer = revise(api, first, {"chapters": [edit]})
     assert_error(answer, status, code)
@@ -154,7 +144,7 @@ def test_a_bad_chapter_edit_is_refused_and_charges_nothing(reader, edit, status,
 
 def test_the_same_chapter_twice_or_an_edit_with_a_revert_is_refused(reader):
     _, api, first = reader
-    finish(first)
+    finish_as_workers_would(first)
     twice = {"chapters": [{"number": 2, "speed": 1.5}, {"number": 2, "text": "Hello there."}]}
     assert_error(revise(api, first, twice), 400, "chapter_edit_invalid", "twice")
     both = {"chapters": [{"number": 2, "speed": 1.5}], "revert_to": str(first.uuid)}
@@ -164,7 +154,7 @@ def test_the_same_chapter_twice_or_an_edit_with_a_revert_is_refused(reader):
 
 def test_an_edit_while_a_revision_runs_is_refused_with_409(reader):
     _, api, first = reader
-    finish(first)
+    finish_as_workers_would(first)
     assert revise(api, first, {"chapters": [{"number": 1, "speed": 1.5}]}).status_code == 201
     answer = revise(api, first, {"chapters": [{"number": 2, "speed": 1.5}]})
     assert_error(answer, 409, "revision_running", "still being made")
@@ -173,14 +163,14 @@ def test_an_edit_while_a_revision_runs_is_refused_with_409(reader):
 
 def test_an_edit_that_changes_nothing_is_refused(reader):
     _, api, first = reader
-    finish(first)
+    finish_as_workers_would(first)
     same = {"chapters": [{"number": 2, "text": chapter_text(first, 2)}, {"number": 3, "speed": 1.0}]}
     assert_error(revise(api, first, same), 409, "revision_unchanged")
 
 
 def test_the_same_idempotency_key_with_another_edit_is_refused_with_422(reader):
     user, api, first = reader
-    finish(first)
+    finish_as_workers_would(first)
     assert (
         revise(
             api, first, {"chapters": [{"number": 1, "speed": 1.5}]}, **{"Idempotency-Key": "e-1"}
@@ -197,10 +187,10 @@ def test_the_same_idempotency_key_with_another_edit_is_refused_with_422(reader):
 
 def test_going_back_is_free_from_stored_parts_and_charged_for_parts_no_longer_stored(reader):
     user, api, first = reader
-    finish(first)
+    finish_as_workers_would(first)
     answer = revise(api, first, {"chapters": [{"number": 3, "speed": 1.5}]})
     faster = Conversion.objects.get(uuid=answer.json()["id"])
-    finish(faster)
+    finish_as_workers_would(faster)
 
     # The first audiobook's Parts, but for one, are still in the render cache.
     stored, gone = [], None
@@ -236,7 +226,7 @@ def test_going_back_is_free_from_stored_parts_and_charged_for_parts_no_longer_st
 
 def test_going_back_to_an_unknown_or_unfinished_revision_is_refused(reader, tmp_path):
     user, api, first = reader
-    finish(first)
+    finish_as_workers_would(first)
     cancelled = Conversion.objects.get(
         uuid=revise(api, first, {"chapters": [{"number": 1, "speed": 1.5}]}).json()["id"]
     )
@@ -285,7 +275,7 @@ def browser_of(user) -> Client:
 
 def test_the_edit_page_quotes_a_chapter_edit_before_the_reader_confirms_it_and_lists_the_history(reader):
     user, _, first = reader
-    finish(first)
+    finish_as_workers_would(first)
     browser = browser_of(user)
     book = first.book
     url = f"/books/{book.uuid}/revisions"
@@ -319,7 +309,7 @@ def test_the_edit_page_quotes_a_chapter_edit_before_the_reader_confirms_it_and_l
     assert running.status_code == 409
     assert "still being made" in running.content.decode()
 
-    finish(revision)
+    finish_as_workers_would(revision)
     history = browser.get(url).content.decode()
     assert "Chapter 2 (Queequeg): text edited" in history
     assert history.count("Go back to this") == 1
@@ -345,7 +335,7 @@ def test_the_edit_page_quotes_a_chapter_edit_before_the_reader_confirms_it_and_l
 )
 def test_a_bad_edit_on_the_page_is_the_page_again_with_its_reason(reader, form, status, says):
     user, _, first = reader
-    finish(first)
+    finish_as_workers_would(first)
     answer = browser_of(user).post(f"/books/{first.book.uuid}/revisions", form)
     assert answer.status_code == status
     assert says in answer.content.decode()
@@ -354,7 +344,7 @@ def test_a_bad_edit_on_the_page_is_the_page_again_with_its_reason(reader, form, 
 
 def test_another_readers_edit_page_is_not_found(reader):
     _, _, first = reader
-    finish(first)
+    finish_as_workers_would(first)
     stranger, _ = person_with_app("stranger@example.com")
     browser = browser_of(stranger)
     url = f"/books/{first.book.uuid}/revisions"
@@ -368,7 +358,7 @@ ODD = ["\u0663", "\u00b2", "9" * 30, "NaN", "Infinity", "1e309", "", " ", "a\x00
 
 def test_odd_values_in_every_field_of_the_edit_page_are_answered_below_500(reader):
     user, _, first = reader
-    finish(first)
+    finish_as_workers_would(first)
     browser = browser_of(user)
     url = f"/books/{first.book.uuid}/revisions"
     defaults = {"action": "quote", "chapter": "2", "text": "A new text.", "speed": "1.0", "revert_to": ""}
@@ -384,11 +374,11 @@ def test_odd_values_in_every_field_of_the_edit_page_are_answered_below_500(reade
 
 def test_going_back_to_parts_all_stored_charges_nothing_and_cancelling_it_refunds_nothing(reader):
     user, api, first = reader
-    finish(first)
+    finish_as_workers_would(first)
     faster = Conversion.objects.get(
         uuid=revise(api, first, {"chapters": [{"number": 3, "speed": 1.5}]}).json()["id"]
     )
-    finish(faster)
+    finish_as_workers_would(faster)
     for part in first.parts.all():
         StoredObject.objects.get_or_create(
             key=cached_part_key(part.cache_key),

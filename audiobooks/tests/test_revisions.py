@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
 from accounts.tests.conftest import fresh_rate_limits  # noqa: F401
 from audiobooks.lexicon.checks import EntryInput
 from audiobooks.lexicon.services import lexicon_entry_create
-from audiobooks.models import Conversion, Part
+from audiobooks.models import Conversion
 from audiobooks.pipeline.submit import conversion_cancel, conversion_submit
+from audiobooks.tests.factories import finish_as_workers_would
 from credits.models import CreditEntry, EntryKind
 from credits.selectors import credit_balance_get, ledger_audit
 from credits.services import credits_grant_by_system
@@ -34,22 +34,13 @@ def reader(tmp_path, settings):
     return user, api, conversion
 
 
-def finish(conversion: Conversion) -> None:
-    """As the workers would leave it: every Part done, the conversion completed."""
-    now = timezone.now()
-    conversion.parts.update(status=Part.Status.DONE, duration_ms=1000, finished_at=now, heartbeat_at=now)
-    Conversion.objects.filter(pk=conversion.pk).update(
-        status=Conversion.Status.COMPLETED, started_at=now, finished_at=now, duration_ms=3000
-    )
-
-
 def revise(api, conversion: Conversion, **headers: str):
     return api.post(f"/api/v1/conversions/{conversion.uuid}/revisions", headers=headers)
 
 
 def test_a_revision_charges_only_the_parts_a_fix_changed_and_replays_by_its_key(reader):
     user, api, first = reader
-    finish(first)
+    finish_as_workers_would(first)
     lexicon_entry_create(user=user, book_uuid=None, entry=EntryInput("Queequeg", respelling="Kwee-kweg"))
     balance = credit_balance_get(user=user)
 
@@ -82,7 +73,7 @@ def test_a_revision_is_refused_with_409_while_the_book_is_being_made(reader):
     lexicon_entry_create(user=user, book_uuid=None, entry=EntryInput("Queequeg", respelling="Kwee-kweg"))
     charges = CreditEntry.objects.count()
     assert_error(revise(api, first), 409, "revision_running", "still being made")
-    finish(first)
+    finish_as_workers_would(first)
     assert revise(api, first).status_code == 201
     assert_error(revise(api, first), 409, "revision_running")
     assert CreditEntry.objects.count() == charges + 1
@@ -91,7 +82,7 @@ def test_a_revision_is_refused_with_409_while_the_book_is_being_made(reader):
 
 def test_a_revision_that_would_change_nothing_is_refused_and_charges_nothing(reader):
     _, api, first = reader
-    finish(first)
+    finish_as_workers_would(first)
     charges = CreditEntry.objects.count()
     assert_error(revise(api, first), 409, "revision_unchanged", "Nothing would change")
     assert CreditEntry.objects.count() == charges
@@ -106,7 +97,7 @@ def browser_of(user) -> Client:
 
 def test_the_book_page_quotes_a_revision_before_the_reader_confirms_it(reader):
     user, _, first = reader
-    finish(first)
+    finish_as_workers_would(first)
     browser = browser_of(user)
     page = browser.get(f"/books/{first.book.uuid}/lexicon")
     assert "See what would change and its price" in page.content.decode()
@@ -141,7 +132,7 @@ def test_the_book_page_quotes_a_revision_before_the_reader_confirms_it(reader):
 
 def test_revising_another_readers_audiobook_is_not_found(reader):
     _, _, first = reader
-    finish(first)
+    finish_as_workers_would(first)
     stranger, _ = person_with_app("stranger@example.com")
     answer = browser_of(stranger).post(f"/books/{first.book.uuid}/revise", {"conversion": str(first.uuid)})
     assert answer.status_code == 404
