@@ -71,6 +71,9 @@ class Book(models.Model):
     error_code = models.CharField(max_length=40, blank=True)
     error_message = models.TextField(blank=True)
     ingest_attempts = models.PositiveSmallIntegerField(default=0)
+    # Until when the run reading the book holds it: a second delivery of the same task
+    # (a retry, a redelivery) must not read it beside the first and overwrite its files.
+    ingest_lease_until = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -9,7 +9,7 @@ import logging
 import tempfile
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from itertools import islice
 from pathlib import Path, PurePath
@@ -18,7 +18,7 @@ from uuid import UUID
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -44,6 +44,9 @@ logger = logging.getLogger(__name__)
 # A book whose ingestion killed its worker this often (out of memory, say) is
 # failed rather than handed to yet another worker.
 MAX_INGEST_ATTEMPTS = 3
+# How long one run may hold a book it is reading: far longer than any parse, far
+# shorter than the broker's redelivery of a task whose worker died (six hours).
+INGEST_LEASE = timedelta(hours=1)
 INTERNAL_ERROR_MESSAGE = (
     "Something went wrong on our side while reading this book. We have been told about it; "
     "please try uploading it again later."
@@ -265,12 +268,29 @@ def book_ingest(*, book_id: int) -> None:
     seconds); the chapters are then written in one transaction, in batches as their
     text is read back, replacing whatever an earlier attempt left. Memory stays that
     of a batch of chapters, whatever the book's size.
+
+    One run at a time holds the book (``INGEST_LEASE``): a second delivery of the
+    task while the first still reads it returns at once, so the two never write the
+    same cover. The lease is let go when the run ends, so a retry after a transient
+    error claims the book again; a run whose worker died holds it until it expires.
     """
-    claimed = Book.objects.filter(
-        id=book_id, status__in=(Book.Status.UPLOADED, Book.Status.INGESTING)
-    ).update(status=Book.Status.INGESTING, ingest_attempts=F("ingest_attempts") + 1)
+    lease_until = timezone.now() + INGEST_LEASE
+    free = Q(status=Book.Status.UPLOADED) | Q(
+        Q(ingest_lease_until__isnull=True) | Q(ingest_lease_until__lt=timezone.now()),
+        status=Book.Status.INGESTING,
+    )
+    claimed = Book.objects.filter(free, id=book_id).update(
+        status=Book.Status.INGESTING, ingest_attempts=F("ingest_attempts") + 1, ingest_lease_until=lease_until
+    )
     if not claimed:
-        return  # already read, failed, or deleted: nothing to do
+        return  # already read, failed, deleted, or being read by another run: nothing to do
+    try:
+        _book_ingest_claimed(book_id=book_id)
+    finally:
+        Book.objects.filter(id=book_id, ingest_lease_until=lease_until).update(ingest_lease_until=None)
+
+
+def _book_ingest_claimed(*, book_id: int) -> None:
     book = Book.objects.get(id=book_id)
     if book.ingest_attempts > MAX_INGEST_ATTEMPTS:
         _book_fail(book_id=book_id, code="too_many_attempts", message=TOO_MANY_ATTEMPTS_MESSAGE)

@@ -11,9 +11,7 @@ from django.test import Client
 from accounts.models import User
 from accounts.tests.conftest import PASSWORD, make_person
 from audiobooks.models import Book
-from audiobooks.services import book_ingest
-from audiobooks.tests.factories import upload_file
-from audiobooks.tests.ingest_fixtures import story_epub
+from audiobooks.tests.factories import story_book
 
 LOGIN = "/_allauth/app/v1/auth/login"
 
@@ -68,12 +66,7 @@ def person_with_app(email: str) -> tuple[User, Api]:
 
 
 def ready_book(user: User, directory: Path, titles: tuple[str, ...] = ("The Harbour", "The Storm")) -> Book:
-    directory.mkdir(parents=True, exist_ok=True)
-    book = upload_file(user, story_epub(directory, titles=titles))
-    book_ingest(book_id=book.id)
-    book.refresh_from_db()
-    assert book.status == Book.Status.READY, book.error_message
-    return book
+    return story_book(user, directory, titles=titles)
 
 
 def assert_error(response: Any, status: int, code: str, message: str = "") -> dict[str, Any]:

@@ -22,11 +22,10 @@ from audiobooks.ingest import ingest_file
 from audiobooks.models import Book, Conversion
 from audiobooks.pipeline.parts import chapter_parts
 from audiobooks.pipeline.submit import conversion_submit
-from audiobooks.services import book_ingest
 from audiobooks.storage import backend
 from audiobooks.storage import keys as storage_keys
 from audiobooks.storage.keys import deliverable_ids
-from audiobooks.tests.factories import upload_file, wait_until_finished
+from audiobooks.tests.factories import ingest_now, upload_file, wait_until_finished
 from audiobooks.tests.ingest_fixtures import STORY_SENTENCES, EpubSpec, nav_list, xhtml
 from credits.services import credits_grant_by_system
 from ebookvoice.paths import corpus_dir
@@ -145,7 +144,7 @@ def test_a_chapters_title_changes_the_render_key_of_its_first_part_only(owner):
     # The title meets the text only in the first Part's speech: the Part cut
     # and every later Part's render key are the same whatever the title.
     book = upload_file(owner, corpus_dir() / "good" / "sherlock-holmes.epub")
-    book_ingest(book_id=book.id)
+    book = ingest_now(book)
     chapters = [2, 3]  # two stories, a dozen Parts each
 
     def keys() -> dict[tuple[int, int], tuple[str, str]]:
@@ -186,8 +185,7 @@ def sectioned_book(owner: User, directory: Path) -> Book:
     nav = nav_list([(title, f"c{n}.xhtml") for n, (title, _) in enumerate(SECTIONED)])
     directory.mkdir(parents=True, exist_ok=True)
     book = upload_file(owner, EpubSpec(documents=documents, nav=nav, title="Openings").write(directory))
-    book_ingest(book_id=book.id)
-    book.refresh_from_db()
+    book = ingest_now(book)
     assert book.status == Book.Status.READY, book.error_message
     return book
 

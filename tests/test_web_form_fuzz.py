@@ -35,8 +35,7 @@ from accounts.models import User
 from accounts.tests.conftest import PASSWORD, make_person
 from audiobooks.models import Book
 from audiobooks.pipeline.submit import conversion_submit
-from audiobooks.services import book_ingest
-from audiobooks.tests.factories import upload_file
+from audiobooks.tests.factories import ingest_now, upload_file
 from audiobooks.tests.ingest_fixtures import story_epub
 from credits.ratelimits import Action, check_rate_limit
 from credits.services import credits_grant_by_system
@@ -142,8 +141,7 @@ def browser() -> Client:
 def ready_book(user: User, directory: Path) -> Book:
     directory.mkdir(parents=True, exist_ok=True)
     book = upload_file(user, story_epub(directory, titles=("The Harbour", "The Storm")))
-    book_ingest(book_id=book.id)
-    book.refresh_from_db()
+    book = ingest_now(book)
     assert book.status == Book.Status.READY, book.error_message
     return book
 

@@ -32,10 +32,9 @@ from audiobooks.pipeline.render import cached_part_key
 from audiobooks.pipeline.sources import PartsMissing
 from audiobooks.pipeline.submit import conversion_cancel, conversion_submit
 from audiobooks.selectors import storage_used_bytes
-from audiobooks.services import book_ingest
 from audiobooks.storage import backend
 from audiobooks.storage.lifecycle import purge_expired
-from audiobooks.tests.factories import upload_file
+from audiobooks.tests.factories import ingest_now, upload_file
 from audiobooks.tests.ingest_fixtures import story_epub
 from audiobooks.tests.test_pipeline_worker import wait_until_finished
 from credits.services import credits_grant_by_system
@@ -59,8 +58,7 @@ def workdir(tmp_path, settings) -> Path:
 
 def ready_book(owner: User, directory: Path, *, titles: tuple[str, ...], paragraphs: int = 2) -> Book:
     book = upload_file(owner, story_epub(directory, titles=titles, paragraphs_per_chapter=paragraphs))
-    book_ingest(book_id=book.id)
-    book.refresh_from_db()
+    book = ingest_now(book)
     assert book.status == Book.Status.READY, book.error_message
     return book
 

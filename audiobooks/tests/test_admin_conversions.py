@@ -16,8 +16,7 @@ from accounts.models import User
 from audiobooks.models import Book, Conversion, Part
 from audiobooks.pipeline.outcomes import part_fail
 from audiobooks.pipeline.submit import conversion_submit
-from audiobooks.services import book_ingest
-from audiobooks.tests.factories import CORPUS, upload_file
+from audiobooks.tests.factories import CORPUS, ingest_now, upload_file
 from credits.models import CreditEntry, EntryKind
 from credits.selectors import credit_balance_get, ledger_audit
 from credits.services import credits_grant_by_system
@@ -36,7 +35,7 @@ def generous_rate_limits(settings: Any) -> None:
 @pytest.fixture
 def conversion(owner) -> Conversion:
     book = upload_file(owner, CORPUS / "good" / "sherlock-holmes.epub")
-    book_ingest(book_id=book.id)
+    book = ingest_now(book)
     book = Book.objects.get(pk=book.pk)
     credits_grant_by_system(user=owner, hundredths=500, reason="test float")
     index = book.chapters.filter(included=True).values_list("index", flat=True)[0]

@@ -14,11 +14,11 @@ from accounts.tests.conftest import PASSWORD, AppClient, make_person
 from audiobooks.availability import InMaintenance, VoiceUnavailable, voices_offered
 from audiobooks.models import Book, Conversion, StoredObject
 from audiobooks.pipeline.submit import conversion_submit
-from audiobooks.services import book_create_from_upload, book_ingest, upload_start
+from audiobooks.services import book_create_from_upload, upload_start
 from audiobooks.storage import keys as storage_keys
 from audiobooks.storage.keys import deliverable_ids
 from audiobooks.storage.services import stored_object_save
-from audiobooks.tests.factories import CORPUS, completed_conversion, upload_file
+from audiobooks.tests.factories import CORPUS, completed_conversion, ingest_now, upload_file
 from credits.models import CreditEntry
 from credits.services import credits_grant_by_system
 from ebookvoice.tests.flag_helpers import own_cache_prefix, switch
@@ -39,8 +39,7 @@ def generous_rate_limits(settings: Any) -> None:
 @pytest.fixture
 def ready_book(owner) -> Book:
     book = upload_file(owner, CORPUS / "good" / "sherlock-holmes.epub")
-    book_ingest(book_id=book.id)
-    book.refresh_from_db()
+    book = ingest_now(book)
     credits_grant_by_system(user=owner, hundredths=500, reason="test float")
     return book
 

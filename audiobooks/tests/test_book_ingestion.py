@@ -2,15 +2,26 @@ from __future__ import annotations
 
 import io
 import tracemalloc
+from datetime import timedelta
+from pathlib import Path
 
+import botocore.exceptions
 import pytest
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db.models import Count, Sum
+from django.utils import timezone
 
 from audiobooks.errors import UnsupportedFileType
 from audiobooks.models import Book
-from audiobooks.services import CHAPTER_BATCH, MAX_INGEST_ATTEMPTS, book_create_from_upload, book_ingest
+from audiobooks.services import (
+    CHAPTER_BATCH,
+    INGEST_LEASE,
+    MAX_INGEST_ATTEMPTS,
+    book_create_from_upload,
+    book_ingest,
+)
+from audiobooks.storage import backend
 from audiobooks.tests.factories import CORPUS, upload_file
 from audiobooks.tests.prose_fixtures import MiB, write_prose
 
@@ -114,6 +125,58 @@ def test_a_finished_book_is_not_read_again_when_its_task_is_redelivered(
     book_ingest(book_id=book.id)
     book.refresh_from_db()
     assert book.ingest_attempts == 1
+
+
+def test_a_book_another_run_is_reading_is_left_to_it(owner, django_capture_on_commit_callbacks):
+    """A second delivery of the task beside the first must not write the same cover under it."""
+    with django_capture_on_commit_callbacks():
+        book = upload_file(owner, LATIN1)
+    held_until = timezone.now() + INGEST_LEASE
+    Book.objects.filter(id=book.id).update(
+        status=Book.Status.INGESTING, ingest_attempts=1, ingest_lease_until=held_until
+    )
+    book_ingest(book_id=book.id)
+    book.refresh_from_db()
+    assert (book.status, book.ingest_attempts, book.ingest_lease_until) == (
+        Book.Status.INGESTING, 1, held_until
+    )  # fmt: skip
+    assert not book.cover_key
+    assert not book.chapters.exists()
+
+
+def test_a_book_whose_reader_died_is_read_once_its_lease_runs_out(owner, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks():
+        book = upload_file(owner, LATIN1)
+    Book.objects.filter(id=book.id).update(
+        status=Book.Status.INGESTING,
+        ingest_attempts=1,
+        ingest_lease_until=timezone.now() - timedelta(seconds=1),
+    )
+    book_ingest(book_id=book.id)
+    book.refresh_from_db()
+    assert (book.status, book.ingest_attempts, book.ingest_lease_until) == (Book.Status.READY, 2, None)
+
+
+def test_a_read_that_storage_interrupts_lets_go_so_its_retry_can_read_the_book(
+    owner, django_capture_on_commit_callbacks, monkeypatch
+):
+    with django_capture_on_commit_callbacks():
+        book = upload_file(owner, LATIN1)
+    real_download = backend.object_download
+
+    def storage_away(key: str, path: Path) -> None:
+        raise botocore.exceptions.EndpointConnectionError(endpoint_url="https://r2.example")
+
+    monkeypatch.setattr(backend, "object_download", storage_away)
+    with pytest.raises(botocore.exceptions.EndpointConnectionError):
+        book_ingest(book_id=book.id)
+    book.refresh_from_db()
+    assert (book.status, book.ingest_lease_until) == (Book.Status.INGESTING, None)
+
+    monkeypatch.setattr(backend, "object_download", real_download)
+    book_ingest(book_id=book.id)  # the task's retry
+    book.refresh_from_db()
+    assert (book.status, book.ingest_attempts) == (Book.Status.READY, 2)
 
 
 def test_a_book_that_keeps_killing_its_worker_is_failed_with_a_message(

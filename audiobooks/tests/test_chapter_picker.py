@@ -15,7 +15,8 @@ from django.urls import reverse
 
 from accounts.models import User
 from audiobooks.models import Book
-from audiobooks.services import CHAPTER_BATCH, book_ingest
+from audiobooks.services import CHAPTER_BATCH
+from audiobooks.tests.factories import ingest_now
 from tests.apiclient import Api, person_with_app
 
 from .factories import upload_file
@@ -30,8 +31,7 @@ PAGE_LIMIT_BYTES = 1_000_000
 def text_book(user: User, directory: Path, name: str, text: str) -> Book:
     directory.mkdir(parents=True, exist_ok=True)
     book = upload_file(user, write_text(directory, name, text.encode()))
-    book_ingest(book_id=book.id)
-    book.refresh_from_db()
+    book = ingest_now(book)
     assert book.status == Book.Status.READY, book.error_message
     return book
 

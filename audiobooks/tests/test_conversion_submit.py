@@ -23,9 +23,8 @@ from audiobooks.models import Book, Conversion, ConversionChapter, Part, StoredO
 from audiobooks.pipeline.parts import PART_MAX_CHARS, chapter_parts
 from audiobooks.pipeline.submit import conversion_cancel, conversion_submit
 from audiobooks.selectors import book_conversion_quote, part_keys_in_use
-from audiobooks.services import book_ingest
 from audiobooks.storage import keys as storage_keys
-from audiobooks.tests.factories import CORPUS, upload_file
+from audiobooks.tests.factories import CORPUS, ingest_now, upload_file
 from credits.errors import InsufficientCredits, RateLimited, StorageQuotaExceeded
 from credits.models import CreditEntry, EntryKind
 from credits.pricing import quote_hundredths
@@ -45,8 +44,7 @@ def generous_rate_limits(settings: Any) -> None:
 
 def ingested_book(user: User) -> Book:
     book = upload_file(user, SHERLOCK)  # its ingestion task is queued on commit; run it here
-    book_ingest(book_id=book.id)
-    book.refresh_from_db()
+    book = ingest_now(book)
     assert book.status == Book.Status.READY
     return book
 

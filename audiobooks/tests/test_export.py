@@ -3,8 +3,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.selectors import user_export
-from audiobooks.services import book_ingest
-from audiobooks.tests.factories import CORPUS, upload_file
+from audiobooks.tests.factories import CORPUS, ingest_now, upload_file
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +14,7 @@ def test_a_persons_export_lists_their_books_and_chapters_and_none_of_anyone_else
     with django_capture_on_commit_callbacks():
         book = upload_file(owner, CORPUS / "good" / "probe_xss_title.epub")
         upload_file(stranger, CORPUS / "good" / "probe_latin1_chapter.epub")
-    book_ingest(book_id=book.id)
+    book = ingest_now(book)
 
     exported = user_export(user=owner)
 

@@ -12,8 +12,7 @@ from audiobooks.lexicon.problem_words import english_words, problem_words
 from audiobooks.lexicon.services import lexicon_entry_create
 from audiobooks.lexicon.voicing import word_preview
 from audiobooks.models import Book, LexiconEntry
-from audiobooks.services import book_ingest
-from audiobooks.tests.factories import upload_file
+from audiobooks.tests.factories import ingest_now, upload_file
 
 pytestmark = pytest.mark.django_db
 
@@ -29,8 +28,7 @@ def book(owner, tmp_path) -> Book:
     path = tmp_path / "moby.txt"
     path.write_text(MOBY, encoding="utf-8")
     book = upload_file(owner, path)
-    book_ingest(book_id=book.id)
-    book.refresh_from_db()
+    book = ingest_now(book)
     assert book.status == Book.Status.READY, book.error_message
     return book
 

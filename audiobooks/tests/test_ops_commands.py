@@ -16,8 +16,7 @@ from django.utils import timezone
 
 from audiobooks.models import Book, Conversion, ConversionChapter, Part
 from audiobooks.pipeline.submit import conversion_submit
-from audiobooks.services import book_ingest
-from audiobooks.tests.factories import CORPUS, upload_file
+from audiobooks.tests.factories import CORPUS, ingest_now, upload_file
 from credits.services import credits_grant_by_system
 from tts_engine.registry import DEFAULT_VOICE
 
@@ -43,7 +42,7 @@ def own_broker_prefix(settings: Any) -> str:
 @pytest.fixture
 def book(owner) -> Book:
     book = upload_file(owner, CORPUS / "good" / "sherlock-holmes.epub")
-    book_ingest(book_id=book.id)
+    book = ingest_now(book)
     credits_grant_by_system(user=owner, hundredths=2000, reason="test float")
     return Book.objects.get(pk=book.pk)
 

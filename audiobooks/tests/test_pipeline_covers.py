@@ -17,11 +17,10 @@ from PIL import Image
 from accounts.models import User
 from audiobooks.models import Book, Conversion, StoredObject
 from audiobooks.pipeline.submit import conversion_submit
-from audiobooks.services import book_ingest
 from audiobooks.storage import backend
 from audiobooks.storage import keys as storage_keys
 from audiobooks.storage.keys import deliverable_ids
-from audiobooks.tests.factories import story_book, upload_file, wait_until_finished
+from audiobooks.tests.factories import ingest_now, story_book, upload_file, wait_until_finished
 from audiobooks.tests.ingest_fixtures import picture
 from credits.services import credits_grant_by_system
 from ebookvoice.paths import corpus_dir
@@ -116,7 +115,6 @@ def test_a_broken_cover_is_a_warning_and_the_book_gets_a_drawn_one(owner: User, 
 
 def test_the_sherlock_svg_cover_is_stored_as_a_jpeg(owner: User, tmp_path: Path) -> None:
     book = upload_file(owner, corpus_dir() / "good" / "sherlock-holmes.epub")
-    book_ingest(book_id=book.id)
-    book.refresh_from_db()
+    book = ingest_now(book)
     assert (book.cover_origin, book.cover_key.rsplit("/", 1)[-1]) == (Book.CoverOrigin.BOOK, "cover.jpg")
     assert StoredObject.objects.get(key=book.cover_key).content_type == "image/jpeg"

@@ -15,6 +15,7 @@ from audiobooks.selectors import storage_used_bytes
 from audiobooks.services import book_create_from_upload, upload_finish, upload_start
 from audiobooks.storage.errors import UploadExpired, UploadIncomplete, UploadMismatch, UploadNotFound
 from audiobooks.storage.lifecycle import purge_expired
+from audiobooks.tests.factories import ingest_now
 from audiobooks.tests.ingest_fixtures import picture
 from credits.errors import StorageQuotaExceeded, UploadTooLarge
 
@@ -163,7 +164,6 @@ PNG = picture("PNG", (40, 60))
 def test_an_upload_is_ingested_from_s3_and_its_cover_is_recorded(
     s3, owner, django_capture_on_commit_callbacks
 ):
-    from audiobooks.services import book_ingest
     from audiobooks.tests.ingest_fixtures import EpubSpec, paragraphs, xhtml
 
     epub = EpubSpec(
@@ -177,8 +177,7 @@ def test_an_upload_is_ingested_from_s3_and_its_cover_is_recorded(
         s3.client.head_object(Bucket=s3.bucket, Key=book.original_key)["ContentType"]
         == "application/epub+zip"
     )
-    book_ingest(book_id=book.id)
-    book.refresh_from_db()
+    book = ingest_now(book)
     assert book.status == Book.Status.READY, book.error_message
     assert book.cover_key == f"users/{owner.uuid}/books/{book.uuid}/cover.png"
     cover = StoredObject.objects.get(key=book.cover_key)

@@ -21,8 +21,8 @@ from django.utils.dateparse import parse_datetime
 from accounts.tests.conftest import PASSWORD, AppClient, fresh_rate_limits, make_person  # noqa: F401
 from audiobooks.models import Book, StoredObject
 from audiobooks.selectors import storage_used_bytes
-from audiobooks.services import book_ingest
 from audiobooks.storage import backend
+from audiobooks.tests.factories import ingest_now
 from ebookvoice.paths import corpus_dir
 
 pytestmark = pytest.mark.django_db
@@ -139,8 +139,7 @@ def test_an_app_uploads_a_real_epub_and_its_book_is_made_and_queued_for_reading(
     assert storage.object_keys() == {book.original_key}
     assert storage_used_bytes(user=owner) == len(epub)
 
-    book_ingest(book_id=book.id)  # what the queued task does
-    book.refresh_from_db()
+    book = ingest_now(book)  # what the queued task does
     assert book.status == Book.Status.READY, book.error_message
     assert "Sherlock" in book.title
     assert book.chapters.exists()

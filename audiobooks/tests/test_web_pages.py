@@ -18,10 +18,9 @@ from audiobooks.models import Book, Conversion, ConversionChapter, ListeningProg
 from audiobooks.pipeline.parts import chapter_parts
 from audiobooks.pipeline.submit import conversion_submit
 from audiobooks.selectors import storage_used_bytes
-from audiobooks.services import book_ingest
 from audiobooks.storage import keys as storage_keys
 from audiobooks.storage.services import stored_object_save
-from audiobooks.tests.factories import CORPUS, upload_file
+from audiobooks.tests.factories import CORPUS, ingest_now, story_book, upload_file
 from audiobooks.tests.ingest_fixtures import EpubSpec, nav_list, story_epub, xhtml
 from credits.models import CreditEntry, EntryKind
 from credits.pricing import describe_credits, format_credits, quote_hundredths
@@ -45,11 +44,7 @@ def signed_in(user: User) -> Client:
 
 
 def ready_book(user: User, directory: Path, titles: tuple[str, ...] = TITLES) -> Book:
-    book = upload_file(user, story_epub(directory, titles=titles))
-    book_ingest(book_id=book.id)
-    book.refresh_from_db()
-    assert book.status == Book.Status.READY, book.error_message
-    return book
+    return story_book(user, directory, titles=titles)
 
 
 def url(name: str, book: Book, **kwargs: Any) -> str:
@@ -154,7 +149,7 @@ def test_an_upload_over_the_rate_limit_is_a_429_page_with_retry_after(owner, set
 
 def test_a_drm_protected_book_says_so_on_its_page(owner, django_capture_on_commit_callbacks):
     book = upload_file(owner, CORPUS / "bad" / "probe_encrypted_chapter.epub")
-    book_ingest(book_id=book.id)
+    book = ingest_now(book)
     client = signed_in(owner)
     detail = client.get(url("book-detail", book))
     assert detail.status_code == 302
@@ -240,7 +235,7 @@ def test_the_picker_lists_the_chapters_voices_speed_and_quote(owner, tmp_path):
 def test_the_sherlock_holmes_picker_ticks_the_twelve_stories_and_not_the_front_and_back_matter(owner):
     credits_grant_by_system(user=owner, hundredths=2_000, reason="enough for the whole book")
     book = upload_file(owner, CORPUS / "good" / "sherlock-holmes.epub")
-    book_ingest(book_id=book.id)
+    book = ingest_now(book)
     rows = signed_in(owner).get(url("book-convert", book)).context["rows"]
     ticked = [row["chapter"].title for row in rows if row["checked"]]
     assert len(ticked) == 12
@@ -253,7 +248,7 @@ def test_the_sherlock_holmes_picker_ticks_the_twelve_stories_and_not_the_front_a
 def test_on_a_three_credit_balance_the_sherlock_picker_opens_on_the_stories_three_credits_pay_for(owner):
     credits_grant_by_system(user=owner, hundredths=300, reason="the free credits")
     book = upload_file(owner, CORPUS / "good" / "sherlock-holmes.epub")
-    book_ingest(book_id=book.id)
+    book = ingest_now(book)
     client = signed_in(owner)
     page = client.get(url("book-convert", book))
     rows = page.context["rows"]
@@ -292,7 +287,7 @@ def test_on_a_three_credit_balance_the_sherlock_picker_opens_on_the_stories_thre
 def test_a_balance_that_pays_for_no_whole_chapter_opens_on_nothing_and_says_so(owner):
     credits_grant_by_system(user=owner, hundredths=5, reason="a little")
     book = upload_file(owner, CORPUS / "good" / "sherlock-holmes.epub")
-    book_ingest(book_id=book.id)
+    book = ingest_now(book)
     page = signed_in(owner).get(url("book-convert", book))
     assert not any(row["checked"] for row in page.context["rows"])
     first = next(row["chapter"] for row in page.context["rows"] if row["chapter"].included)
@@ -312,7 +307,7 @@ def test_the_picker_warns_when_the_voice_speaks_another_language_than_the_book(o
         language="fr",
     )
     book = upload_file(owner, spec.write(tmp_path, "fr.epub"))
-    book_ingest(book_id=book.id)
+    book = ingest_now(book)
     text = html(signed_in(owner).get(url("book-convert", book)))
     assert "but the book is in fr" in text
     quote = signed_in(owner).get(url("book-quote", book), {"chapter": "0", "voice": DEFAULT_VOICE}).json()
