@@ -5,6 +5,7 @@
     .venv/bin/python bench/bench_pipeline.py --chapters 3 --chapter-chars 3000 --skip-baseline  # a look
     .venv/bin/python bench/bench_pipeline.py --quick         # 4 chapters: ceilings, converts, one run
     .venv/bin/python bench/bench_pipeline.py --longest-last  # the same book with its longest chapter last
+    .venv/bin/python bench/bench_pipeline.py --convert-only --chapters 6 --chapter-chars 11600  # 70k chars
 
 A fixed generated book (by default 12 chapters of about 9,000 characters: 108k
 characters, every sentence unique so the render cache never helps) is
@@ -689,7 +690,7 @@ def book_report(args: argparse.Namespace, environ: dict[str, str], workdir: Path
         "characters": sum(c.chars for c in book.chapters.all()),
     }
     if not args.skip_baseline:
-        if not args.quick:
+        if not (args.quick or args.convert_only):
             report["baseline"] = baseline(book, workdir)
         if args.skip_convert:
             report["baseline_side_by_side"] = baseline_side_by_side(book, workdir, args.processes)
@@ -708,6 +709,8 @@ def book_report(args: argparse.Namespace, environ: dict[str, str], workdir: Path
         report["baseline_side_by_side"] = sorted(ceilings, key=lambda run: run["x_real_time"])[
             len(ceilings) // 2
         ]  # the median run
+    if args.convert_only:
+        return report
     runs = {}
     for processes in ([] if args.skip_single else [1]) + [args.processes]:
         # A Book of its own each run: chapters of an earlier run of the same Book would be reused.
@@ -768,11 +771,17 @@ def main() -> None:
         help="side-by-side ceilings, each followed by a manage.py convert run (default 3)",
     )  # fmt: skip
     parser.add_argument("--skip-convert", action="store_true", help="no manage.py convert runs")
+    parser.add_argument(
+        "--convert-only", action="store_true",
+        help="only the ceilings and manage.py convert runs: no single-process baseline, no in-process runs",
+    )  # fmt: skip
     parser.add_argument("--baseline-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
         args.chapters, args.chapter_chars = 4, 3000
         args.skip_single = args.skip_fairness = True
+    if args.convert_only:
+        args.skip_fairness = True
     if args.baseline_child:
         baseline_child(args.baseline_child)
         return
