@@ -60,6 +60,7 @@ def user_books_export(*, user: User, **kwargs: Any) -> dict[str, Any]:
                         "credits_charged": format_credits(conversion.charge_hundredths),
                         "credits_charged_hundredths": conversion.charge_hundredths,
                         "created_at": conversion.created_at.isoformat(),
+                        "changes": conversion.changes,
                     }
                     for conversion in book.conversions.all()
                 ],

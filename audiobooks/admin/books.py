@@ -165,6 +165,7 @@ class ConversionAdmin(ReadOnlyAdmin):
         "uuid", "owner", "book", "status", "progress", "voice_key", "speed", "characters", "charge",
         "operator_job", "idempotency_key", "cancel_requested", "error_message", "duration_ms",
         "assembly_attempts", "assembly_sent_at", "created_at", "started_at", "finished_at", "ledger",
+        "revision_of", "changes_made",
     )  # fmt: skip
     exclude = ("chapters",)
     inlines = (ConversionChapterInline, PartInline)
@@ -181,6 +182,10 @@ class ConversionAdmin(ReadOnlyAdmin):
                 attempts_max_n=Max("parts__attempts"),
             )
         )
+
+    @admin.display(description="what this revision changed")
+    def changes_made(self, conversion: Conversion) -> str:
+        return "; ".join(conversion.changes) or "-"
 
     @admin.display(description="parts done", ordering="parts_done_n")
     def parts_done(self, conversion: Any) -> str:

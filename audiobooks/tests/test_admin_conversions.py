@@ -89,6 +89,7 @@ def test_the_conversions_list_shows_parts_done_failures_attempts_and_the_error(s
 
 
 def test_the_conversion_page_shows_its_chapters_and_parts_with_attempts_workers_and_errors(staff, failed):
+    Conversion.objects.filter(pk=failed.pk).update(changes=["Chapter 1 (The Harbour): read at 1.25×"])
     page = staff_client(staff).get(reverse("admin:audiobooks_conversion_change", args=[failed.pk]))
     assert page.status_code == 200
     html = page.content.decode()
@@ -96,6 +97,7 @@ def test_the_conversion_page_shows_its_chapters_and_parts_with_attempts_workers_
     assert "cpu@box-1" in html
     assert "Charge and refund of this conversion" in html
     assert "0%" in html
+    assert "Chapter 1 (The Harbour): read at 1.25×" in html
 
 
 def test_the_conversions_list_takes_as_many_queries_for_two_conversions_as_for_one(

@@ -38,6 +38,7 @@ def test_the_export_carries_conversions_the_listening_position_and_bookmarks(own
     conversion = conversion_submit(
         user=owner, book_uuid=book.uuid, chapter_indexes=[0, 1], voice_key=DEFAULT_VOICE, speed=1.25
     )
+    type(conversion).objects.filter(pk=conversion.pk).update(changes=["Chapter 2 (Two): text edited"])
     ListeningProgress.objects.create(book=book, chapter=2, position_ms=61_000, recorded_at=timezone.now())
     Bookmark.objects.create(book=book, chapter=1, position_ms=5_000, note="the storm")
 
@@ -45,5 +46,6 @@ def test_the_export_carries_conversions_the_listening_position_and_bookmarks(own
 
     assert exported["conversions"][0]["id"] == str(conversion.uuid)
     assert exported["conversions"][0]["speed"] == 1.25
+    assert exported["conversions"][0]["changes"] == ["Chapter 2 (Two): text edited"]
     assert exported["listening_position"] == {"chapter": 2, "position_ms": 61_000}
     assert exported["bookmarks"] == [{"chapter": 1, "position_ms": 5_000, "note": "the storm"}]
