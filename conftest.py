@@ -44,6 +44,38 @@ def _missing_and_forbidden() -> tuple[dict[str, int], dict[str, str]]:
     return needs.sort_skips(_skips, strict=os.environ.get(STRICT_SKIPS_ENV) == "1")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    _flush_again_after_a_deadlock()
+
+
+def _flush_again_after_a_deadlock() -> None:
+    """Let a transactional test's closing flush try again when PostgreSQL picks it as a deadlock's victim.
+
+    The session's worker process may still run a task the test queued (a Part of
+    a conversion it submitted) while the flush TRUNCATEs every table; the two
+    take their locks in different orders, and PostgreSQL aborts one of them.
+    The flush rolled back whole, so trying again once the task has moved on is safe.
+    """
+    import time
+
+    from django.db import OperationalError
+    from django.test import TransactionTestCase
+
+    teardown = TransactionTestCase._fixture_teardown  # type: ignore[attr-defined]
+
+    def teardown_retrying(self: TransactionTestCase) -> None:
+        for attempt in range(5):
+            try:
+                teardown(self)
+                return
+            except OperationalError as error:
+                if "deadlock detected" not in str(error) or attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    TransactionTestCase._fixture_teardown = teardown_retrying  # type: ignore[attr-defined]
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     media_root = os.environ.get("EBOOKVOICE_TEST_MEDIA_ROOT", "")
     if "ebv-test-media-" in media_root:
