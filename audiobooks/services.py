@@ -274,10 +274,10 @@ def book_ingest(*, book_id: int) -> None:
     same cover. The lease is let go when the run ends, so a retry after a transient
     error claims the book again; a run whose worker died holds it until it expires.
     """
-    lease_until = timezone.now() + INGEST_LEASE
+    now = timezone.now()
+    lease_until = now + INGEST_LEASE
     free = Q(status=Book.Status.UPLOADED) | Q(
-        Q(ingest_lease_until__isnull=True) | Q(ingest_lease_until__lt=timezone.now()),
-        status=Book.Status.INGESTING,
+        Q(ingest_lease_until__isnull=True) | Q(ingest_lease_until__lt=now), status=Book.Status.INGESTING
     )
     claimed = Book.objects.filter(free, id=book_id).update(
         status=Book.Status.INGESTING, ingest_attempts=F("ingest_attempts") + 1, ingest_lease_until=lease_until

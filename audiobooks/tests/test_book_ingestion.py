@@ -22,7 +22,7 @@ from audiobooks.services import (
     book_ingest,
 )
 from audiobooks.storage import backend
-from audiobooks.tests.factories import CORPUS, upload_file
+from audiobooks.tests.factories import CORPUS, ingest_now, upload_file
 from audiobooks.tests.prose_fixtures import MiB, write_prose
 
 pytestmark = pytest.mark.django_db
@@ -35,9 +35,7 @@ def upload_and_ingest(owner, path, django_capture_on_commit_callbacks, **kwargs)
     with django_capture_on_commit_callbacks() as callbacks:
         book = upload_file(owner, path, **kwargs)
     assert len(callbacks) == 1, "ingestion is queued once, after the upload commits"
-    book_ingest(book_id=book.id)
-    book.refresh_from_db()
-    return book
+    return ingest_now(book)
 
 
 def test_an_upload_is_stored_under_a_server_made_key_never_the_users_filename(
