@@ -107,11 +107,9 @@ def parts_finish(parts: Any) -> int:
 @contextlib.contextmanager
 def other_session() -> Iterator[psycopg.Connection[Any]]:
     """A second connection to the test database, as another worker's would be."""
-    params = connection.settings_dict
-    with psycopg.connect(
-        dbname=params["NAME"], user=params["USER"], password=params["PASSWORD"], host=params["HOST"],
-        port=params["PORT"] or None, autocommit=True,
-    ) as other:  # fmt: skip
+    # Django's own parameters: the server may be named by a socket folder in OPTIONS, not HOST
+    # (./dev test's private PostgreSQL), and HOST alone would reach the machine's default server.
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
         yield other
 
 
